@@ -1,0 +1,249 @@
+//! Engine configuration, and the injectable clock and id generator.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::types::{IdentifierKind, Timestamp};
+
+/// How the engine resolves, normalises and bounds its input.
+///
+/// `Config::default()` is the behaviour SPEC.md describes. Build a variant with the
+/// `with_*` methods; [`Engine::new`](crate::Engine::new) validates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Kinds from highest to lowest precedence; must name each kind exactly once.
+    /// Default `external_id > email > phone_number`.
+    pub precedence: [IdentifierKind; 3],
+    /// Most identifiers of each kind one contact may hold, indexed by
+    /// [`IdentifierKind::index`]. Default: phone 5, email 5, external id 1.
+    pub caps: [u32; 3],
+    /// ISO 3166 region (`"US"`, `"GB"`) used to read phone numbers written without a
+    /// country code. `None` (the default) rejects such numbers.
+    pub default_region: Option<String>,
+    /// Also require the phone library's validity check (rejects numbers in unassigned
+    /// ranges). Off by default.
+    pub strict_phone_validation: bool,
+    /// Values that count as absent and are reported back as ignored, compared
+    /// case-insensitively after trimming.
+    pub junk_values: Vec<String>,
+    /// Also treat any value made only of `0` and `-` as junk (default on).
+    pub junk_zeros_and_dashes: bool,
+    /// Longest accepted `name`, in characters. Default 256.
+    pub max_name_chars: usize,
+    /// Largest accepted `metadata`, serialised, in bytes. Default 64 KiB.
+    pub max_metadata_bytes: usize,
+    /// Deepest accepted `metadata` nesting (the top-level object is depth 1). Default 16.
+    pub max_metadata_depth: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            precedence: IdentifierKind::ALL,
+            caps: [5, 5, 1],
+            default_region: None,
+            strict_phone_validation: false,
+            junk_values: [
+                "null",
+                "undefined",
+                "none",
+                "nil",
+                "n/a",
+                "unknown",
+                "anonymous",
+                "-1",
+            ]
+            .map(String::from)
+            .to_vec(),
+            junk_zeros_and_dashes: true,
+            max_name_chars: 256,
+            max_metadata_bytes: 64 * 1024,
+            max_metadata_depth: 16,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the precedence order, highest first.
+    #[must_use]
+    pub fn with_precedence(mut self, order: [IdentifierKind; 3]) -> Self {
+        self.precedence = order;
+        self
+    }
+
+    /// Sets the cap for one kind.
+    #[must_use]
+    pub fn with_cap(mut self, kind: IdentifierKind, cap: u32) -> Self {
+        self.caps[kind.index()] = cap;
+        self
+    }
+
+    /// Sets the default phone region (ISO 3166 alpha-2, e.g. `"US"`).
+    #[must_use]
+    pub fn with_default_region(mut self, region: impl Into<String>) -> Self {
+        self.default_region = Some(region.into());
+        self
+    }
+
+    /// Turns the phone library's validity check on or off.
+    #[must_use]
+    pub fn with_strict_phone_validation(mut self, strict: bool) -> Self {
+        self.strict_phone_validation = strict;
+        self
+    }
+
+    /// Replaces the junk list.
+    #[must_use]
+    pub fn with_junk_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.junk_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The cap for `kind`.
+    pub fn cap(&self, kind: IdentifierKind) -> u32 {
+        self.caps[kind.index()]
+    }
+
+    /// Position of `kind` in the precedence order (0 is highest).
+    pub fn rank(&self, kind: IdentifierKind) -> usize {
+        // `validate` guarantees every kind appears once, so the search always succeeds;
+        // the fallback only keeps this total for an unvalidated config.
+        self.precedence
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(self.precedence.len())
+    }
+
+    /// Checks the configuration is coherent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the setting (`config.precedence`,
+    /// `config.caps`, `config.default_region`, ...) when it is not.
+    pub fn validate(&self) -> Result<()> {
+        for kind in IdentifierKind::ALL {
+            if self.precedence.iter().filter(|k| **k == kind).count() != 1 {
+                return Err(Error::invalid(
+                    "config.precedence",
+                    "must name phone_number, email and external_id exactly once each",
+                ));
+            }
+            if self.cap(kind) == 0 {
+                return Err(Error::invalid(
+                    "config.caps",
+                    format!("the cap for {kind} must be at least 1"),
+                ));
+            }
+        }
+        if let Some(region) = &self.default_region
+            && region.parse::<phonenumber::country::Id>().is_err()
+        {
+            return Err(Error::invalid(
+                "config.default_region",
+                format!("{region:?} is not an ISO 3166 region the phone library knows"),
+            ));
+        }
+        if self.max_name_chars == 0 || self.max_metadata_bytes == 0 || self.max_metadata_depth == 0
+        {
+            return Err(Error::invalid(
+                "config.limits",
+                "size limits must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The source of `created_at` / `updated_at`.
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The id source for new contacts and identifiers.
+pub trait IdGenerator: Send + Sync + fmt::Debug + 'static {
+    /// A fresh, never-repeated id.
+    fn next_id(&self) -> Uuid;
+}
+
+/// The wall clock (UTC), truncated to milliseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+    }
+}
+
+/// UUIDv7 ids: time-ordered, so ids sort in creation order within a millisecond too
+/// (the `uuid` crate keeps a monotonic counter per process).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UuidV7;
+
+impl IdGenerator for UuidV7 {
+    fn next_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+/// A deterministic clock for tests: starts at a given instant and advances by a fixed
+/// step on every reading (0 freezes it).
+#[derive(Debug)]
+pub struct ManualClock {
+    next: AtomicI64,
+    step_ms: i64,
+}
+
+impl ManualClock {
+    /// A clock whose first reading is `start`, advancing `step_ms` per reading.
+    pub fn new(start: Timestamp, step_ms: i64) -> Self {
+        ManualClock {
+            next: AtomicI64::new(start.as_millis()),
+            step_ms,
+        }
+    }
+
+    /// Moves the clock to `t` (the next reading returns `t`).
+    pub fn set(&self, t: Timestamp) {
+        self.next.store(t.as_millis(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.next.fetch_add(self.step_ms, Ordering::SeqCst))
+    }
+}
+
+/// Deterministic, increasing UUIDv7 ids for tests and the differential test between
+/// backends: the n-th id carries `n` in its timestamp and counter bits.
+#[derive(Debug, Default)]
+pub struct SequentialIds {
+    next: AtomicU64,
+}
+
+impl SequentialIds {
+    /// A generator starting at 1.
+    pub fn new() -> Self {
+        SequentialIds {
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn next_id(&self) -> Uuid {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let mut counter = [0u8; 10];
+        counter[2..].copy_from_slice(&n.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(n, &counter).into_uuid()
+    }
+}

@@ -1,0 +1,551 @@
+//! The engine: the semantics of resolve, find, get and list over any [`Store`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
+use crate::error::{Error, Result};
+use crate::normalize::{Normalized, Normalizer};
+use crate::request::{
+    ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
+    ListRequest, Pagination, ResolveOutcome, ResolveRequest,
+};
+use crate::store::{IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
+use crate::types::{
+    Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
+    OrgId,
+};
+
+/// How often a resolve re-reads and re-decides after losing a race before giving up
+/// with [`Error::Conflict`]. Each lost race means another writer committed, so the
+/// system as a whole always progresses; the bound only stops one unlucky caller from
+/// spinning forever under a pathological write storm.
+const MAX_ATTEMPTS: usize = 64;
+
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 200;
+
+const NO_IDENTIFIER: &str =
+    "At least one identifier (phone_number, email, or external_id) is required";
+
+/// The contact-resolution engine over a [`Store`].
+///
+/// Cheap to share: wrap it in an `Arc` and call it from any number of threads.
+///
+/// ```
+/// use contacts_core::{Engine, ListRequest, OrgId, ResolveRequest};
+/// use contacts_inmemory::InMemoryStore;
+///
+/// let engine = Engine::new(InMemoryStore::new());
+/// let org = OrgId(uuid::Uuid::now_v7());
+/// let first = engine.resolve(org, &ResolveRequest::new().with_phone("+1 (415) 555-0192"))?;
+/// assert!(first.created);
+/// let again = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+/// assert_eq!((again.contact.id, again.created), (first.contact.id, false));
+/// let page = engine.list(org, ListRequest::default())?;
+/// assert_eq!(page.pagination.total, 1);
+/// # Ok::<(), contacts_core::Error>(())
+/// ```
+pub struct Engine<S> {
+    store: S,
+    config: Config,
+    normalizer: Normalizer,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Engine<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .field("ids", &self.ids)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's identifiers after normalisation, highest precedence first.
+struct Prepared<'a> {
+    values: Vec<(IdentifierKind, Cow<'a, str>)>,
+    ignored: Vec<IgnoredValue>,
+}
+
+impl Prepared<'_> {
+    fn keys(&self) -> Vec<IdentifierKey<'_>> {
+        self.values
+            .iter()
+            .map(|(kind, value)| IdentifierKey { kind: *kind, value })
+            .collect()
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine with the default [`Config`], the system clock and UUIDv7 ids.
+    pub fn new(store: S) -> Self {
+        let config = Config::default();
+        // The default config has no region and is valid by construction.
+        let normalizer = Normalizer::new(&config).expect("the default config is valid");
+        Engine {
+            store,
+            config,
+            normalizer,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7),
+        }
+    }
+
+    /// An engine with `config`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the setting when `config` is incoherent (see
+    /// [`Config::validate`]).
+    pub fn with_config(store: S, config: Config) -> Result<Self> {
+        config.validate()?;
+        let normalizer = Normalizer::new(&config)?;
+        Ok(Engine {
+            normalizer,
+            config,
+            ..Engine::new(store)
+        })
+    }
+
+    /// Replaces the clock (for deterministic tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the id generator (for deterministic tests).
+    #[must_use]
+    pub fn with_id_generator(mut self, ids: impl IdGenerator) -> Self {
+        self.ids = Arc::new(ids);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Finds the contact for the request's identifiers or creates one (SPEC 3).
+    ///
+    /// Atomic and serialisable: concurrent resolves behave as if run one at a time,
+    /// and of two concurrent resolves of the same new identifier exactly one reports
+    /// `created = true`.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidInput`] naming the field when an identifier, the name or the
+    ///   metadata is invalid, or when no identifier is left after dropping blank and
+    ///   junk values; nothing is written.
+    /// - [`Error::Conflict`] if the store kept reporting lost races (see
+    ///   `MAX_ATTEMPTS` in the source); nothing is written.
+    /// - [`Error::Storage`] when the store fails.
+    pub fn resolve(&self, org: OrgId, req: &ResolveRequest) -> Result<ResolveOutcome> {
+        let prepared = self.prepare(|kind| req.identifier(kind))?;
+        let name = self.validate_name(req.name.as_deref())?;
+        let metadata = self.validate_metadata(req.metadata.as_ref())?;
+        let keys = prepared.keys();
+        for _ in 0..MAX_ATTEMPTS {
+            let owners = self.store.lookup(org, &keys)?;
+            let (outcome, batch) = self.decide(org, &prepared, &owners, name, metadata)?;
+            if batch.is_empty() {
+                return Ok(outcome);
+            }
+            match self.store.commit(org, &batch) {
+                Ok(()) => return Ok(outcome),
+                // A precondition failed: someone else wrote first. Read again.
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict(
+            "resolve lost the race against concurrent writers too many times; retry",
+        ))
+    }
+
+    /// Applies resolve's steps 1-3 without writing: the contact the identifiers
+    /// resolve to, with its identifiers and memories, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field for an invalid identifier or when none
+    /// is left; [`Error::Storage`] when the store fails.
+    pub fn find(&self, org: OrgId, req: &FindRequest) -> Result<Option<ContactWithRelations>> {
+        let prepared = self.prepare(|kind| match kind {
+            IdentifierKind::PhoneNumber => req.phone_number.as_deref(),
+            IdentifierKind::Email => req.email.as_deref(),
+            IdentifierKind::ExternalId => req.external_id.as_deref(),
+        })?;
+        let owners = self.store.lookup(org, &prepared.keys())?;
+        Ok(self
+            .winner(&prepared, &owners)
+            .map(|c| self.with_relations(c)))
+    }
+
+    /// The contact `id` of `org` with its identifiers and memories.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such contact in `org`;
+    /// [`Error::Storage`] when the store fails.
+    pub fn get(&self, org: OrgId, id: ContactId) -> Result<ContactWithRelations> {
+        match self.store.get(org, id)? {
+            Some(c) => Ok(self.with_relations(&c)),
+            None => Err(Error::NotFound { entity: "Contact" }),
+        }
+    }
+
+    /// A page of the org's contacts in creation order (SPEC 5).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`limit`) for a limit of 0 or less, (`offset`) for a
+    /// negative offset; [`Error::Storage`] when the store fails.
+    pub fn list(&self, org: OrgId, req: ListRequest) -> Result<ContactPage> {
+        let limit = match req.limit {
+            None => DEFAULT_LIMIT,
+            Some(l) if l <= 0 => return Err(Error::invalid("limit", "must be at least 1")),
+            Some(l) => (l as u64).min(MAX_LIMIT),
+        };
+        let offset = match req.offset {
+            None => 0,
+            Some(o) if o < 0 => return Err(Error::invalid("offset", "must not be negative")),
+            Some(o) => o as u64,
+        };
+        let page = self.store.list(org, offset, limit)?;
+        let returned = page.contacts.len() as u64;
+        Ok(ContactPage {
+            data: page
+                .contacts
+                .iter()
+                .map(|c| self.with_relations(c))
+                .collect(),
+            pagination: Pagination {
+                total: page.total,
+                limit,
+                offset,
+                has_more: offset.saturating_add(returned) < page.total,
+            },
+        })
+    }
+
+    /// Normalises the request's identifiers into precedence order.
+    fn prepare<'a>(
+        &self,
+        field: impl Fn(IdentifierKind) -> Option<&'a str>,
+    ) -> Result<Prepared<'a>> {
+        let mut prepared = Prepared {
+            values: Vec::with_capacity(3),
+            ignored: Vec::new(),
+        };
+        for kind in self.config.precedence {
+            let Some(raw) = field(kind) else { continue };
+            match self.normalizer.normalize(kind, raw)? {
+                Normalized::Value(v) => prepared.values.push((kind, v)),
+                Normalized::Blank => {}
+                Normalized::Junk => prepared.ignored.push(IgnoredValue {
+                    field: kind,
+                    value: raw.to_owned(),
+                    reason: "junk_value".to_owned(),
+                }),
+            }
+        }
+        if prepared.values.is_empty() {
+            return Err(Error::invalid("identifiers", NO_IDENTIFIER));
+        }
+        Ok(prepared)
+    }
+
+    fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<&'a str>> {
+        let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        if name.contains('\0') {
+            return Err(Error::invalid("name", "must not contain NUL"));
+        }
+        if name.chars().count() > self.config.max_name_chars {
+            return Err(Error::invalid(
+                "name",
+                format!("longer than {} characters", self.config.max_name_chars),
+            ));
+        }
+        Ok(Some(name))
+    }
+
+    fn validate_metadata<'a>(
+        &self,
+        metadata: Option<&'a serde_json::Value>,
+    ) -> Result<Option<&'a Metadata>> {
+        let Some(value) = metadata else {
+            return Ok(None);
+        };
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::invalid("metadata", "must be a JSON object"));
+        };
+        check_json(value, 1, self.config.max_metadata_depth)?;
+        let mut counter = ByteCounter(0);
+        // Writing into a counter cannot fail: it has no I/O and the value is valid JSON.
+        serde_json::to_writer(&mut counter, value)
+            .map_err(|e| Error::invalid("metadata", format!("cannot be serialised: {e}")))?;
+        if counter.0 > self.config.max_metadata_bytes {
+            return Err(Error::invalid(
+                "metadata",
+                format!(
+                    "larger than {} bytes serialised",
+                    self.config.max_metadata_bytes
+                ),
+            ));
+        }
+        Ok(Some(map))
+    }
+
+    /// Whether `c` may be the request's contact: for every kind capped at one, the
+    /// request's value of it (if any) is the value `c` holds (if any).
+    fn compatible(&self, prepared: &Prepared<'_>, c: &StoredContact) -> bool {
+        prepared.values.iter().all(|(kind, value)| {
+            self.config.cap(*kind) != 1
+                || c.identifiers
+                    .iter()
+                    .all(|i| i.identifier_type != *kind || i.identifier_value == *value)
+        })
+    }
+
+    /// Steps 2-3: the owner of the highest-precedence identifier that is compatible.
+    fn winner<'o>(
+        &self,
+        prepared: &Prepared<'_>,
+        owners: &'o [Option<Arc<StoredContact>>],
+    ) -> Option<&'o Arc<StoredContact>> {
+        owners
+            .iter()
+            .flatten()
+            .find(|c| self.compatible(prepared, c))
+    }
+
+    /// Decides what a resolve returns and what it must write, from one read.
+    fn decide(
+        &self,
+        org: OrgId,
+        prepared: &Prepared<'_>,
+        owners: &[Option<Arc<StoredContact>>],
+        name: Option<&str>,
+        metadata: Option<&Metadata>,
+    ) -> Result<(ResolveOutcome, WriteBatch)> {
+        if owners.len() != prepared.values.len() {
+            return Err(Error::storage(
+                "engine",
+                format!(
+                    "store answered {} lookups for {} keys",
+                    owners.len(),
+                    prepared.values.len()
+                ),
+            ));
+        }
+        let winner = self.winner(prepared, owners).cloned();
+        let winner_id = winner.as_ref().map(|w| w.contact.id);
+        let mut batch = WriteBatch::default();
+        // Every other contact the decision looked at must still be as read (it stayed
+        // incompatible, or still owns the identifier reported as a conflict).
+        let mut expected: Vec<ContactId> = Vec::new();
+        for c in owners.iter().flatten() {
+            let id = c.contact.id;
+            if Some(id) != winner_id && !expected.contains(&id) {
+                expected.push(id);
+                batch.ops.push(WriteOp::Expect {
+                    contact_id: id,
+                    version: c.version,
+                });
+            }
+        }
+
+        let mut matched_by = None;
+        let mut conflicts = Vec::new();
+        let mut to_attach: Vec<(IdentifierKind, &str, bool)> = Vec::new();
+        let mut counts = [0usize; 3];
+        if let Some(w) = &winner {
+            for kind in IdentifierKind::ALL {
+                counts[kind.index()] = w.count(kind);
+            }
+        }
+        for ((kind, value), owner) in prepared.values.iter().zip(owners) {
+            match owner {
+                Some(o) if Some(o.contact.id) == winner_id => {
+                    if matched_by.is_none() {
+                        matched_by = Some(IdentifierRef {
+                            identifier_type: *kind,
+                            identifier_value: value.to_string(),
+                        });
+                    }
+                }
+                Some(o) => conflicts.push(IdentifierConflict {
+                    identifier_type: *kind,
+                    identifier_value: value.to_string(),
+                    reason: ConflictReason::OwnedByOtherContact,
+                    owner_contact_id: Some(o.contact.id),
+                }),
+                None => {
+                    let held = &mut counts[kind.index()];
+                    if (*held as u64) < u64::from(self.config.cap(*kind)) {
+                        to_attach.push((*kind, value, *held == 0));
+                        *held += 1;
+                    } else {
+                        conflicts.push(IdentifierConflict {
+                            identifier_type: *kind,
+                            identifier_value: value.to_string(),
+                            reason: ConflictReason::CapReached,
+                            owner_contact_id: None,
+                        });
+                    }
+                }
+            }
+        }
+
+        let (contact, created) = match &winner {
+            None if to_attach.is_empty() => {
+                // Only possible with more than one kind capped at 1: every identifier
+                // is owned by a contact that conflicts with another of them. A contact
+                // with no identifier could never be found again, so refuse.
+                return Err(Error::conflict(
+                    "every identifier in the request belongs to a contact that holds a \
+                     different value of a kind capped at one; nothing was created",
+                ));
+            }
+            None => {
+                let now = self.clock.now();
+                let contact = Contact {
+                    id: ContactId(self.ids.next_id()),
+                    org_id: org,
+                    name: name.map(str::to_owned),
+                    metadata: metadata.cloned().unwrap_or_default(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                batch.ops.push(WriteOp::InsertContact(contact.clone()));
+                (contact, true)
+            }
+            Some(w) => {
+                let mut contact = w.contact.clone();
+                let mut changed = !to_attach.is_empty();
+                if contact.name.is_none()
+                    && let Some(n) = name
+                {
+                    contact.name = Some(n.to_owned());
+                    changed = true;
+                }
+                if let Some(m) = metadata {
+                    for (k, v) in m {
+                        if !contact.metadata.contains_key(k) {
+                            contact.metadata.insert(k.clone(), v.clone());
+                            changed = true;
+                        }
+                    }
+                }
+                if changed {
+                    // Never move updated_at backwards, even if the wall clock does.
+                    contact.updated_at = self.clock.now().max(contact.updated_at);
+                    batch.ops.push(WriteOp::UpdateContact {
+                        contact: contact.clone(),
+                        expected_version: w.version,
+                    });
+                } else {
+                    // Nothing to write: the hot path. Other contacts' Expect ops are
+                    // irrelevant to a pure read, which is consistent on its own.
+                    batch.ops.clear();
+                }
+                (contact, false)
+            }
+        };
+
+        let mut attached = Vec::with_capacity(to_attach.len());
+        for (kind, value, is_primary) in to_attach {
+            batch.ops.push(WriteOp::InsertIdentifier(Identifier {
+                id: IdentifierId(self.ids.next_id()),
+                contact_id: contact.id,
+                identifier_type: kind,
+                identifier_value: value.to_owned(),
+                is_primary,
+            }));
+            attached.push(IdentifierRef {
+                identifier_type: kind,
+                identifier_value: value.to_owned(),
+            });
+        }
+
+        Ok((
+            ResolveOutcome {
+                contact,
+                created,
+                matched_by,
+                attached,
+                conflicts,
+                ignored: prepared.ignored.clone(),
+            },
+            batch,
+        ))
+    }
+
+    /// The list/get/find shape: identifiers by kind precedence, primary first, then
+    /// oldest first.
+    fn with_relations(&self, c: &StoredContact) -> ContactWithRelations {
+        let mut identifiers = c.identifiers.clone();
+        // Stable sort: within a kind and primary flag, the stored (oldest-first) order
+        // is kept.
+        identifiers.sort_by_key(|i| (self.config.rank(i.identifier_type), !i.is_primary));
+        ContactWithRelations {
+            contact: c.contact.clone(),
+            identifiers,
+            memories: Vec::new(),
+        }
+    }
+}
+
+/// Rejects metadata nested deeper than `max_depth` or holding NUL in any string.
+/// Recursion stops at `max_depth + 1`, so a hostile value cannot exhaust the stack.
+fn check_json(value: &serde_json::Value, depth: usize, max_depth: usize) -> Result<()> {
+    use serde_json::Value;
+    let nested = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            Err(Error::invalid("metadata", "strings must not contain NUL"))
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| {
+            if nested(v) && depth >= max_depth {
+                return Err(too_deep(max_depth));
+            }
+            check_json(v, depth + usize::from(nested(v)), max_depth)
+        }),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains('\0') {
+                return Err(Error::invalid("metadata", "keys must not contain NUL"));
+            }
+            if nested(v) && depth >= max_depth {
+                return Err(too_deep(max_depth));
+            }
+            check_json(v, depth + usize::from(nested(v)), max_depth)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn too_deep(max_depth: usize) -> Error {
+    Error::invalid("metadata", format!("nested deeper than {max_depth} levels"))
+}
+
+/// An `io::Write` that only counts bytes, to measure serialised size without
+/// allocating the serialisation.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! The engine's error categories (SPEC section 8).
+
+use std::borrow::Cow;
+
+/// Boxed source error carried by [`Error::Storage`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the engine or a store returns, as categories a caller can branch on.
+///
+/// The set is `#[non_exhaustive]`: match the categories you act on and keep a
+/// wildcard arm. Each category keeps what caused it: [`Error::InvalidInput`] names the
+/// offending field, [`Error::Storage`] carries the backend's own error as its
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request was rejected before anything was written.
+    ///
+    /// `field` is the request field at fault (for example `phone_number`, `limit`,
+    /// `metadata`); `reason` says what is wrong with it in words a caller can show.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field at fault, as named in the JSON API.
+        field: Cow<'static, str>,
+        /// What is wrong with it.
+        reason: Cow<'static, str>,
+    },
+
+    /// The object does not exist in this org (or exists only in another org, which
+    /// is indistinguishable on purpose).
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for, capitalised as in the API's messages (`Contact`).
+        entity: &'static str,
+    },
+
+    /// The request conflicts with the stored state: an identifier owned by another
+    /// contact, a cap that would break, or a write that lost a race (a version
+    /// precondition failed). Nothing was written.
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicted.
+        reason: Cow<'static, str>,
+    },
+
+    /// The storage backend failed. Nothing the engine reported as written is lost,
+    /// and a failed write wrote nothing.
+    #[error("storage error in {backend}")]
+    Storage {
+        /// Which backend failed (`sqlite`, `inmemory`, ...).
+        backend: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub fn invalid(
+        field: impl Into<Cow<'static, str>>,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Conflict`] with `reason`.
+    pub fn conflict(reason: impl Into<Cow<'static, str>>) -> Self {
+        Error::Conflict {
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Storage`] from `backend` wrapping `source`.
+    pub fn storage(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Storage {
+            backend,
+            source: source.into(),
+        }
+    }
+
+    /// The stable upper-case code this error has in the JSON API's envelope
+    /// (`BAD_REQUEST`, `NOT_FOUND`, `CONFLICT`, `INTERNAL_ERROR`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "BAD_REQUEST",
+            Error::NotFound { .. } => "NOT_FOUND",
+            Error::Conflict { .. } => "CONFLICT",
+            Error::Storage { .. } => "INTERNAL_ERROR",
+        }
+    }
+}

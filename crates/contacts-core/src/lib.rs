@@ -1,0 +1,65 @@
+//! `contacts-core`: the semantics of the contact-resolution engine, with no I/O.
+//!
+//! Apps for voice and SMS agents, CRMs and support desks ask the engine "who is this?"
+//! by phone number, email or their own external id, and get back one stable contact,
+//! created on first sight. [`Engine`] holds the rules (normalisation, precedence, the
+//! compatibility rule, caps, fill-never-overwrite, pagination); a [`Store`] only stores
+//! and retrieves. Backends: `contacts-inmemory` (and SQLite, PostgreSQL to come).
+//!
+//! ```
+//! use contacts_core::{Engine, FindRequest, ListRequest, OrgId, ResolveRequest};
+//! use contacts_inmemory::InMemoryStore;
+//!
+//! let engine = Engine::new(InMemoryStore::new());
+//! let org = OrgId(uuid::Uuid::now_v7());
+//!
+//! // First sight of a caller: a new contact.
+//! let call = engine.resolve(org, &ResolveRequest::new().with_phone("+1 (415) 555-0192"))?;
+//! assert!(call.created);
+//!
+//! // An SMS from the same number with an email: the same contact, email attached.
+//! let sms = engine.resolve(
+//!     org,
+//!     &ResolveRequest::new()
+//!         .with_phone("+14155550192")
+//!         .with_email("Sarah@Example.com ")
+//!         .with_name("Sarah"),
+//! )?;
+//! assert_eq!((sms.contact.id, sms.created), (call.contact.id, false));
+//!
+//! let found = engine.find(org, &FindRequest::new().with_email("sarah@example.com"))?;
+//! assert_eq!(found.map(|c| c.contact.name), Some(Some("Sarah".to_owned())));
+//!
+//! let page = engine.list(org, ListRequest::default())?;
+//! println!("{}", serde_json::to_string_pretty(&page).unwrap());
+//! # Ok::<(), contacts_core::Error>(())
+//! ```
+
+mod config;
+mod engine;
+mod error;
+mod normalize;
+mod request;
+mod store;
+mod types;
+
+pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
+pub use engine::Engine;
+pub use error::{BoxError, Error, Result};
+pub use normalize::{
+    Normalized, Normalizer, is_canonical_e164, parse_with_library, takes_fast_path,
+};
+pub use request::{
+    ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
+    ListRequest, Pagination, ResolveOutcome, ResolveRequest,
+};
+pub use store::{IdentifierKey, ListPage, Store, StoredContact, WriteBatch, WriteOp};
+pub use types::{
+    Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
+    OrgId, Timestamp,
+};
+
+/// Re-exported so callers can build metadata without depending on `serde_json`.
+pub use serde_json;
+/// Re-exported so callers can build ids without depending on `uuid` themselves.
+pub use uuid;

@@ -1,0 +1,376 @@
+//! A thread-safe in-memory [`Store`] for the contacts engine.
+//!
+//! For tests, for embedding where persistence is not wanted, and as the reference
+//! backend the others are compared with.
+//!
+//! ```
+//! use contacts_core::{Engine, OrgId, ResolveRequest};
+//! use contacts_inmemory::InMemoryStore;
+//!
+//! let engine = Engine::new(InMemoryStore::new());
+//! let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+//! let out = engine.resolve(org, &ResolveRequest::new().with_email("ana@example.com"))?;
+//! assert!(out.created);
+//! # Ok::<(), contacts_core::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! Reads never take a global lock. The identifier index and the contacts are split
+//! into [`SHARDS`] shards, each behind its own `RwLock`, so two threads resolving
+//! different people touch different locks. Writers are serialised by one mutex (a
+//! commit checks its preconditions and applies them with no other writer in between)
+//! and bracket every commit with an epoch counter made odd while the commit is being
+//! applied. A reader notes the epoch, reads the shards it needs, and accepts its
+//! result only if the epoch was even and unchanged: that proves no commit overlapped
+//! the read, so the read saw one committed state (a sequence lock). After a few failed
+//! attempts under a write storm, a reader takes the writer mutex instead, so it cannot
+//! starve.
+
+use std::collections::BTreeSet;
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use contacts_core::{
+    ContactId, Error, IdentifierKey, IdentifierKind, ListPage, OrgId, Result, Store, StoredContact,
+    Timestamp, WriteBatch, WriteOp,
+};
+use hashbrown::{DefaultHashBuilder, Equivalent, HashMap};
+
+/// Number of lock shards for identifiers and for contacts.
+pub const SHARDS: usize = 64;
+
+/// Optimistic read attempts before a reader falls back to the writer mutex.
+const OPTIMISTIC_READS: usize = 8;
+
+const BACKEND: &str = "inmemory";
+
+/// The in-memory store. Clones share one state.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryStore {
+    inner: Arc<Inner>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[derive(Hash, PartialEq, Eq, Debug)]
+struct IdentKey {
+    org: OrgId,
+    kind: IdentifierKind,
+    value: Box<str>,
+}
+
+/// A borrowed [`IdentKey`]. Its derived `Hash` feeds the same values in the same order
+/// (`&str` and `Box<str>` both hash as `str`), which `Equivalent` requires.
+#[derive(Hash, Debug)]
+struct IdentQuery<'a> {
+    org: OrgId,
+    kind: IdentifierKind,
+    value: &'a str,
+}
+
+impl Equivalent<IdentKey> for IdentQuery<'_> {
+    fn equivalent(&self, key: &IdentKey) -> bool {
+        self.org == key.org && self.kind == key.kind && self.value == &*key.value
+    }
+}
+
+type IdentShard = HashMap<IdentKey, ContactId>;
+type ContactShard = HashMap<ContactId, Arc<StoredContact>>;
+
+#[derive(Debug)]
+struct Inner {
+    /// Serialises commits.
+    writer: Mutex<()>,
+    /// Odd while a commit is being applied; see the crate docs.
+    epoch: AtomicU64,
+    shard_hasher: DefaultHashBuilder,
+    idents: Box<[RwLock<IdentShard>]>,
+    contacts: Box<[RwLock<ContactShard>]>,
+    /// Per org, contacts in list order.
+    order: RwLock<HashMap<OrgId, BTreeSet<(Timestamp, ContactId)>>>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            writer: Mutex::new(()),
+            epoch: AtomicU64::new(0),
+            shard_hasher: DefaultHashBuilder::default(),
+            idents: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            contacts: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            order: RwLock::default(),
+        }
+    }
+}
+
+// Lock poisoning: every critical section below either only reads or applies a batch
+// that was fully validated beforehand with operations that cannot panic short of
+// allocation failure, so a poisoned lock still guards consistent data and is used.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn missing_owner(id: ContactId) -> Error {
+    Error::storage(
+        BACKEND,
+        format!("identifier index names contact {id}, which is not stored"),
+    )
+}
+
+impl Inner {
+    fn ident_shard(&self, q: &IdentQuery<'_>) -> &RwLock<IdentShard> {
+        let h = self.shard_hasher.hash_one(q);
+        &self.idents[(h >> 32) as usize % SHARDS]
+    }
+
+    fn contact_shard(&self, id: ContactId) -> &RwLock<ContactShard> {
+        // UUIDv7's low bits are random (or a counter for deterministic generators).
+        &self.contacts[(id.0.as_u128() as usize) % SHARDS]
+    }
+
+    fn owner(&self, q: &IdentQuery<'_>) -> Option<ContactId> {
+        read(self.ident_shard(q)).get(q).copied()
+    }
+
+    fn contact(&self, org: OrgId, id: ContactId) -> Option<Arc<StoredContact>> {
+        read(self.contact_shard(id))
+            .get(&id)
+            .filter(|c| c.contact.org_id == org)
+            .cloned()
+    }
+
+    /// Runs `f` against one committed state (see the crate docs).
+    fn consistent<T>(&self, f: impl Fn() -> T) -> T {
+        for _ in 0..OPTIMISTIC_READS {
+            let before = self.epoch.load(Ordering::SeqCst);
+            if before % 2 == 0 {
+                let result = f();
+                if self.epoch.load(Ordering::SeqCst) == before {
+                    return result;
+                }
+            }
+            std::thread::yield_now();
+        }
+        let _writer = lock(&self.writer);
+        f()
+    }
+}
+
+/// A contact as a batch leaves it, before it is published.
+struct Staged {
+    contact: StoredContact,
+    /// The version it had before this batch; `None` if the batch inserted it.
+    base_version: Option<u64>,
+}
+
+impl Store for InMemoryStore {
+    fn lookup(
+        &self,
+        org: OrgId,
+        keys: &[IdentifierKey<'_>],
+    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+        let inner = &*self.inner;
+        inner.consistent(|| {
+            keys.iter()
+                .map(|k| {
+                    let q = IdentQuery {
+                        org,
+                        kind: k.kind,
+                        value: k.value,
+                    };
+                    match inner.owner(&q) {
+                        None => Ok(None),
+                        Some(id) => inner
+                            .contact(org, id)
+                            .map(Some)
+                            .ok_or_else(|| missing_owner(id)),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<Arc<StoredContact>>> {
+        // A single shard read is atomic on its own.
+        Ok(self.inner.contact(org, id))
+    }
+
+    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+        let inner = &*self.inner;
+        inner.consistent(|| {
+            let ids: Vec<ContactId>;
+            let total;
+            {
+                let order = read(&inner.order);
+                let Some(set) = order.get(&org) else {
+                    return Ok(ListPage {
+                        total: 0,
+                        contacts: Vec::new(),
+                    });
+                };
+                total = set.len() as u64;
+                let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+                let take = usize::try_from(limit).unwrap_or(usize::MAX);
+                ids = set
+                    .iter()
+                    .skip(skip)
+                    .take(take)
+                    .map(|(_, id)| *id)
+                    .collect();
+            }
+            let contacts = ids
+                .into_iter()
+                .map(|id| inner.contact(org, id).ok_or_else(|| missing_owner(id)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ListPage { total, contacts })
+        })
+    }
+
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
+        let inner = &*self.inner;
+        let _writer = lock(&inner.writer);
+
+        // Phase 1: validate every precondition and stage the result, touching nothing
+        // shared. Any failure returns here with the store unchanged.
+        let mut staged: HashMap<ContactId, Staged> = HashMap::new();
+        let mut new_idents: Vec<(IdentKey, ContactId)> = Vec::new();
+        let stage = |staged: &mut HashMap<ContactId, Staged>, id: ContactId| -> Result<()> {
+            if !staged.contains_key(&id) {
+                let current = inner
+                    .contact(org, id)
+                    .ok_or_else(|| Error::conflict(format!("contact {id} no longer exists")))?;
+                let mut contact = (*current).clone();
+                contact.version += 1;
+                staged.insert(
+                    id,
+                    Staged {
+                        contact,
+                        base_version: Some(current.version),
+                    },
+                );
+            }
+            Ok(())
+        };
+        let check_version = |base: Option<u64>, expected: u64, id: ContactId| -> Result<()> {
+            if base == Some(expected) {
+                Ok(())
+            } else {
+                Err(Error::conflict(format!(
+                    "contact {id} changed since it was read (expected version {expected})"
+                )))
+            }
+        };
+        for op in &batch.ops {
+            match op {
+                WriteOp::Expect {
+                    contact_id,
+                    version,
+                } => {
+                    let base = match staged.get(contact_id) {
+                        Some(s) => s.base_version,
+                        None => inner.contact(org, *contact_id).map(|c| c.version),
+                    };
+                    check_version(base, *version, *contact_id)?;
+                }
+                WriteOp::InsertContact(c) => {
+                    if c.org_id != org {
+                        return Err(Error::storage(BACKEND, "contact of another org in batch"));
+                    }
+                    if staged.contains_key(&c.id)
+                        || read(inner.contact_shard(c.id)).contains_key(&c.id)
+                    {
+                        return Err(Error::conflict(format!("contact {} already exists", c.id)));
+                    }
+                    staged.insert(
+                        c.id,
+                        Staged {
+                            contact: StoredContact {
+                                contact: c.clone(),
+                                identifiers: Vec::new(),
+                                version: 1,
+                            },
+                            base_version: None,
+                        },
+                    );
+                }
+                WriteOp::UpdateContact {
+                    contact,
+                    expected_version,
+                } => {
+                    stage(&mut staged, contact.id)?;
+                    // `stage` just ensured the entry exists.
+                    let s = staged.get_mut(&contact.id).expect("staged above");
+                    check_version(s.base_version, *expected_version, contact.id)?;
+                    s.contact.contact.name = contact.name.clone();
+                    s.contact.contact.metadata = contact.metadata.clone();
+                    s.contact.contact.updated_at = contact.updated_at;
+                }
+                WriteOp::InsertIdentifier(ident) => {
+                    let q = IdentQuery {
+                        org,
+                        kind: ident.identifier_type,
+                        value: &ident.identifier_value,
+                    };
+                    let taken = inner.owner(&q).is_some()
+                        || new_idents.iter().any(|(k, _)| q.equivalent(k));
+                    if taken {
+                        return Err(Error::conflict(format!(
+                            "{} {} is already owned",
+                            ident.identifier_type, ident.identifier_value
+                        )));
+                    }
+                    stage(&mut staged, ident.contact_id)?;
+                    let s = staged.get_mut(&ident.contact_id).expect("staged above");
+                    s.contact.identifiers.push(ident.clone());
+                    new_idents.push((
+                        IdentKey {
+                            org,
+                            kind: ident.identifier_type,
+                            value: ident.identifier_value.as_str().into(),
+                        },
+                        ident.contact_id,
+                    ));
+                }
+            }
+        }
+        if staged.is_empty() {
+            return Ok(());
+        }
+
+        // Phase 2: publish. Readers that overlap this see an odd or changed epoch and
+        // retry, so none observes half of it.
+        inner.epoch.fetch_add(1, Ordering::SeqCst);
+        for (key, owner) in new_idents {
+            let q = IdentQuery {
+                org,
+                kind: key.kind,
+                value: &key.value,
+            };
+            write(inner.ident_shard(&q)).insert(key, owner);
+        }
+        for (id, s) in staged {
+            if s.base_version.is_none() {
+                write(&inner.order)
+                    .entry(org)
+                    .or_default()
+                    .insert((s.contact.contact.created_at, id));
+            }
+            write(inner.contact_shard(id)).insert(id, Arc::new(s.contact));
+        }
+        inner.epoch.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
