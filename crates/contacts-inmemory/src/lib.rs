@@ -156,7 +156,7 @@ impl Inner {
     fn consistent<T>(&self, f: impl Fn() -> T) -> T {
         for _ in 0..OPTIMISTIC_READS {
             let before = self.epoch.load(Ordering::SeqCst);
-            if before % 2 == 0 {
+            if before.is_multiple_of(2) {
                 let result = f();
                 if self.epoch.load(Ordering::SeqCst) == before {
                     return result;

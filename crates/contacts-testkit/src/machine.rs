@@ -1,1 +1,513 @@
-//! machine
+//! Model-based testing with `proptest-state-machine`: random sequences of resolve, find,
+//! get and list run against a real store and the [`Model`] in lockstep, checking after
+//! every step that they agree and that SPEC's invariants hold.
+//!
+//! A backend runs it with:
+//!
+//! ```ignore
+//! struct Factory;
+//! impl contacts_testkit::machine::StoreFactory for Factory {
+//!     type Store = contacts_inmemory::InMemoryStore;
+//!     fn make() -> Self::Store { contacts_inmemory::InMemoryStore::new() }
+//! }
+//! proptest_state_machine::prop_state_machine! {
+//!     #![proptest_config(contacts_testkit::machine::config())]
+//!     #[test]
+//!     fn model_test(sequential 1..40 => StoreMachine<Factory>);
+//! }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+
+use contacts_core::{
+    Config, ContactId, Engine, Error, FindRequest, IdentifierKind, ListRequest, OrgId,
+    ResolveRequest, Store, Timestamp,
+};
+use proptest::prelude::*;
+use proptest::test_runner::Config as ProptestConfig;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use serde_json::json;
+
+use crate::conformance::{engine_with, org_o, org_p};
+use crate::model::{Model, ModelResolve, Rejected};
+
+/// Builds a fresh, empty store for each test case.
+pub trait StoreFactory: 'static {
+    /// The store type.
+    type Store: Store;
+    /// A new empty store.
+    fn make() -> Self::Store;
+}
+
+/// Proptest settings: 256 cases by default (CI), `PROPTEST_CASES` raises it.
+pub fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    ProptestConfig {
+        cases,
+        // Shrinking a failing sequence is worth a while, but not forever.
+        max_shrink_iters: 4096,
+        ..ProptestConfig::default()
+    }
+}
+
+/// The config under test: low phone and email caps so sequences reach them.
+pub fn machine_config() -> Config {
+    Config::default()
+        .with_cap(IdentifierKind::PhoneNumber, 2)
+        .with_cap(IdentifierKind::Email, 2)
+}
+
+fn org(n: u8) -> OrgId {
+    if n == 0 { org_o() } else { org_p() }
+}
+
+/// One step of a sequence.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Resolve in org 0 or 1.
+    Resolve(u8, ResolveRequest),
+    /// Find in org 0 or 1.
+    Find(u8, FindRequest),
+    /// Get contact `index` of org `owner_org` through org `query_org`.
+    Get {
+        /// The org the contact was created in.
+        owner_org: u8,
+        /// Its creation index there.
+        index: usize,
+        /// The org asking.
+        query_org: u8,
+    },
+    /// Get an id nobody has.
+    GetUnknown(u8),
+    /// List a page.
+    List(u8, Option<i64>, Option<i64>),
+}
+
+/// What the model predicts for the last step.
+#[derive(Clone, Debug)]
+pub enum Expected {
+    /// Nothing has run yet.
+    Nothing,
+    /// A resolve.
+    Resolve(Result<ModelResolve, Rejected>),
+    /// A find: the index of the found contact.
+    Find(Result<Option<usize>, Rejected>),
+    /// A get: found or not.
+    Get(bool),
+    /// A list page: indexes, limit used, total.
+    List(Result<(Vec<usize>, u64, u64), Rejected>),
+}
+
+/// The reference state: the model and its prediction for the step just applied.
+#[derive(Clone, Debug)]
+pub struct RefState {
+    /// The model.
+    pub model: Model,
+    /// The prediction for the last op.
+    pub expected: Expected,
+}
+
+/// The reference state machine.
+#[derive(Debug)]
+pub struct ModelMachine;
+
+fn pick<T: Clone + std::fmt::Debug + 'static>(valid: &[T], odd: &[T]) -> BoxedStrategy<T> {
+    let valid = proptest::sample::select(valid.to_vec());
+    let odd = proptest::sample::select(odd.to_vec());
+    prop_oneof![12 => valid, 1 => odd].boxed()
+}
+
+fn phones() -> BoxedStrategy<Option<String>> {
+    let valid = [
+        None,
+        Some("+14155550100"),
+        Some("+1 (415) 555-0100"),
+        Some("+14155550101"),
+        Some("tel:+1-415-555-0102"),
+        Some("0014155550103"),
+        Some("+447911123456"),
+        Some(""),
+    ];
+    let odd = [Some("0000000000"), Some("not a phone"), Some("555-0100")];
+    pick(
+        &valid.map(|o| o.map(String::from)),
+        &odd.map(|o| o.map(String::from)),
+    )
+}
+
+fn emails() -> BoxedStrategy<Option<String>> {
+    let valid = [
+        None,
+        Some("a@example.com"),
+        Some(" A@Example.com"),
+        Some("b@example.com"),
+        Some("c@example.com"),
+        Some("  "),
+    ];
+    let odd = [Some("null"), Some("bad-email")];
+    pick(
+        &valid.map(|o| o.map(String::from)),
+        &odd.map(|o| o.map(String::from)),
+    )
+}
+
+fn external_ids() -> BoxedStrategy<Option<String>> {
+    let valid = [
+        None,
+        None,
+        Some("u-1"),
+        Some("u-2"),
+        Some("U-1"),
+        Some("u-3"),
+    ];
+    let odd = [Some("undefined"), Some("")];
+    pick(
+        &valid.map(|o| o.map(String::from)),
+        &odd.map(|o| o.map(String::from)),
+    )
+}
+
+fn names() -> BoxedStrategy<Option<String>> {
+    let valid = [
+        None,
+        None,
+        Some("Ana".to_owned()),
+        Some("Bob".to_owned()),
+        Some("  ".to_owned()),
+    ];
+    let odd = [Some("n".repeat(257))];
+    pick(&valid, &odd)
+}
+
+fn metadata() -> BoxedStrategy<Option<serde_json::Value>> {
+    let valid = [
+        None,
+        None,
+        Some(json!({})),
+        Some(json!({"a": 1})),
+        Some(json!({"b": "x"})),
+        Some(json!({"a": 2, "c": {"d": true}})),
+    ];
+    let odd = [Some(json!([1]))];
+    pick(&valid, &odd)
+}
+
+fn resolve_request() -> impl Strategy<Value = ResolveRequest> {
+    (phones(), emails(), external_ids(), names(), metadata()).prop_map(|(p, e, x, n, m)| {
+        let mut r = ResolveRequest::new();
+        r.phone_number = p;
+        r.email = e;
+        r.external_id = x;
+        r.name = n;
+        r.metadata = m;
+        r
+    })
+}
+
+fn find_request() -> impl Strategy<Value = FindRequest> {
+    (phones(), emails(), external_ids()).prop_map(|(p, e, x)| {
+        let mut r = FindRequest::new();
+        r.phone_number = p;
+        r.email = e;
+        r.external_id = x;
+        r
+    })
+}
+
+fn limits() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![
+        Just(None),
+        (1i64..12).prop_map(Some),
+        Just(Some(0)),
+        Just(Some(-3)),
+        Just(Some(500))
+    ]
+}
+
+fn offsets() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![Just(None), (0i64..20).prop_map(Some), Just(Some(-1))]
+}
+
+impl ReferenceStateMachine for ModelMachine {
+    type State = RefState;
+    type Transition = Op;
+
+    fn init_state() -> BoxedStrategy<RefState> {
+        Just(RefState {
+            model: Model::new(machine_config()),
+            expected: Expected::Nothing,
+        })
+        .boxed()
+    }
+
+    fn transitions(state: &RefState) -> BoxedStrategy<Op> {
+        let org_bit = || prop_oneof![4 => Just(0u8), 1 => Just(1u8)];
+        let mut known = Vec::new();
+        for o in 0..2u8 {
+            for i in 0..state.model.contacts(org(o)).len() {
+                known.push((o, i));
+            }
+        }
+        let resolve = (org_bit(), resolve_request()).prop_map(|(o, r)| Op::Resolve(o, r));
+        let find = (org_bit(), find_request()).prop_map(|(o, r)| Op::Find(o, r));
+        let list = (org_bit(), limits(), offsets()).prop_map(|(o, l, f)| Op::List(o, l, f));
+        let unknown = org_bit().prop_map(Op::GetUnknown);
+        if known.is_empty() {
+            prop_oneof![6 => resolve, 2 => find, 1 => list, 1 => unknown].boxed()
+        } else {
+            let get =
+                (proptest::sample::select(known), org_bit()).prop_map(|((o, i), q)| Op::Get {
+                    owner_org: o,
+                    index: i,
+                    query_org: q,
+                });
+            prop_oneof![6 => resolve, 2 => find, 2 => get, 1 => list, 1 => unknown].boxed()
+        }
+    }
+
+    fn preconditions(state: &RefState, op: &Op) -> bool {
+        match op {
+            Op::Get {
+                owner_org, index, ..
+            } => *index < state.model.contacts(org(*owner_org)).len(),
+            _ => true,
+        }
+    }
+
+    fn apply(mut state: RefState, op: &Op) -> RefState {
+        state.expected = match op {
+            Op::Resolve(o, r) => Expected::Resolve(state.model.resolve(org(*o), r)),
+            Op::Find(o, r) => Expected::Find(state.model.find(org(*o), r)),
+            Op::Get {
+                owner_org,
+                query_org,
+                ..
+            } => Expected::Get(owner_org == query_org),
+            Op::GetUnknown(_) => Expected::Get(false),
+            Op::List(o, l, f) => Expected::List(state.model.list(org(*o), *l, *f)),
+        };
+        state
+    }
+}
+
+/// The store under test, with the real ids the model's indexes map to.
+#[derive(Debug)]
+pub struct Sut<S> {
+    engine: Engine<S>,
+    ids: BTreeMap<(u8, usize), ContactId>,
+    updated_at: BTreeMap<(u8, usize), Timestamp>,
+}
+
+/// The state-machine test over stores from `F`.
+#[derive(Debug)]
+pub struct StoreMachine<F>(PhantomData<F>);
+
+fn expect_rejected<T: std::fmt::Debug>(real: Result<T, Error>, field: &str) {
+    match real {
+        Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+        Err(Error::Conflict { .. }) if field == "conflict" => {}
+        other => panic!("model rejects naming {field}, engine gave {other:?}"),
+    }
+}
+
+impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
+    type SystemUnderTest = Sut<F::Store>;
+    type Reference = ModelMachine;
+
+    fn init_test(_: &RefState) -> Sut<F::Store> {
+        Sut {
+            engine: engine_with(F::make(), machine_config()),
+            ids: BTreeMap::new(),
+            updated_at: BTreeMap::new(),
+        }
+    }
+
+    fn apply(mut sut: Sut<F::Store>, state: &RefState, op: Op) -> Sut<F::Store> {
+        match (op, &state.expected) {
+            (Op::Resolve(o, req), Expected::Resolve(expected)) => {
+                let real = sut.engine.resolve(org(o), &req);
+                let m = match expected {
+                    Err(field) => {
+                        expect_rejected(real, field);
+                        return sut;
+                    }
+                    Ok(m) => m,
+                };
+                let out = real.expect("model accepts, engine must too");
+                assert_eq!(out.created, m.created, "created");
+                let key = (o, m.index);
+                if m.created {
+                    assert!(
+                        sut.ids.insert(key, out.contact.id).is_none(),
+                        "index reused"
+                    );
+                    assert_eq!(out.contact.created_at, out.contact.updated_at);
+                } else {
+                    assert_eq!(
+                        Some(&out.contact.id),
+                        sut.ids.get(&key),
+                        "resolved to another contact"
+                    );
+                    let before = sut.updated_at[&key];
+                    if m.changed {
+                        assert!(
+                            out.contact.updated_at > before,
+                            "changed but updated_at kept"
+                        );
+                    } else {
+                        assert_eq!(
+                            out.contact.updated_at, before,
+                            "unchanged but updated_at moved"
+                        );
+                    }
+                }
+                sut.updated_at.insert(key, out.contact.updated_at);
+                let attached: Vec<_> = out
+                    .attached
+                    .iter()
+                    .map(|a| (a.identifier_type, a.identifier_value.clone()))
+                    .collect();
+                assert_eq!(attached, m.attached, "attached");
+                let conflicts: BTreeSet<_> = out
+                    .conflicts
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.identifier_type,
+                            c.identifier_value.clone(),
+                            c.owner_contact_id,
+                        )
+                    })
+                    .collect();
+                let expected_conflicts: BTreeSet<_> = m
+                    .conflicts
+                    .iter()
+                    .map(|(k, v, owner)| (*k, v.clone(), owner.map(|i| sut.ids[&(o, i)])))
+                    .collect();
+                assert_eq!(conflicts, expected_conflicts, "conflicts");
+                let ignored: BTreeSet<_> = out.ignored.iter().map(|i| i.field).collect();
+                assert_eq!(ignored, m.ignored, "ignored");
+                assert_eq!(out.matched_by.is_some(), !m.created, "matched_by");
+            }
+            (Op::Find(o, req), Expected::Find(expected)) => {
+                let real = sut.engine.find(org(o), &req);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(index) => assert_eq!(
+                        real.expect("find").map(|c| c.contact.id),
+                        index.map(|i| sut.ids[&(o, i)]),
+                        "find"
+                    ),
+                }
+            }
+            (
+                Op::Get {
+                    owner_org,
+                    index,
+                    query_org,
+                },
+                Expected::Get(found),
+            ) => {
+                let id = sut.ids[&(owner_org, index)];
+                match sut.engine.get(org(query_org), id) {
+                    Ok(c) => {
+                        assert!(*found, "another org's contact was visible");
+                        assert_eq!(c.contact.id, id);
+                    }
+                    Err(Error::NotFound { .. }) => assert!(!found, "own contact not found"),
+                    Err(e) => panic!("get: {e}"),
+                }
+            }
+            (Op::GetUnknown(o), Expected::Get(false)) => {
+                let id = ContactId(uuid::Uuid::now_v7());
+                assert!(matches!(
+                    sut.engine.get(org(o), id),
+                    Err(Error::NotFound { .. })
+                ));
+            }
+            (Op::List(o, limit, offset), Expected::List(expected)) => {
+                let real = sut.engine.list(org(o), ListRequest { limit, offset });
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok((indexes, used, total)) => {
+                        let page = real.expect("list");
+                        let ids: Vec<_> = page.data.iter().map(|c| c.contact.id).collect();
+                        let want: Vec<_> = indexes.iter().map(|i| sut.ids[&(o, *i)]).collect();
+                        assert_eq!(ids, want, "page");
+                        assert_eq!(page.pagination.limit, *used);
+                        assert_eq!(page.pagination.total, *total);
+                        let offset = offset.unwrap_or(0) as u64;
+                        assert_eq!(
+                            page.pagination.has_more,
+                            offset + (ids.len() as u64) < *total
+                        );
+                    }
+                }
+            }
+            (op, expected) => panic!("op {op:?} does not match prediction {expected:?}"),
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut<F::Store>, state: &RefState) {
+        let model = &state.model;
+        for o in 0..2u8 {
+            // Page through everything: pages are disjoint, cover the org, in order.
+            let mut listed = Vec::new();
+            let mut offset = 0i64;
+            loop {
+                let page = sut
+                    .engine
+                    .list(org(o), ListRequest::new(7, offset))
+                    .expect("list");
+                offset += page.data.len() as i64;
+                let more = page.pagination.has_more;
+                listed.extend(page.data);
+                if !more {
+                    break;
+                }
+            }
+            let contacts = model.contacts(org(o));
+            assert_eq!(listed.len(), contacts.len(), "contact count in org {o}");
+            let mut owners = BTreeSet::new();
+            for (i, (real, m)) in listed.iter().zip(contacts).enumerate() {
+                assert_eq!(Some(&real.contact.id), sut.ids.get(&(o, i)), "list order");
+                assert_eq!(real.contact.org_id, org(o), "org isolation");
+                assert_eq!(real.contact.name, m.name, "name of {i}");
+                assert_eq!(real.contact.metadata, m.metadata, "metadata of {i}");
+                let shown: Vec<_> = real
+                    .identifiers
+                    .iter()
+                    .map(|x| (x.identifier_type, x.identifier_value.clone(), x.is_primary))
+                    .collect();
+                assert_eq!(shown, model.shown_identifiers(m), "identifiers of {i}");
+                for kind in IdentifierKind::ALL {
+                    let n = real
+                        .identifiers
+                        .iter()
+                        .filter(|x| x.identifier_type == kind)
+                        .count();
+                    assert!(n as u32 <= model.config().cap(kind), "cap of {kind}");
+                    let primaries = real
+                        .identifiers
+                        .iter()
+                        .filter(|x| x.identifier_type == kind && x.is_primary)
+                        .count();
+                    assert_eq!(primaries, usize::from(n > 0), "one primary per kind");
+                }
+                for x in &real.identifiers {
+                    assert_eq!(x.contact_id, real.contact.id);
+                    assert!(
+                        owners.insert((x.identifier_type, x.identifier_value.clone())),
+                        "{} has two owners",
+                        x.identifier_value
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,282 @@
-//! model
+//! The reference model: the resolution rules restated plainly over `BTreeMap`s.
+//!
+//! Contacts are numbered per org in creation order (index 0, 1, ...), so the model
+//! needs no ids, clock or storage. It reuses the engine's [`Normalizer`]: normalisation
+//! has its own unit and property tests, and the model's job is the resolution rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use contacts_core::{
+    Config, Error, FindRequest, IdentifierKind, Metadata, Normalized, Normalizer, OrgId,
+    ResolveRequest,
+};
+
+/// A contact in the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelContact {
+    /// Its name.
+    pub name: Option<String>,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// Identifiers in the order they were attached (oldest first).
+    pub identifiers: Vec<(IdentifierKind, String)>,
+}
+
+/// One org's contacts, in creation order, and who owns which identifier.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OrgModel {
+    /// Contacts by creation index.
+    pub contacts: Vec<ModelContact>,
+    /// `(kind, value)` to the owning contact's index.
+    pub owners: BTreeMap<(IdentifierKind, String), usize>,
+}
+
+/// What the model says a resolve returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelResolve {
+    /// The contact's creation index in its org.
+    pub index: usize,
+    /// Whether it was created by this call.
+    pub created: bool,
+    /// Whether an existing contact changed (identifier attached, name filled, key added).
+    pub changed: bool,
+    /// `(kind, value)` attached, in precedence order.
+    pub attached: Vec<(IdentifierKind, String)>,
+    /// `(kind, value, owner index)`; the owner is `None` for a cap refusal.
+    pub conflicts: BTreeSet<(IdentifierKind, String, Option<usize>)>,
+    /// Kinds whose value was junk.
+    pub ignored: BTreeSet<IdentifierKind>,
+}
+
+/// The reference model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    config: Config,
+    normalizer: Normalizer,
+    orgs: BTreeMap<OrgId, OrgModel>,
+}
+
+/// A request rejected by the model: the field the engine must name.
+pub type Rejected = String;
+
+/// Normalised `(kind, value)` pairs in precedence order.
+type Keys = Vec<(IdentifierKind, String)>;
+
+impl Model {
+    /// An empty model with `config`.
+    ///
+    /// # Panics
+    /// If `config` is invalid (a test bug).
+    pub fn new(config: Config) -> Self {
+        Model {
+            normalizer: Normalizer::new(&config).expect("valid test config"),
+            config,
+            orgs: BTreeMap::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The org's contacts in creation order.
+    pub fn contacts(&self, org: OrgId) -> &[ModelContact] {
+        self.orgs.get(&org).map_or(&[], |o| o.contacts.as_slice())
+    }
+
+    /// Normalised identifiers in precedence order, and the junk kinds.
+    fn identifiers(
+        &self,
+        get: impl Fn(IdentifierKind) -> Option<String>,
+    ) -> Result<(Keys, BTreeSet<IdentifierKind>), Rejected> {
+        let mut ids = Vec::new();
+        let mut junk = BTreeSet::new();
+        for kind in self.config.precedence {
+            let Some(raw) = get(kind) else { continue };
+            match self.normalizer.normalize(kind, &raw) {
+                Ok(Normalized::Value(v)) => ids.push((kind, v.into_owned())),
+                Ok(Normalized::Junk) => {
+                    junk.insert(kind);
+                }
+                Ok(Normalized::Blank) => {}
+                Err(Error::InvalidInput { field, .. }) => return Err(field.into_owned()),
+                Err(other) => panic!("normaliser returned {other:?}"),
+            }
+        }
+        if ids.is_empty() {
+            return Err("identifiers".into());
+        }
+        Ok((ids, junk))
+    }
+
+    fn compatible(&self, c: &ModelContact, ids: &[(IdentifierKind, String)]) -> bool {
+        ids.iter().all(|(kind, value)| {
+            self.config.cap(*kind) != 1
+                || c.identifiers.iter().all(|(k, v)| k != kind || v == value)
+        })
+    }
+
+    fn winner(&self, org: OrgId, ids: &[(IdentifierKind, String)]) -> Option<usize> {
+        let o = self.orgs.get(&org)?;
+        ids.iter()
+            .filter_map(|key| o.owners.get(key).copied())
+            .find(|i| self.compatible(&o.contacts[*i], ids))
+    }
+
+    /// SPEC 3, restated.
+    ///
+    /// # Errors
+    /// The field the engine must name when it rejects the request.
+    pub fn resolve(&mut self, org: OrgId, req: &ResolveRequest) -> Result<ModelResolve, Rejected> {
+        let (ids, ignored) = self.identifiers(|k| match k {
+            IdentifierKind::PhoneNumber => req.phone_number.clone(),
+            IdentifierKind::Email => req.email.clone(),
+            IdentifierKind::ExternalId => req.external_id.clone(),
+        })?;
+        let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = name
+            && (n.contains('\0') || n.chars().count() > self.config.max_name_chars)
+        {
+            return Err("name".into());
+        }
+        let metadata = match &req.metadata {
+            None => None,
+            Some(serde_json::Value::Object(m)) => {
+                let size = serde_json::to_string(m).expect("serialisable").len();
+                if size > self.config.max_metadata_bytes
+                    || depth(&req.metadata.clone().unwrap_or_default())
+                        > self.config.max_metadata_depth
+                {
+                    return Err("metadata".into());
+                }
+                Some(m.clone())
+            }
+            Some(_) => return Err("metadata".into()),
+        };
+        let winner = self.winner(org, &ids);
+        let caps: Vec<u32> = ids.iter().map(|(k, _)| self.config.cap(*k)).collect();
+        let o = self.orgs.entry(org).or_default();
+        let index = winner.unwrap_or(o.contacts.len());
+        let mut attached = Vec::new();
+        let mut conflicts = BTreeSet::new();
+        let mut held: BTreeMap<IdentifierKind, usize> = BTreeMap::new();
+        if let Some(w) = winner {
+            for (k, _) in &o.contacts[w].identifiers {
+                *held.entry(*k).or_default() += 1;
+            }
+        }
+        for ((kind, value), cap) in ids.iter().zip(caps) {
+            match o.owners.get(&(*kind, value.clone())) {
+                Some(owner) if Some(*owner) == winner => {}
+                Some(owner) => {
+                    conflicts.insert((*kind, value.clone(), Some(*owner)));
+                }
+                None => {
+                    let n = held.entry(*kind).or_default();
+                    if (*n as u32) < cap {
+                        *n += 1;
+                        attached.push((*kind, value.clone()));
+                    } else {
+                        conflicts.insert((*kind, value.clone(), None));
+                    }
+                }
+            }
+        }
+        if winner.is_none() && attached.is_empty() {
+            return Err("conflict".into());
+        }
+        if winner.is_none() {
+            o.contacts.push(ModelContact {
+                name: name.map(str::to_owned),
+                metadata: metadata.clone().unwrap_or_default(),
+                identifiers: Vec::new(),
+            });
+        }
+        let c = &mut o.contacts[index];
+        let mut changed = !attached.is_empty();
+        if c.name.is_none() && name.is_some() {
+            c.name = name.map(str::to_owned);
+            changed = true;
+        }
+        for (k, v) in metadata.iter().flatten() {
+            if !c.metadata.contains_key(k) {
+                c.metadata.insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
+        for key in &attached {
+            c.identifiers.push(key.clone());
+            o.owners.insert(key.clone(), index);
+        }
+        Ok(ModelResolve {
+            index,
+            created: winner.is_none(),
+            changed: winner.is_some() && changed,
+            attached,
+            conflicts,
+            ignored,
+        })
+    }
+
+    /// Find, restated: the winner's index, or `None`.
+    ///
+    /// # Errors
+    /// The field the engine must name when it rejects the request.
+    pub fn find(&self, org: OrgId, req: &FindRequest) -> Result<Option<usize>, Rejected> {
+        let (ids, _) = self.identifiers(|k| match k {
+            IdentifierKind::PhoneNumber => req.phone_number.clone(),
+            IdentifierKind::Email => req.email.clone(),
+            IdentifierKind::ExternalId => req.external_id.clone(),
+        })?;
+        Ok(self.winner(org, &ids))
+    }
+
+    /// List, restated: indexes on the page, the limit used and `total`.
+    ///
+    /// # Errors
+    /// `limit` or `offset` when out of range.
+    pub fn list(
+        &self,
+        org: OrgId,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<(Vec<usize>, u64, u64), Rejected> {
+        let limit = limit.unwrap_or(50);
+        let offset = offset.unwrap_or(0);
+        if limit <= 0 {
+            return Err("limit".into());
+        }
+        if offset < 0 {
+            return Err("offset".into());
+        }
+        let limit = limit.min(200) as usize;
+        let total = self.contacts(org).len();
+        let page = (0..total).skip(offset as usize).take(limit).collect();
+        Ok((page, limit as u64, total as u64))
+    }
+
+    /// The identifiers of a contact in the order get/list show them: by kind
+    /// precedence, then oldest first, with the primary flag (the oldest of its kind).
+    pub fn shown_identifiers(&self, c: &ModelContact) -> Vec<(IdentifierKind, String, bool)> {
+        let mut out = Vec::new();
+        for kind in self.config.precedence {
+            let mut first = true;
+            for (k, v) in &c.identifiers {
+                if *k == kind {
+                    out.push((*k, v.clone(), first));
+                    first = false;
+                }
+            }
+        }
+        out
+    }
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
