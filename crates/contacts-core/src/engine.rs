@@ -14,7 +14,7 @@ use crate::request::{
 use crate::store::{IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
 use crate::types::{
     Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
-    OrgId,
+    OrgId, Timestamp,
 };
 
 /// How often a resolve re-reads and re-decides after losing a race before giving up
@@ -446,8 +446,12 @@ impl<S: Store> Engine<S> {
                     }
                 }
                 if changed {
-                    // Never move updated_at backwards, even if the wall clock does.
-                    contact.updated_at = self.clock.now().max(contact.updated_at);
+                    // A change always moves updated_at forward, by at least 1 ms: the
+                    // timestamp has millisecond precision, and a caller comparing
+                    // updated_at must see every change even within one millisecond
+                    // (or if the wall clock steps back).
+                    let floor = Timestamp::from_millis(contact.updated_at.as_millis() + 1);
+                    contact.updated_at = self.clock.now().max(floor);
                     batch.ops.push(WriteOp::UpdateContact {
                         contact: contact.clone(),
                         expected_version: w.version,

@@ -63,3 +63,8 @@ pub use types::{
 pub use serde_json;
 /// Re-exported so callers can build ids without depending on `uuid` themselves.
 pub use uuid;
+
+/// The README's examples run as doctests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

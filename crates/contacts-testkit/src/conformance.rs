@@ -573,6 +573,24 @@ pub fn resolve_updated_at_changes_only_on_change<S: Store>(store: S) {
     assert_eq!(get(&e, org_o(), a.contact.id).contact, again.contact);
 }
 
+/// SPEC 3.6: every change moves `updated_at` forward, even within one millisecond of
+/// the last one (a frozen clock), and `created_at` never moves.
+pub fn resolve_updated_at_advances_with_a_frozen_clock<S: Store>(store: S) {
+    let e = Engine::new(store).with_clock(ManualClock::new(EPOCH, 0));
+    let a = e.resolve(org_o(), &phone("+14155550192")).unwrap();
+    let b = e
+        .resolve(org_o(), &phone("+14155550192").with_name("Ana"))
+        .unwrap();
+    let c = e
+        .resolve(org_o(), &phone("+14155550192").with_email("a@example.com"))
+        .unwrap();
+    assert!(a.contact.updated_at < b.contact.updated_at);
+    assert!(b.contact.updated_at < c.contact.updated_at);
+    assert_eq!(c.contact.created_at, EPOCH);
+    let d = e.resolve(org_o(), &phone("+14155550192")).unwrap();
+    assert_eq!(d.contact.updated_at, c.contact.updated_at);
+}
+
 /// SPEC 2.1: formatted numbers, `tel:` and `00` all reach the one canonical number.
 pub fn normalises_phone_forms<S: Store>(store: S) {
     let e = engine(store);

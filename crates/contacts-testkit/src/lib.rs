@@ -46,6 +46,7 @@ macro_rules! conformance_tests {
             resolve_junk_list_is_configurable,
             resolve_without_identifiers_is_invalid,
             resolve_updated_at_changes_only_on_change,
+            resolve_updated_at_advances_with_a_frozen_clock,
             normalises_phone_forms,
             national_phone_without_region_is_invalid,
             national_phone_with_default_region,

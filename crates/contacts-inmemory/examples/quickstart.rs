@@ -1,0 +1,80 @@
+//! The main job of the project's README: resolve a few callers the way a voice or SMS
+//! agent would, then print the org's contact list as the public API's JSON.
+//!
+//! Run with `cargo run --example quickstart`.
+
+// An example's whole purpose is to print.
+#![allow(clippy::print_stdout)]
+
+use contacts_core::{ContactWithRelations, Engine, ListRequest, OrgId, Pagination, ResolveRequest};
+use contacts_inmemory::InMemoryStore;
+use serde::Serialize;
+use serde_json::json;
+
+/// The public API's list envelope: `data`, `pagination`, `errors`, in that order.
+#[derive(Serialize)]
+struct ListEnvelope<'a> {
+    data: &'a [ContactWithRelations],
+    pagination: Pagination,
+    errors: Option<()>,
+}
+
+fn main() -> Result<(), contacts_core::Error> {
+    let engine = Engine::new(InMemoryStore::new());
+    let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+
+    // An inbound call from a number we have never seen: a new contact.
+    let call = engine.resolve(
+        org,
+        &ResolveRequest::new()
+            .with_phone("+1 (415) 555-0192")
+            .with_name("Sarah Chen")
+            .with_metadata(json!({"source": "inbound_call"})),
+    )?;
+    println!(
+        "call from +1 (415) 555-0192 -> contact {} (created: {})",
+        call.contact.id, call.created
+    );
+
+    // A follow-up SMS from the same number, now with an email: the same contact.
+    let sms = engine.resolve(
+        org,
+        &ResolveRequest::new()
+            .with_phone("tel:+14155550192")
+            .with_email("Sarah.Chen@Example.com"),
+    )?;
+    println!(
+        "sms from tel:+14155550192 -> contact {} (created: {}, attached: {})",
+        sms.contact.id,
+        sms.created,
+        sms.attached.len()
+    );
+
+    // A CRM sync with its own id and a junk phone value.
+    let crm = engine.resolve(
+        org,
+        &ResolveRequest::new()
+            .with_external_id("crm-1042")
+            .with_phone("0000000000")
+            .with_name("John Doe")
+            .with_metadata(json!({"source": "api"})),
+    )?;
+    println!(
+        "crm sync crm-1042 -> contact {} (created: {}, ignored: {})",
+        crm.contact.id,
+        crm.created,
+        crm.ignored.len()
+    );
+
+    let page = engine.list(org, ListRequest::default())?;
+    let envelope = ListEnvelope {
+        data: &page.data,
+        pagination: page.pagination,
+        errors: None,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&envelope).expect("plain data serialises")
+    );
+    Ok(())
+}
