@@ -1,0 +1,58 @@
+//! The backend's own errors, mapped into the engine's categories.
+
+use contacts_core::Error;
+
+pub(crate) const BACKEND: &str = "sqlite";
+
+/// What can go wrong inside the SQLite backend. Private: callers see
+/// [`contacts_core::Error`] with one of these as its source.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SqliteError {
+    #[error("the file is not a SQLite database (or is encrypted or corrupt)")]
+    NotADatabase(#[source] rusqlite::Error),
+    #[error(
+        "the database has schema version {found}, but this build supports up to \
+         {supported}; refusing to open it (upgrade the software instead)"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("could not switch the database to WAL mode (journal_mode is {0})")]
+    NoWal(String),
+    #[error("the database stayed locked by another writer past the busy timeout")]
+    Busy(#[source] rusqlite::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => SqliteError::NotADatabase(e),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                SqliteError::Busy(e)
+            }
+            _ => SqliteError::Sqlite(e),
+        }
+    }
+}
+
+impl From<SqliteError> for Error {
+    fn from(e: SqliteError) -> Self {
+        Error::storage(BACKEND, e)
+    }
+}
+
+/// Maps an error from inside a write transaction: a constraint violation means a
+/// precondition of the batch failed (another writer got there first).
+pub(crate) fn write_error(e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+        Error::conflict(format!("a uniqueness precondition failed: {e}"))
+    } else {
+        SqliteError::from(e).into()
+    }
+}
+
+pub(crate) fn read_error(e: rusqlite::Error) -> Error {
+    SqliteError::from(e).into()
+}

@@ -1,0 +1,18 @@
+//! The whole conformance suite on SQLite: on a temporary file (WAL, reader
+//! connections) and on an in-memory database (one connection).
+
+mod common;
+
+mod file {
+    contacts_testkit::conformance_tests!(super::common::TempStore::new());
+}
+
+mod file_without_readers {
+    contacts_testkit::conformance_tests!(super::common::TempStore::with(
+        contacts_sqlite::Options::default().with_readers(0)
+    ));
+}
+
+mod in_memory {
+    contacts_testkit::conformance_tests!(contacts_sqlite::SqliteStore::open_in_memory().unwrap());
+}
