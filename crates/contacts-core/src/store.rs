@@ -49,9 +49,10 @@ pub struct ListPage {
 
 /// One change inside a [`WriteBatch`].
 ///
-/// The engine builds batches so that every batch that changes a contact's identifiers
-/// also carries an [`WriteOp::UpdateContact`] or [`WriteOp::InsertContact`] for that
-/// contact; a backend therefore bumps versions only in those two operations.
+/// Versions: a contact inserted by a batch starts at 1; any other contact the batch
+/// changes (through [`WriteOp::UpdateContact`] or [`WriteOp::InsertIdentifier`]) ends
+/// the batch exactly one version higher than it started, however many operations
+/// touched it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteOp {
     /// Precondition: the contact exists in the org with exactly this version.
@@ -127,8 +128,9 @@ impl WriteBatch {
 ///    one contact, enforced by the storage itself (`identifier_has_one_owner`).
 /// 5. **Order.** Identifiers of a contact come back oldest first; `list` orders
 ///    contacts by `(created_at, id)` ascending, a total order (`list_order`).
-/// 6. **Versions.** A contact's version starts at 1 and grows by one with each
-///    committed `UpdateContact` of it.
+/// 6. **Versions.** A contact's version starts at 1 and grows by exactly one with
+///    each committed batch that changes it or its identifiers
+///    (`store_version_preconditions`).
 /// 7. **Errors.** Storage failures are [`Error::Storage`](crate::Error::Storage) with
 ///    the backend's error as source; a store never panics on any value the engine
 ///    hands it (any UTF-8 string without NUL, any JSON object).

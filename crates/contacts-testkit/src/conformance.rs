@@ -1226,6 +1226,57 @@ pub fn store_version_preconditions<S: Store>(store: S) {
         e.store().commit(org_p(), &cross),
         Err(Error::Conflict { .. })
     ));
+    // One batch moves a contact's version by exactly one, however many of its ops
+    // touch it; identifiers alone move it too.
+    let ident = |value: &str| {
+        WriteOp::InsertIdentifier(Identifier {
+            id: IdentifierId(Uuid::now_v7()),
+            contact_id: a.contact.id,
+            identifier_type: Email,
+            identifier_value: value.to_owned(),
+            is_primary: false,
+        })
+    };
+    let both = WriteBatch {
+        ops: vec![
+            WriteOp::UpdateContact {
+                contact: after.contact.clone(),
+                expected_version: 2,
+            },
+            ident("v1@example.com"),
+            ident("v2@example.com"),
+        ],
+    };
+    e.store().commit(org_o(), &both).unwrap();
+    assert_eq!(
+        e.store()
+            .get(org_o(), a.contact.id)
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    let only_ident = WriteBatch {
+        ops: vec![ident("v3@example.com")],
+    };
+    e.store().commit(org_o(), &only_ident).unwrap();
+    let last = e.store().get(org_o(), a.contact.id).unwrap().unwrap();
+    assert_eq!(last.version, 4);
+    assert_eq!(last.identifiers.len(), 4);
+    // An identifier for a contact that does not exist is refused.
+    let orphan = WriteBatch {
+        ops: vec![WriteOp::InsertIdentifier(Identifier {
+            id: IdentifierId(Uuid::now_v7()),
+            contact_id: ContactId(Uuid::now_v7()),
+            identifier_type: Email,
+            identifier_value: "orphan@example.com".to_owned(),
+            is_primary: true,
+        })],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &orphan),
+        Err(Error::Conflict { .. })
+    ));
 }
 
 /// SPEC 3.8: 8 threads x 1,000 resolves over an overlapping pool of people. Afterwards

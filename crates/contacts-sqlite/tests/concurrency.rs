@@ -1,0 +1,330 @@
+//! SQLite under threads, processes and crashes.
+//!
+//! The multi-process tests run this same test binary as their child processes: the
+//! parent starts `child_process_entry` (an ignored test, so it never runs on its own)
+//! with the job in environment variables, and reads what the child acknowledges from
+//! its standard output.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use contacts_core::{ContactId, Engine, IdentifierKind, ListRequest, OrgId, ResolveRequest};
+use contacts_sqlite::SqliteStore;
+use rusqlite::Connection;
+
+fn org() -> OrgId {
+    OrgId("11111111-2222-3333-4444-555555555555".parse().unwrap())
+}
+
+fn person_request(person: u64) -> ResolveRequest {
+    ResolveRequest::new()
+        .with_phone(format!("+1415555{person:04}"))
+        .with_email(format!("p{person}@example.com"))
+}
+
+/// Every contact of the org, checking on the way that no identifier has two owners.
+fn all_contacts(
+    engine: &Engine<SqliteStore>,
+) -> BTreeMap<ContactId, Vec<(IdentifierKind, String)>> {
+    let mut out = BTreeMap::new();
+    let mut owners = HashMap::new();
+    let mut offset = 0;
+    loop {
+        let page = engine.list(org(), ListRequest::new(200, offset)).unwrap();
+        offset += page.data.len() as i64;
+        for c in page.data {
+            let idents: Vec<_> = c
+                .identifiers
+                .iter()
+                .map(|i| (i.identifier_type, i.identifier_value.clone()))
+                .collect();
+            for key in &idents {
+                assert!(
+                    owners.insert(key.clone(), c.contact.id).is_none(),
+                    "{key:?} has two owners"
+                );
+            }
+            out.insert(c.contact.id, idents);
+        }
+        if !page.pagination.has_more {
+            return out;
+        }
+    }
+}
+
+/// A writer holding the write lock makes others wait (up to the busy timeout), not
+/// fail with SQLITE_BUSY.
+#[test]
+fn writers_wait_for_the_lock_instead_of_failing() {
+    let t = common::TempStore::new();
+    let engine = Engine::new(t.store.clone());
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let path = t.path.clone();
+    let holder = std::thread::spawn(move || {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = Instant::now();
+    let out = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+        .expect("waits for the other writer, then commits");
+    assert!(out.created);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "did not wait for the lock"
+    );
+    // A hit only reads, so it does not wait for a writer at all.
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let path = t.path.clone();
+    let holder2 = std::thread::spawn(move || {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = Instant::now();
+    let hit = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+        .unwrap();
+    assert!(!hit.created);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "a read-only hit waited for a writer"
+    );
+    holder.join().unwrap();
+    holder2.join().unwrap();
+}
+
+/// Two stores (two writer connections) on one file, four threads each, resolving an
+/// overlapping set of new people: no SQLITE_BUSY, one contact per person, each
+/// created exactly once.
+#[test]
+fn two_connections_resolve_overlapping_people() {
+    let t = common::TempStore::new();
+    let second = SqliteStore::open(&t.path).unwrap();
+    let engines = [
+        Arc::new(Engine::new(t.store.clone())),
+        Arc::new(Engine::new(second)),
+    ];
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|n| {
+            let engine = Arc::clone(&engines[(n % 2) as usize]);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..150u64)
+                    .map(|i| {
+                        let person = (i * (n + 3)) % 150;
+                        let out = engine
+                            .resolve(org(), &person_request(person))
+                            .expect("no busy errors");
+                        (person, out.contact.id, out.created)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: BTreeMap<u64, BTreeSet<ContactId>> = BTreeMap::new();
+    let mut created: BTreeMap<u64, u32> = BTreeMap::new();
+    for h in handles {
+        for (person, id, was_created) in h.join().unwrap() {
+            ids.entry(person).or_default().insert(id);
+            *created.entry(person).or_default() += u32::from(was_created);
+        }
+    }
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a person got two contacts"
+    );
+    assert!(
+        created.values().all(|n| *n == 1),
+        "a person was created twice"
+    );
+    assert_eq!(all_contacts(&engines[0]).len(), ids.len());
+}
+
+/// Runs the child half of a multi-process test. Ignored so it never runs on its own:
+/// the parents below start it explicitly.
+#[test]
+#[ignore = "child process of the multi-process tests"]
+fn child_process_entry() {
+    let Ok(db) = std::env::var("CONTACTS_CHILD_DB") else {
+        return;
+    };
+    let job = std::env::var("CONTACTS_CHILD_JOB").unwrap();
+    let seed: u64 = std::env::var("CONTACTS_CHILD_SEED")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let engine = Engine::new(SqliteStore::open(&db).unwrap());
+    let mut out = std::io::stdout().lock();
+    match job.as_str() {
+        "overlap" => {
+            let start: u128 = std::env::var("CONTACTS_CHILD_START")
+                .unwrap()
+                .parse()
+                .unwrap();
+            while SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                < start
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            for i in 0..200u64 {
+                let person = (i * (2 * seed + 1) + seed * 17) % 200;
+                let r = engine.resolve(org(), &person_request(person)).unwrap();
+                writeln!(out, "ACK {person} {} {}", r.contact.id, r.created).unwrap();
+            }
+        }
+        "crash" => {
+            for i in 0u64.. {
+                let phone = format!("+1{}{:06}", 200 + seed, i % 1_000_000);
+                let r = engine
+                    .resolve(org(), &ResolveRequest::new().with_phone(phone))
+                    .unwrap();
+                // Printed only after the commit returned: an acknowledgement.
+                writeln!(out, "ACK {}", r.contact.id).unwrap();
+                out.flush().unwrap();
+            }
+        }
+        other => panic!("unknown child job {other}"),
+    }
+}
+
+fn child(db: &Path, job: &str, seed: u64, start: u128) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CONTACTS_CHILD_DB", db)
+        .env("CONTACTS_CHILD_JOB", job)
+        .env("CONTACTS_CHILD_SEED", seed.to_string())
+        .env("CONTACTS_CHILD_START", start.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+fn acks(stdout: impl std::io::Read) -> Vec<Vec<String>> {
+    BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        // The test harness may print its own "test ... " prefix on the first line.
+        .filter_map(|l| {
+            l.split_once("ACK ")
+                .map(|(_, rest)| rest.split(' ').map(String::from).collect())
+        })
+        .collect()
+}
+
+/// Three processes open the same file and resolve an overlapping set of new people at
+/// the same moment: afterwards no identifier has two owners and each person was
+/// created exactly once.
+#[test]
+fn processes_resolve_overlapping_people() {
+    let t = common::TempStore::new();
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 700;
+    let children: Vec<_> = (0..3)
+        .map(|seed| child(&t.path, "overlap", seed, start))
+        .collect();
+    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut created: BTreeMap<String, u32> = BTreeMap::new();
+    for mut c in children {
+        let lines = acks(c.stdout.take().unwrap());
+        assert!(c.wait().unwrap().success(), "child failed");
+        assert_eq!(lines.len(), 200, "child acknowledged every resolve");
+        for l in lines {
+            ids.entry(l[0].clone()).or_default().insert(l[1].clone());
+            *created.entry(l[0].clone()).or_default() += u32::from(l[2] == "true");
+        }
+    }
+    assert_eq!(ids.len(), 200);
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a person got two contacts across processes"
+    );
+    assert!(
+        created.values().all(|n| *n == 1),
+        "a person was created twice across processes"
+    );
+    let engine = Engine::new(SqliteStore::open(&t.path).unwrap());
+    let contacts = all_contacts(&engine);
+    assert_eq!(contacts.len(), 200);
+    assert!(contacts.values().all(|idents| idents.len() == 2));
+}
+
+/// A child resolves in a loop, printing each acknowledged contact id; it is killed with
+/// SIGKILL at random moments, 24 times. After every kill the database opens,
+/// `PRAGMA integrity_check` is `ok`, and every acknowledged contact is present.
+#[test]
+fn sigkill_loses_no_acknowledged_contact() {
+    let t = common::TempStore::new();
+    drop(t.store);
+    let mut x = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..24u64 {
+        let mut c = child(&t.path, "crash", round, 0);
+        let stdout = c.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || acks(stdout));
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_millis(40 + x % 260));
+        c.kill().unwrap();
+        c.wait().unwrap();
+        let got = reader.join().unwrap();
+        acknowledged.extend(got.into_iter().map(|l| l[0].clone()));
+
+        let conn = Connection::open(&t.path).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "round {round}");
+        drop(conn);
+        let store = SqliteStore::open(&t.path).expect("opens after a kill");
+        let engine = Engine::new(store);
+        let present: BTreeSet<String> = all_contacts(&engine)
+            .keys()
+            .map(|id| id.to_string())
+            .collect();
+        for id in &acknowledged {
+            assert!(
+                present.contains(id),
+                "acknowledged contact {id} lost after round {round}"
+            );
+        }
+    }
+    assert!(
+        acknowledged.len() > 24,
+        "the children barely ran: {}",
+        acknowledged.len()
+    );
+}
