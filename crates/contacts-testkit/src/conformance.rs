@@ -901,6 +901,18 @@ pub fn get_returns_relations_in_order<S: Store>(store: S) {
             .with_external_id("u"),
     )
     .unwrap();
+    // Third and fourth of a kind: non-primaries come oldest first, whatever their value.
+    e.resolve(org_o(), &phone("+14155550109").with_external_id("u"))
+        .unwrap();
+    e.resolve(org_o(), &phone("+14155550105").with_external_id("u"))
+        .unwrap();
+    e.resolve(
+        org_o(),
+        &ResolveRequest::new()
+            .with_email("m@example.com")
+            .with_external_id("u"),
+    )
+    .unwrap();
     let c = get(&e, org_o(), a.contact.id);
     assert_eq!(
         values(&c),
@@ -908,10 +920,20 @@ pub fn get_returns_relations_in_order<S: Store>(store: S) {
             (ExternalId, "u", true),
             (Email, "z@example.com", true),
             (Email, "a@example.com", false),
+            (Email, "m@example.com", false),
             (PhoneNumber, "+14155550101", true),
             (PhoneNumber, "+14155550102", false),
+            (PhoneNumber, "+14155550109", false),
+            (PhoneNumber, "+14155550105", false),
         ]
     );
+    // list and find show the same order as get.
+    let listed = e.list(org_o(), ListRequest::default()).unwrap();
+    assert_eq!(listed.data[0], c);
+    let found = e
+        .find(org_o(), &FindRequest::new().with_external_id("u"))
+        .unwrap();
+    assert_eq!(found.as_ref(), Some(&c));
     let missing = ContactId(Uuid::now_v7());
     match e.get(org_o(), missing) {
         Err(err @ Error::NotFound { .. }) => assert_eq!(err.to_string(), "Contact not found"),

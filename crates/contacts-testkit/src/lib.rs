@@ -5,7 +5,9 @@
 //! - [`model`]: a reference model of the semantics over `BTreeMap`s, plain enough to be
 //!   obviously correct;
 //! - [`machine`]: a `proptest-state-machine` test driving random operation sequences
-//!   against a store and the model in lockstep.
+//!   against a store and the model in lockstep;
+//! - [`differential`]: the same operation sequence on two stores, identical JSON at
+//!   every step.
 //!
 //! A backend's `tests/conformance.rs` is little more than:
 //!
@@ -20,6 +22,7 @@
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
 pub mod conformance;
+pub mod differential;
 pub mod machine;
 pub mod model;
 

@@ -54,14 +54,16 @@ pub fn config() -> ProptestConfig {
     }
 }
 
-/// The config under test: low phone and email caps so sequences reach them.
+/// The config under test: low caps so sequences reach them, yet three phones so the
+/// order of non-primary identifiers is observable.
 pub fn machine_config() -> Config {
     Config::default()
-        .with_cap(IdentifierKind::PhoneNumber, 2)
+        .with_cap(IdentifierKind::PhoneNumber, 3)
         .with_cap(IdentifierKind::Email, 2)
 }
 
-fn org(n: u8) -> OrgId {
+/// Org 0 or 1 of the generated operations.
+pub fn org(n: u8) -> OrgId {
     if n == 0 { org_o() } else { org_p() }
 }
 
@@ -196,7 +198,9 @@ fn metadata() -> BoxedStrategy<Option<serde_json::Value>> {
     pick(&valid, &odd)
 }
 
-fn resolve_request() -> impl Strategy<Value = ResolveRequest> {
+/// Resolve requests over small pools of identifiers, names and metadata, with
+/// blank, junk and invalid values mixed in.
+pub fn resolve_request() -> impl Strategy<Value = ResolveRequest> {
     (phones(), emails(), external_ids(), names(), metadata()).prop_map(|(p, e, x, n, m)| {
         let mut r = ResolveRequest::new();
         r.phone_number = p;
@@ -208,7 +212,8 @@ fn resolve_request() -> impl Strategy<Value = ResolveRequest> {
     })
 }
 
-fn find_request() -> impl Strategy<Value = FindRequest> {
+/// Find requests over the same pools.
+pub fn find_request() -> impl Strategy<Value = FindRequest> {
     (phones(), emails(), external_ids()).prop_map(|(p, e, x)| {
         let mut r = FindRequest::new();
         r.phone_number = p;
@@ -218,7 +223,8 @@ fn find_request() -> impl Strategy<Value = FindRequest> {
     })
 }
 
-fn limits() -> impl Strategy<Value = Option<i64>> {
+/// List limits, in and out of range.
+pub fn limits() -> impl Strategy<Value = Option<i64>> {
     prop_oneof![
         Just(None),
         (1i64..12).prop_map(Some),
@@ -228,7 +234,8 @@ fn limits() -> impl Strategy<Value = Option<i64>> {
     ]
 }
 
-fn offsets() -> impl Strategy<Value = Option<i64>> {
+/// List offsets, in and out of range.
+pub fn offsets() -> impl Strategy<Value = Option<i64>> {
     prop_oneof![Just(None), (0i64..20).prop_map(Some), Just(Some(-1))]
 }
 
