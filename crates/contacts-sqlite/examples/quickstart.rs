@@ -1,13 +1,16 @@
 //! The main job of the project's README: resolve a few callers the way a voice or SMS
-//! agent would, then print the org's contact list as the public API's JSON.
+//! agent would into an embedded SQLite file, then print the org's contact list as the
+//! public API's JSON.
 //!
-//! Run with `cargo run --example quickstart`.
+//! Run with `cargo run --release --example quickstart` (writes `./contacts.db`), or
+//! pass another path: `cargo run --release --example quickstart -- /tmp/other.db`.
+//! Running it again finds the same people: resolve is idempotent.
 
 // An example's whole purpose is to print.
 #![allow(clippy::print_stdout)]
 
 use contacts_core::{ContactWithRelations, Engine, ListRequest, OrgId, Pagination, ResolveRequest};
-use contacts_inmemory::InMemoryStore;
+use contacts_sqlite::SqliteStore;
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,8 +23,17 @@ struct ListEnvelope<'a> {
 }
 
 fn main() -> Result<(), contacts_core::Error> {
-    let engine = Engine::new(InMemoryStore::new());
-    let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "contacts.db".to_owned());
+    let engine = Engine::new(SqliteStore::open(&path)?);
+    // The seed pages' org, so the output reads like their examples.
+    let org = OrgId(
+        "11111111-2222-3333-4444-555555555555"
+            .parse()
+            .expect("a valid UUID"),
+    );
+    println!("database: {path}");
 
     // An inbound call from a number we have never seen: a new contact.
     let call = engine.resolve(
