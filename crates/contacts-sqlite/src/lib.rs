@@ -27,7 +27,7 @@
 //! - The engine's preconditions are checked inside that transaction: contact versions
 //!   with `WHERE version = ?`, identifier ownership with a unique index on
 //!   `(org, kind, value)`. A failed one rolls everything back and returns
-//!   [`Error::Conflict`](contacts_core::Error::Conflict).
+//!   [`Error::Conflict`].
 //! - Schema migrations are tracked with `PRAGMA user_version` and run in one IMMEDIATE
 //!   transaction; a database written by a newer schema is refused.
 //!
