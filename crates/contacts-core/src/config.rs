@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::memory::MemoryLimits;
 use crate::types::{IdentifierKind, Timestamp};
 
 /// How the engine resolves, normalises and bounds its input.
@@ -38,6 +39,8 @@ pub struct Config {
     pub max_metadata_bytes: usize,
     /// Deepest accepted `metadata` nesting (the top-level object is depth 1). Default 16.
     pub max_metadata_depth: usize,
+    /// Bounds on memory records.
+    pub memory: MemoryLimits,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             max_name_chars: 256,
             max_metadata_bytes: 64 * 1024,
             max_metadata_depth: 16,
+            memory: MemoryLimits::default(),
         }
     }
 }
@@ -72,6 +76,13 @@ impl Config {
     #[must_use]
     pub fn with_precedence(mut self, order: [IdentifierKind; 3]) -> Self {
         self.precedence = order;
+        self
+    }
+
+    /// Sets the message window (messages kept per memory record).
+    #[must_use]
+    pub fn with_message_window(mut self, window: usize) -> Self {
+        self.memory.window = window;
         self
     }
 
@@ -150,7 +161,18 @@ impl Config {
                 format!("{region:?} is not an ISO 3166 region the phone library knows"),
             ));
         }
-        if self.max_name_chars == 0 || self.max_metadata_bytes == 0 || self.max_metadata_depth == 0
+        let m = &self.memory;
+        if self.max_name_chars == 0
+            || self.max_metadata_bytes == 0
+            || self.max_metadata_depth == 0
+            || m.window == 0
+            || m.max_message_bytes == 0
+            || m.max_summary_bytes == 0
+            || m.max_fact_keys == 0
+            || m.max_facts_bytes == 0
+            || m.max_entities == 0
+            || m.max_open_items == 0
+            || m.max_history == 0
         {
             return Err(Error::invalid(
                 "config.limits",

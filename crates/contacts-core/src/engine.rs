@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, Result};
+use crate::memory::MemoryRecord;
+use crate::memory::MemoryScope;
 use crate::normalize::{Normalized, Normalizer};
 use crate::request::{
     ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
     ListRequest, Pagination, ResolveOutcome, ResolveRequest,
 };
-use crate::store::{IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
+use crate::store::{ContactRecord, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
 use crate::types::{
     Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
     OrgId, Timestamp,
@@ -21,7 +23,7 @@ use crate::types::{
 /// with [`Error::Conflict`]. Each lost race means another writer committed, so the
 /// system as a whole always progresses; the bound only stops one unlucky caller from
 /// spinning forever under a pathological write storm.
-const MAX_ATTEMPTS: usize = 64;
+pub(crate) const MAX_ATTEMPTS: usize = 64;
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 200;
@@ -48,11 +50,11 @@ const NO_IDENTIFIER: &str =
 /// # Ok::<(), contacts_core::Error>(())
 /// ```
 pub struct Engine<S> {
-    store: S,
-    config: Config,
-    normalizer: Normalizer,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
+    pub(crate) store: S,
+    pub(crate) config: Config,
+    pub(crate) normalizer: Normalizer,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Engine<S> {
@@ -64,6 +66,16 @@ impl<S: fmt::Debug> fmt::Debug for Engine<S> {
             .field("ids", &self.ids)
             .finish_non_exhaustive()
     }
+}
+
+/// What one read decided: the outcome, the preconditions that pin the read, and the
+/// writes (empty when everything was already in place).
+struct Decision {
+    outcome: ResolveOutcome,
+    expects: Vec<WriteOp>,
+    writes: Vec<WriteOp>,
+    /// The winner's version as read, if there was a winner.
+    winner_version: Option<u64>,
 }
 
 /// A request's identifiers after normalisation, highest precedence first.
@@ -152,13 +164,26 @@ impl<S: Store> Engine<S> {
         let prepared = self.prepare(|kind| req.identifier(kind))?;
         let name = self.validate_name(req.name.as_deref())?;
         let metadata = self.validate_metadata(req.metadata.as_ref())?;
+        let scope = self.scope(req.persona_id.as_deref(), req.agent_number.as_deref())?;
         let keys = prepared.keys();
         for _ in 0..MAX_ATTEMPTS {
             let owners = self.store.lookup(org, &keys)?;
-            let (outcome, batch) = self.decide(org, &prepared, &owners, name, metadata)?;
-            if batch.is_empty() {
+            let mut decision = self.decide(org, &prepared, &owners, name, metadata)?;
+            if let Some(scope) = &scope {
+                self.resolve_memory(org, scope, &mut decision)?;
+            }
+            let Decision {
+                outcome,
+                expects,
+                writes,
+                ..
+            } = decision;
+            if writes.is_empty() {
+                // Everything was in place: a pure read, no write lock taken.
                 return Ok(outcome);
             }
+            let mut batch = WriteBatch { ops: expects };
+            batch.ops.extend(writes);
             match self.store.commit(org, &batch) {
                 Ok(()) => return Ok(outcome),
                 // A precondition failed: someone else wrote first. Read again.
@@ -169,6 +194,68 @@ impl<S: Store> Engine<S> {
         Err(Error::conflict(
             "resolve lost the race against concurrent writers too many times; retry",
         ))
+    }
+
+    /// Step 7: the memory record for the resolved contact and `scope`, created if
+    /// missing (in the same batch as the contact, so both or neither are written).
+    fn resolve_memory(&self, org: OrgId, scope: &MemoryScope, d: &mut Decision) -> Result<()> {
+        let contact_id = d.outcome.contact.id;
+        let existing = if d.outcome.created {
+            None
+        } else {
+            self.store.memory(org, contact_id, scope)?
+        };
+        match existing {
+            Some(m) => {
+                d.outcome.memory = Some((*m).clone());
+                d.outcome.memory_created = Some(false);
+            }
+            None => {
+                let record = self.new_memory(org, contact_id, scope);
+                if !d.outcome.created && d.writes.is_empty() {
+                    // The winner itself is unchanged; pin it so the record is only
+                    // attached to the contact this resolve really resolved to.
+                    if let Some(version) = d.winner_version {
+                        d.expects.push(WriteOp::Expect {
+                            contact_id,
+                            version,
+                        });
+                    }
+                }
+                d.writes.push(WriteOp::InsertMemory(record.clone()));
+                d.outcome.memory = Some(record);
+                d.outcome.memory_created = Some(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh, empty memory record.
+    pub(crate) fn new_memory(
+        &self,
+        org: OrgId,
+        contact_id: ContactId,
+        scope: &MemoryScope,
+    ) -> MemoryRecord {
+        let now = self.clock.now();
+        let (persona, agent) = scope.parts();
+        MemoryRecord {
+            id: crate::memory::MemoryId(self.ids.next_id()),
+            org_id: org,
+            contact_id,
+            persona_id: persona.map(str::to_owned),
+            agent_number: agent.map(str::to_owned),
+            summary: None,
+            summary_updated_at: None,
+            facts: Metadata::new(),
+            recent_messages: Vec::new(),
+            open_items: Vec::new(),
+            entities: Vec::new(),
+            memory_history: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+        }
     }
 
     /// Applies resolve's steps 1-3 without writing: the contact the identifiers
@@ -183,10 +270,21 @@ impl<S: Store> Engine<S> {
             IdentifierKind::Email => req.email.as_deref(),
             IdentifierKind::ExternalId => req.external_id.as_deref(),
         })?;
-        let owners = self.store.lookup(org, &prepared.keys())?;
-        Ok(self
-            .winner(&prepared, &owners)
-            .map(|c| self.with_relations(c)))
+        let keys = prepared.keys();
+        for _ in 0..MAX_ATTEMPTS {
+            let owners = self.store.lookup(org, &keys)?;
+            let Some(winner) = self.winner(&prepared, &owners) else {
+                return Ok(None);
+            };
+            // Read the winner again with its memories, as one snapshot. If it vanished
+            // in between (deleted), decide again.
+            if let Some(record) = self.store.get(org, winner.contact.id)? {
+                return Ok(Some(self.with_relations(&record)));
+            }
+        }
+        Err(Error::conflict(
+            "find lost the race against concurrent writers too many times; retry",
+        ))
     }
 
     /// The contact `id` of `org` with its identifiers and memories.
@@ -196,7 +294,7 @@ impl<S: Store> Engine<S> {
     /// [`Error::Storage`] when the store fails.
     pub fn get(&self, org: OrgId, id: ContactId) -> Result<ContactWithRelations> {
         match self.store.get(org, id)? {
-            Some(c) => Ok(self.with_relations(&c)),
+            Some(record) => Ok(self.with_relations(&record)),
             None => Err(Error::NotFound { entity: "Contact" }),
         }
     }
@@ -335,7 +433,7 @@ impl<S: Store> Engine<S> {
         owners: &[Option<Arc<StoredContact>>],
         name: Option<&str>,
         metadata: Option<&Metadata>,
-    ) -> Result<(ResolveOutcome, WriteBatch)> {
+    ) -> Result<Decision> {
         if owners.len() != prepared.values.len() {
             return Err(Error::storage(
                 "engine",
@@ -348,7 +446,8 @@ impl<S: Store> Engine<S> {
         }
         let winner = self.winner(prepared, owners).cloned();
         let winner_id = winner.as_ref().map(|w| w.contact.id);
-        let mut batch = WriteBatch::default();
+        let mut expects = Vec::new();
+        let mut writes = Vec::new();
         // Every other contact the decision looked at must still be as read (it stayed
         // incompatible, or still owns the identifier reported as a conflict).
         let mut expected: Vec<ContactId> = Vec::new();
@@ -356,7 +455,7 @@ impl<S: Store> Engine<S> {
             let id = c.contact.id;
             if Some(id) != winner_id && !expected.contains(&id) {
                 expected.push(id);
-                batch.ops.push(WriteOp::Expect {
+                expects.push(WriteOp::Expect {
                     contact_id: id,
                     version: c.version,
                 });
@@ -425,7 +524,7 @@ impl<S: Store> Engine<S> {
                     created_at: now,
                     updated_at: now,
                 };
-                batch.ops.push(WriteOp::InsertContact(contact.clone()));
+                writes.push(WriteOp::InsertContact(contact.clone()));
                 (contact, true)
             }
             Some(w) => {
@@ -452,14 +551,10 @@ impl<S: Store> Engine<S> {
                     // (or if the wall clock steps back).
                     let floor = Timestamp::from_millis(contact.updated_at.as_millis() + 1);
                     contact.updated_at = self.clock.now().max(floor);
-                    batch.ops.push(WriteOp::UpdateContact {
+                    writes.push(WriteOp::UpdateContact {
                         contact: contact.clone(),
                         expected_version: w.version,
                     });
-                } else {
-                    // Nothing to write: the hot path. Other contacts' Expect ops are
-                    // irrelevant to a pure read, which is consistent on its own.
-                    batch.ops.clear();
                 }
                 (contact, false)
             }
@@ -467,7 +562,7 @@ impl<S: Store> Engine<S> {
 
         let mut attached = Vec::with_capacity(to_attach.len());
         for (kind, value, is_primary) in to_attach {
-            batch.ops.push(WriteOp::InsertIdentifier(Identifier {
+            writes.push(WriteOp::InsertIdentifier(Identifier {
                 id: IdentifierId(self.ids.next_id()),
                 contact_id: contact.id,
                 identifier_type: kind,
@@ -480,22 +575,27 @@ impl<S: Store> Engine<S> {
             });
         }
 
-        Ok((
-            ResolveOutcome {
+        Ok(Decision {
+            outcome: ResolveOutcome {
                 contact,
                 created,
                 matched_by,
                 attached,
                 conflicts,
                 ignored: prepared.ignored.clone(),
+                memory: None,
+                memory_created: None,
             },
-            batch,
-        ))
+            expects,
+            writes,
+            winner_version: winner.as_ref().map(|w| w.version),
+        })
     }
 
     /// The list/get/find shape: identifiers by kind precedence, primary first, then
     /// oldest first.
-    fn with_relations(&self, c: &StoredContact) -> ContactWithRelations {
+    fn with_relations(&self, record: &ContactRecord) -> ContactWithRelations {
+        let c = &record.contact;
         let mut identifiers = c.identifiers.clone();
         // Stable sort: within a kind and primary flag, the stored (oldest-first) order
         // is kept.
@@ -503,7 +603,7 @@ impl<S: Store> Engine<S> {
         ContactWithRelations {
             contact: c.contact.clone(),
             identifiers,
-            memories: Vec::new(),
+            memories: record.memories.iter().map(|m| m.embedded()).collect(),
         }
     }
 }

@@ -38,6 +38,8 @@
 mod config;
 mod engine;
 mod error;
+mod memory;
+mod memory_ops;
 mod normalize;
 mod request;
 mod store;
@@ -46,14 +48,21 @@ mod types;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
+pub use memory::{
+    EmbeddedMemory, Entity, EntityRef, EntityUpsert, HistoryEntry, MemoryContext, MemoryId,
+    MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,
+    OpenItemId, Role,
+};
 pub use normalize::{
     Normalized, Normalizer, is_canonical_e164, parse_with_library, takes_fast_path,
 };
 pub use request::{
     ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
-    ListRequest, Pagination, ResolveOutcome, ResolveRequest,
+    ListRequest, MemoryOutcome, Pagination, ResolveOutcome, ResolveRequest, ScopeRequest,
 };
-pub use store::{IdentifierKey, ListPage, Store, StoredContact, WriteBatch, WriteOp};
+pub use store::{
+    ContactRecord, IdentifierKey, ListPage, Store, StoredContact, WriteBatch, WriteOp,
+};
 pub use types::{
     Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
     OrgId, Timestamp,

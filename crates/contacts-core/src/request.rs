@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::memory::MemoryRecord;
 use crate::types::{Contact, ContactId, ContactWithRelations, IdentifierKind};
 
 /// The body of `POST /v1/contacts/resolve`: identifiers plus optional data to fill.
 ///
-/// At least one identifier must survive normalisation. Memory scoping fields
-/// (`persona_id`, `agent_number`) are not part of the engine yet and are ignored when
-/// deserialising.
+/// At least one identifier must survive normalisation. With `persona_id` or
+/// `agent_number`, the memory record for the contact and that scope is created if
+/// missing and returned (the persona wins when both are given).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ResolveRequest {
@@ -23,6 +24,10 @@ pub struct ResolveRequest {
     pub name: Option<String>,
     /// Metadata (a JSON object); keys are added only where absent.
     pub metadata: Option<serde_json::Value>,
+    /// Memory scope: a persona id.
+    pub persona_id: Option<String>,
+    /// Memory scope: the agent's phone number (normalised like any phone number).
+    pub agent_number: Option<String>,
 }
 
 impl ResolveRequest {
@@ -63,6 +68,20 @@ impl ResolveRequest {
     #[must_use]
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = Some(metadata);
+        self
+    }
+
+    /// Sets the memory scope to a persona.
+    #[must_use]
+    pub fn with_persona(mut self, persona: impl Into<String>) -> Self {
+        self.persona_id = Some(persona.into());
+        self
+    }
+
+    /// Sets the memory scope to an agent phone number.
+    #[must_use]
+    pub fn with_agent_number(mut self, number: impl Into<String>) -> Self {
+        self.agent_number = Some(number.into());
         self
     }
 
@@ -204,6 +223,47 @@ pub struct ResolveOutcome {
     pub conflicts: Vec<IdentifierConflict>,
     /// Junk values that counted as absent.
     pub ignored: Vec<IgnoredValue>,
+    /// The memory record for the request's scope (`null` without a scope).
+    pub memory: Option<MemoryRecord>,
+    /// Whether this call created that memory record (`null` without a scope).
+    pub memory_created: Option<bool>,
+}
+
+/// A memory scope as requests give it: a persona id or an agent number. When both
+/// are given the persona wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRequest {
+    /// A persona id.
+    pub persona_id: Option<String>,
+    /// An agent phone number.
+    pub agent_number: Option<String>,
+}
+
+impl ScopeRequest {
+    /// The scope of a persona.
+    pub fn persona(persona: impl Into<String>) -> Self {
+        ScopeRequest {
+            persona_id: Some(persona.into()),
+            agent_number: None,
+        }
+    }
+
+    /// The scope of an agent number.
+    pub fn agent_number(number: impl Into<String>) -> Self {
+        ScopeRequest {
+            persona_id: None,
+            agent_number: Some(number.into()),
+        }
+    }
+}
+
+/// What get-or-create of a memory record returns: `{memory, created}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryOutcome {
+    /// The record.
+    pub memory: MemoryRecord,
+    /// Whether this call created it.
+    pub created: bool,
 }
 
 /// Pagination metadata of a list page.

@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::memory::{MemoryId, MemoryRecord, MemoryScope};
 use crate::types::{Contact, ContactId, Identifier, IdentifierKind, OrgId};
 
 /// A contact as stored: its row, its identifiers and its version.
@@ -38,13 +39,22 @@ pub struct IdentifierKey<'a> {
     pub value: &'a str,
 }
 
+/// A contact with its memory records, read from one snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactRecord {
+    /// The contact and its identifiers.
+    pub contact: Arc<StoredContact>,
+    /// Its memory records in `(created_at, id)` order.
+    pub memories: Vec<Arc<MemoryRecord>>,
+}
+
 /// One page of an org's contacts and the org's total, read from one snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListPage {
     /// Contacts in the org when the page was read.
     pub total: u64,
-    /// The page's contacts in `(created_at, id)` order.
-    pub contacts: Vec<Arc<StoredContact>>,
+    /// The page's contacts in `(created_at, id)` order, with their memories.
+    pub contacts: Vec<ContactRecord>,
 }
 
 /// One change inside a [`WriteBatch`].
@@ -52,7 +62,8 @@ pub struct ListPage {
 /// Versions: a contact inserted by a batch starts at 1; any other contact the batch
 /// changes (through [`WriteOp::UpdateContact`] or [`WriteOp::InsertIdentifier`]) ends
 /// the batch exactly one version higher than it started, however many operations
-/// touched it.
+/// touched it. Memory records carry their own revision and do not move the contact's
+/// version.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteOp {
     /// Precondition: the contact exists in the org with exactly this version.
@@ -78,6 +89,27 @@ pub enum WriteOp {
     /// `(identifier_type, identifier_value)`; the backend's storage enforces this with
     /// a unique index or equivalent, not only with a check.
     InsertIdentifier(Identifier),
+    /// Insert a memory record (its `revision` is 1). Preconditions: its contact exists
+    /// in the org, its id is new, and no record of the org has the same contact and
+    /// scope (enforced by the storage: a unique index or equivalent).
+    InsertMemory(MemoryRecord),
+    /// Replace a memory record with `record` (whose `revision` is
+    /// `expected_revision + 1`). Precondition: the stored record has
+    /// `expected_revision`. The contact, scope, id and `created_at` never change.
+    UpdateMemory {
+        /// The record's new state.
+        record: MemoryRecord,
+        /// The revision the engine read.
+        expected_revision: u64,
+    },
+    /// Delete a memory record. Precondition: it exists in the org with
+    /// `expected_revision`.
+    DeleteMemory {
+        /// The record.
+        id: MemoryId,
+        /// The revision the engine read.
+        expected_revision: u64,
+    },
 }
 
 /// Changes the engine wants applied atomically, all or nothing.
@@ -126,8 +158,10 @@ impl WriteBatch {
 ///    (`concurrent_resolves_create_each_person_once`).
 /// 4. **One owner per identifier.** Within an org, `(kind, value)` belongs to at most
 ///    one contact, enforced by the storage itself (`identifier_has_one_owner`).
+///    Likewise one memory record per `(contact, scope)` (`memory_create_is_get_or_create`).
 /// 5. **Order.** Identifiers of a contact come back oldest first; `list` orders
-///    contacts by `(created_at, id)` ascending, a total order (`list_order`).
+///    contacts by `(created_at, id)` ascending, a total order (`list_order`); a
+///    contact's memory records come back by `(created_at, id)`.
 /// 6. **Versions.** A contact's version starts at 1 and grows by exactly one with
 ///    each committed batch that changes it or its identifiers
 ///    (`store_version_preconditions`).
@@ -152,11 +186,28 @@ pub trait Store: Send + Sync + Debug + 'static {
         keys: &[IdentifierKey<'_>],
     ) -> Result<Vec<Option<Arc<StoredContact>>>>;
 
-    /// The contact `id` of `org`, or `None`.
+    /// The contact `id` of `org` with its memory records, or `None`.
     ///
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
-    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<Arc<StoredContact>>>;
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>>;
+
+    /// The memory record of `contact` for `scope` in `org`, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<Arc<MemoryRecord>>>;
+
+    /// The memory record `id` of `org`, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>>;
 
     /// Up to `limit` contacts of `org` after skipping `offset`, in `(created_at, id)`
     /// order, and the org's total, from one snapshot.
@@ -185,8 +236,19 @@ macro_rules! forward_store {
             ) -> Result<Vec<Option<Arc<StoredContact>>>> {
                 (**self).lookup(org, keys)
             }
-            fn get(&self, org: OrgId, id: ContactId) -> Result<Option<Arc<StoredContact>>> {
+            fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
                 (**self).get(org, id)
+            }
+            fn memory(
+                &self,
+                org: OrgId,
+                contact: ContactId,
+                scope: &MemoryScope,
+            ) -> Result<Option<Arc<MemoryRecord>>> {
+                (**self).memory(org, contact, scope)
+            }
+            fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
+                (**self).memory_by_id(org, id)
             }
             fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
                 (**self).list(org, offset, limit)

@@ -217,8 +217,7 @@ pub struct ContactWithRelations {
     pub contact: Contact,
     /// Identifiers, by kind precedence, primary first, then oldest first.
     pub identifiers: Vec<Identifier>,
-    /// Per-persona memory records (SPEC section 6), oldest first. The engine does not
-    /// store memory yet, so this is always empty; the field is present because the
-    /// public API's list shape always carries it.
-    pub memories: Vec<serde_json::Value>,
+    /// Per-persona memory records (SPEC section 6), oldest first, each with its
+    /// entities.
+    pub memories: Vec<crate::memory::EmbeddedMemory>,
 }

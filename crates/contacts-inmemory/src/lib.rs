@@ -33,12 +33,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use contacts_core::{
-    ContactId, Error, IdentifierKey, IdentifierKind, ListPage, OrgId, Result, Store, StoredContact,
-    Timestamp, WriteBatch, WriteOp,
+    ContactId, ContactRecord, Error, IdentifierKey, IdentifierKind, ListPage, MemoryId,
+    MemoryRecord, MemoryScope, OrgId, Result, Store, StoredContact, Timestamp, WriteBatch, WriteOp,
 };
 use hashbrown::{DefaultHashBuilder, Equivalent, HashMap};
 
-/// Number of lock shards for identifiers and for contacts.
+/// Number of lock shards for identifiers, for contacts and for memory ids.
 pub const SHARDS: usize = 64;
 
 /// Optimistic read attempts before a reader falls back to the writer mutex.
@@ -81,8 +81,26 @@ impl Equivalent<IdentKey> for IdentQuery<'_> {
     }
 }
 
+/// A contact and its memory records, stored and replaced together.
+#[derive(Clone, Debug)]
+struct Slot {
+    contact: Arc<StoredContact>,
+    /// In `(created_at, id)` order.
+    memories: Vec<Arc<MemoryRecord>>,
+}
+
+impl Slot {
+    fn record(&self) -> ContactRecord {
+        ContactRecord {
+            contact: Arc::clone(&self.contact),
+            memories: self.memories.clone(),
+        }
+    }
+}
+
 type IdentShard = HashMap<IdentKey, ContactId>;
-type ContactShard = HashMap<ContactId, Arc<StoredContact>>;
+type ContactShard = HashMap<ContactId, Slot>;
+type MemoryShard = HashMap<MemoryId, ContactId>;
 
 #[derive(Debug)]
 struct Inner {
@@ -93,6 +111,7 @@ struct Inner {
     shard_hasher: DefaultHashBuilder,
     idents: Box<[RwLock<IdentShard>]>,
     contacts: Box<[RwLock<ContactShard>]>,
+    memory_ids: Box<[RwLock<MemoryShard>]>,
     /// Per org, contacts in list order.
     order: RwLock<HashMap<OrgId, BTreeSet<(Timestamp, ContactId)>>>,
 }
@@ -105,6 +124,7 @@ impl Default for Inner {
             shard_hasher: DefaultHashBuilder::default(),
             idents: (0..SHARDS).map(|_| RwLock::default()).collect(),
             contacts: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            memory_ids: (0..SHARDS).map(|_| RwLock::default()).collect(),
             order: RwLock::default(),
         }
     }
@@ -123,11 +143,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn missing_owner(id: ContactId) -> Error {
+fn dangling(what: &str, id: impl std::fmt::Display) -> Error {
     Error::storage(
         BACKEND,
-        format!("identifier index names contact {id}, which is not stored"),
+        format!("{what} index names {id}, which is not stored"),
     )
+}
+
+fn same_scope(m: &MemoryRecord, scope: &MemoryScope) -> bool {
+    let (persona, agent) = scope.parts();
+    m.persona_id.as_deref() == persona && m.agent_number.as_deref() == agent
 }
 
 impl Inner {
@@ -141,15 +166,30 @@ impl Inner {
         &self.contacts[(id.0.as_u128() as usize) % SHARDS]
     }
 
+    fn memory_shard(&self, id: MemoryId) -> &RwLock<MemoryShard> {
+        &self.memory_ids[(id.0.as_u128() as usize) % SHARDS]
+    }
+
     fn owner(&self, q: &IdentQuery<'_>) -> Option<ContactId> {
         read(self.ident_shard(q)).get(q).copied()
+    }
+
+    fn slot(&self, org: OrgId, id: ContactId) -> Option<Slot> {
+        read(self.contact_shard(id))
+            .get(&id)
+            .filter(|s| s.contact.contact.org_id == org)
+            .cloned()
     }
 
     fn contact(&self, org: OrgId, id: ContactId) -> Option<Arc<StoredContact>> {
         read(self.contact_shard(id))
             .get(&id)
-            .filter(|c| c.contact.org_id == org)
-            .cloned()
+            .filter(|s| s.contact.contact.org_id == org)
+            .map(|s| Arc::clone(&s.contact))
+    }
+
+    fn memory_owner(&self, id: MemoryId) -> Option<ContactId> {
+        read(self.memory_shard(id)).get(&id).copied()
     }
 
     /// Runs `f` against one committed state (see the crate docs).
@@ -172,8 +212,216 @@ impl Inner {
 /// A contact as a batch leaves it, before it is published.
 struct Staged {
     contact: StoredContact,
+    memories: Vec<Arc<MemoryRecord>>,
     /// The version it had before this batch; `None` if the batch inserted it.
     base_version: Option<u64>,
+    /// Whether this batch already moved its version.
+    bumped: bool,
+}
+
+/// Everything a batch will publish, built without touching shared state.
+struct Stage<'a> {
+    inner: &'a Inner,
+    org: OrgId,
+    contacts: HashMap<ContactId, Staged>,
+    new_idents: Vec<(IdentKey, ContactId)>,
+    new_memories: Vec<(MemoryId, ContactId)>,
+    deleted_memories: Vec<MemoryId>,
+}
+
+fn conflict(what: String) -> Error {
+    Error::conflict(what)
+}
+
+impl Stage<'_> {
+    /// The staged copy of a stored contact of the org, staging it on first use.
+    fn staged(&mut self, id: ContactId) -> Result<&mut Staged> {
+        if !self.contacts.contains_key(&id) {
+            let slot = self
+                .inner
+                .slot(self.org, id)
+                .ok_or_else(|| conflict(format!("contact {id} does not exist")))?;
+            let base = slot.contact.version;
+            self.contacts.insert(
+                id,
+                Staged {
+                    contact: (*slot.contact).clone(),
+                    memories: slot.memories,
+                    base_version: Some(base),
+                    bumped: false,
+                },
+            );
+        }
+        Ok(self.contacts.get_mut(&id).expect("staged above"))
+    }
+
+    fn bump(staged: &mut Staged) {
+        if staged.base_version.is_some() && !staged.bumped {
+            staged.contact.version += 1;
+            staged.bumped = true;
+        }
+    }
+
+    fn check_version(base: Option<u64>, expected: u64, id: ContactId) -> Result<()> {
+        if base == Some(expected) {
+            Ok(())
+        } else {
+            Err(conflict(format!(
+                "contact {id} changed since it was read (expected version {expected})"
+            )))
+        }
+    }
+
+    /// The contact owning memory `id`, as of this batch.
+    fn memory_contact(&self, id: MemoryId) -> Option<ContactId> {
+        if self.deleted_memories.contains(&id) {
+            return None;
+        }
+        self.new_memories
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map(|(_, c)| *c)
+            .or_else(|| self.inner.memory_owner(id))
+    }
+
+    fn apply(&mut self, op: &WriteOp) -> Result<()> {
+        let org = self.org;
+        match op {
+            WriteOp::Expect {
+                contact_id,
+                version,
+            } => {
+                let base = match self.contacts.get(contact_id) {
+                    Some(s) => s.base_version,
+                    None => self.inner.contact(org, *contact_id).map(|c| c.version),
+                };
+                Self::check_version(base, *version, *contact_id)
+            }
+            WriteOp::InsertContact(c) => {
+                if c.org_id != org {
+                    return Err(Error::storage(BACKEND, "contact of another org in batch"));
+                }
+                if self.contacts.contains_key(&c.id)
+                    || read(self.inner.contact_shard(c.id)).contains_key(&c.id)
+                {
+                    return Err(conflict(format!("contact {} already exists", c.id)));
+                }
+                self.contacts.insert(
+                    c.id,
+                    Staged {
+                        contact: StoredContact {
+                            contact: c.clone(),
+                            identifiers: Vec::new(),
+                            version: 1,
+                        },
+                        memories: Vec::new(),
+                        base_version: None,
+                        bumped: false,
+                    },
+                );
+                Ok(())
+            }
+            WriteOp::UpdateContact {
+                contact,
+                expected_version,
+            } => {
+                let s = self.staged(contact.id)?;
+                Self::check_version(s.base_version, *expected_version, contact.id)?;
+                Self::bump(s);
+                s.contact.contact.name = contact.name.clone();
+                s.contact.contact.metadata = contact.metadata.clone();
+                s.contact.contact.updated_at = contact.updated_at;
+                Ok(())
+            }
+            WriteOp::InsertIdentifier(ident) => {
+                let q = IdentQuery {
+                    org,
+                    kind: ident.identifier_type,
+                    value: &ident.identifier_value,
+                };
+                let taken = self.inner.owner(&q).is_some()
+                    || self.new_idents.iter().any(|(k, _)| q.equivalent(k));
+                if taken {
+                    return Err(conflict(format!(
+                        "{} {} is already owned",
+                        ident.identifier_type, ident.identifier_value
+                    )));
+                }
+                let s = self.staged(ident.contact_id)?;
+                Self::bump(s);
+                s.contact.identifiers.push(ident.clone());
+                self.new_idents.push((
+                    IdentKey {
+                        org,
+                        kind: ident.identifier_type,
+                        value: ident.identifier_value.as_str().into(),
+                    },
+                    ident.contact_id,
+                ));
+                Ok(())
+            }
+            WriteOp::InsertMemory(m) => {
+                if m.org_id != org {
+                    return Err(Error::storage(BACKEND, "memory of another org in batch"));
+                }
+                if self.memory_contact(m.id).is_some() {
+                    return Err(conflict(format!("memory {} already exists", m.id)));
+                }
+                let scope = m.scope();
+                let s = self.staged(m.contact_id)?;
+                if s.memories.iter().any(|x| same_scope(x, &scope)) {
+                    return Err(conflict(format!(
+                        "contact {} already has a memory for this scope",
+                        m.contact_id
+                    )));
+                }
+                s.memories.push(Arc::new(m.clone()));
+                s.memories.sort_by_key(|x| (x.created_at, x.id));
+                self.new_memories.push((m.id, m.contact_id));
+                Ok(())
+            }
+            WriteOp::UpdateMemory {
+                record,
+                expected_revision,
+            } => {
+                let contact = self
+                    .memory_contact(record.id)
+                    .filter(|c| *c == record.contact_id)
+                    .ok_or_else(|| conflict(format!("memory {} no longer exists", record.id)))?;
+                let s = self.staged(contact)?;
+                let slot = s
+                    .memories
+                    .iter_mut()
+                    .find(|x| x.id == record.id)
+                    .ok_or_else(|| conflict(format!("memory {} no longer exists", record.id)))?;
+                if slot.revision != *expected_revision {
+                    return Err(conflict(format!(
+                        "memory {} changed since it was read",
+                        record.id
+                    )));
+                }
+                *slot = Arc::new(record.clone());
+                Ok(())
+            }
+            WriteOp::DeleteMemory {
+                id,
+                expected_revision,
+            } => {
+                let contact = self
+                    .memory_contact(*id)
+                    .ok_or_else(|| conflict(format!("memory {id} no longer exists")))?;
+                let s = self.staged(contact)?;
+                let pos = s
+                    .memories
+                    .iter()
+                    .position(|x| x.id == *id && x.revision == *expected_revision)
+                    .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
+                s.memories.remove(pos);
+                self.deleted_memories.push(*id);
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Store for InMemoryStore {
@@ -196,16 +444,46 @@ impl Store for InMemoryStore {
                         Some(id) => inner
                             .contact(org, id)
                             .map(Some)
-                            .ok_or_else(|| missing_owner(id)),
+                            .ok_or_else(|| dangling("identifier", id)),
                     }
                 })
                 .collect()
         })
     }
 
-    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<Arc<StoredContact>>> {
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
         // A single shard read is atomic on its own.
-        Ok(self.inner.contact(org, id))
+        Ok(self.inner.slot(org, id).map(|s| s.record()))
+    }
+
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<Arc<MemoryRecord>>> {
+        Ok(read(self.inner.contact_shard(contact))
+            .get(&contact)
+            .filter(|s| s.contact.contact.org_id == org)
+            .and_then(|s| s.memories.iter().find(|m| same_scope(m, scope)).cloned()))
+    }
+
+    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
+        let inner = &*self.inner;
+        inner.consistent(|| {
+            let Some(contact) = inner.memory_owner(id) else {
+                return Ok(None);
+            };
+            let slot = read(inner.contact_shard(contact))
+                .get(&contact)
+                .cloned()
+                .ok_or_else(|| dangling("memory", contact))?;
+            Ok(slot
+                .memories
+                .iter()
+                .find(|m| m.id == id && m.org_id == org)
+                .cloned())
+        })
     }
 
     fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
@@ -233,7 +511,12 @@ impl Store for InMemoryStore {
             }
             let contacts = ids
                 .into_iter()
-                .map(|id| inner.contact(org, id).ok_or_else(|| missing_owner(id)))
+                .map(|id| {
+                    inner
+                        .slot(org, id)
+                        .map(|s| s.record())
+                        .ok_or_else(|| dangling("list", id))
+                })
                 .collect::<Result<Vec<_>>>()?;
             Ok(ListPage { total, contacts })
         })
@@ -245,115 +528,25 @@ impl Store for InMemoryStore {
 
         // Phase 1: validate every precondition and stage the result, touching nothing
         // shared. Any failure returns here with the store unchanged.
-        let mut staged: HashMap<ContactId, Staged> = HashMap::new();
-        let mut new_idents: Vec<(IdentKey, ContactId)> = Vec::new();
-        let stage = |staged: &mut HashMap<ContactId, Staged>, id: ContactId| -> Result<()> {
-            if !staged.contains_key(&id) {
-                let current = inner
-                    .contact(org, id)
-                    .ok_or_else(|| Error::conflict(format!("contact {id} no longer exists")))?;
-                let mut contact = (*current).clone();
-                contact.version += 1;
-                staged.insert(
-                    id,
-                    Staged {
-                        contact,
-                        base_version: Some(current.version),
-                    },
-                );
-            }
-            Ok(())
-        };
-        let check_version = |base: Option<u64>, expected: u64, id: ContactId| -> Result<()> {
-            if base == Some(expected) {
-                Ok(())
-            } else {
-                Err(Error::conflict(format!(
-                    "contact {id} changed since it was read (expected version {expected})"
-                )))
-            }
+        let mut stage = Stage {
+            inner,
+            org,
+            contacts: HashMap::new(),
+            new_idents: Vec::new(),
+            new_memories: Vec::new(),
+            deleted_memories: Vec::new(),
         };
         for op in &batch.ops {
-            match op {
-                WriteOp::Expect {
-                    contact_id,
-                    version,
-                } => {
-                    let base = match staged.get(contact_id) {
-                        Some(s) => s.base_version,
-                        None => inner.contact(org, *contact_id).map(|c| c.version),
-                    };
-                    check_version(base, *version, *contact_id)?;
-                }
-                WriteOp::InsertContact(c) => {
-                    if c.org_id != org {
-                        return Err(Error::storage(BACKEND, "contact of another org in batch"));
-                    }
-                    if staged.contains_key(&c.id)
-                        || read(inner.contact_shard(c.id)).contains_key(&c.id)
-                    {
-                        return Err(Error::conflict(format!("contact {} already exists", c.id)));
-                    }
-                    staged.insert(
-                        c.id,
-                        Staged {
-                            contact: StoredContact {
-                                contact: c.clone(),
-                                identifiers: Vec::new(),
-                                version: 1,
-                            },
-                            base_version: None,
-                        },
-                    );
-                }
-                WriteOp::UpdateContact {
-                    contact,
-                    expected_version,
-                } => {
-                    stage(&mut staged, contact.id)?;
-                    // `stage` just ensured the entry exists.
-                    let s = staged.get_mut(&contact.id).expect("staged above");
-                    check_version(s.base_version, *expected_version, contact.id)?;
-                    s.contact.contact.name = contact.name.clone();
-                    s.contact.contact.metadata = contact.metadata.clone();
-                    s.contact.contact.updated_at = contact.updated_at;
-                }
-                WriteOp::InsertIdentifier(ident) => {
-                    let q = IdentQuery {
-                        org,
-                        kind: ident.identifier_type,
-                        value: &ident.identifier_value,
-                    };
-                    let taken = inner.owner(&q).is_some()
-                        || new_idents.iter().any(|(k, _)| q.equivalent(k));
-                    if taken {
-                        return Err(Error::conflict(format!(
-                            "{} {} is already owned",
-                            ident.identifier_type, ident.identifier_value
-                        )));
-                    }
-                    stage(&mut staged, ident.contact_id)?;
-                    let s = staged.get_mut(&ident.contact_id).expect("staged above");
-                    s.contact.identifiers.push(ident.clone());
-                    new_idents.push((
-                        IdentKey {
-                            org,
-                            kind: ident.identifier_type,
-                            value: ident.identifier_value.as_str().into(),
-                        },
-                        ident.contact_id,
-                    ));
-                }
-            }
+            stage.apply(op)?;
         }
-        if staged.is_empty() {
+        if stage.contacts.is_empty() {
             return Ok(());
         }
 
         // Phase 2: publish. Readers that overlap this see an odd or changed epoch and
         // retry, so none observes half of it.
         inner.epoch.fetch_add(1, Ordering::SeqCst);
-        for (key, owner) in new_idents {
+        for (key, owner) in stage.new_idents {
             let q = IdentQuery {
                 org,
                 kind: key.kind,
@@ -361,14 +554,26 @@ impl Store for InMemoryStore {
             };
             write(inner.ident_shard(&q)).insert(key, owner);
         }
-        for (id, s) in staged {
+        for (memory, contact) in stage.new_memories {
+            write(inner.memory_shard(memory)).insert(memory, contact);
+        }
+        for memory in stage.deleted_memories {
+            write(inner.memory_shard(memory)).remove(&memory);
+        }
+        for (id, s) in stage.contacts {
             if s.base_version.is_none() {
                 write(&inner.order)
                     .entry(org)
                     .or_default()
                     .insert((s.contact.contact.created_at, id));
             }
-            write(inner.contact_shard(id)).insert(id, Arc::new(s.contact));
+            write(inner.contact_shard(id)).insert(
+                id,
+                Slot {
+                    contact: Arc::new(s.contact),
+                    memories: s.memories,
+                },
+            );
         }
         inner.epoch.fetch_add(1, Ordering::SeqCst);
         Ok(())

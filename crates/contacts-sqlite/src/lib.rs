@@ -50,14 +50,17 @@
 mod error;
 mod schema;
 
+pub use schema::SCHEMA_VERSION;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use contacts_core::{
-    Contact, ContactId, Error, Identifier, IdentifierId, IdentifierKey, IdentifierKind, ListPage,
-    Metadata, OrgId, Result, Store, StoredContact, Timestamp, WriteBatch, WriteOp, uuid::Uuid,
+    Contact, ContactId, ContactRecord, Error, Identifier, IdentifierId, IdentifierKey,
+    IdentifierKind, ListPage, MemoryId, MemoryRecord, MemoryScope, Metadata, OrgId, Result, Store,
+    StoredContact, Timestamp, WriteBatch, WriteOp, uuid::Uuid,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -272,6 +275,49 @@ const GET: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, 
 
 const COUNT: &str = "SELECT count(*) FROM contacts WHERE org = ?1";
 
+const CONTACT_MEMORIES: &str =
+    "SELECT body FROM memories WHERE contact_id = ?1 AND org = ?2 ORDER BY created_at, id";
+
+const MEMORY_BY_SCOPE: &str =
+    "SELECT body FROM memories WHERE org = ?1 AND contact_id = ?2 AND scope = ?3";
+
+const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2";
+
+const LIST_MEMORIES: &str = "WITH c AS (SELECT id, created_at \
+       FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
+     SELECT m.body FROM c JOIN memories AS m ON m.contact_id = c.id \
+     ORDER BY c.created_at, c.id, m.created_at, m.id";
+
+fn scope_key(scope: &MemoryScope) -> String {
+    match scope {
+        MemoryScope::Persona(p) => format!("persona:{p}"),
+        MemoryScope::AgentNumber(a) => format!("agent:{a}"),
+    }
+}
+
+fn memory_from_body(body: &str) -> Result<MemoryRecord> {
+    serde_json::from_str(body).map_err(|e| corrupt(format!("a memory record is unreadable: {e}")))
+}
+
+fn memory_body(record: &MemoryRecord) -> Result<String> {
+    serde_json::to_string(record)
+        .map_err(|e| Error::storage(error::BACKEND, format!("cannot serialise a memory: {e}")))
+}
+
+fn query_memories(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Arc<MemoryRecord>>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(read_error)?;
+    let bodies = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(read_error)?;
+    bodies
+        .map(|b| memory_from_body(&b.map_err(read_error)?).map(Arc::new))
+        .collect()
+}
+
 const LIST: &str = "WITH c AS (SELECT id, name, metadata, created_at, updated_at, version \
        FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
      SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
@@ -402,13 +448,56 @@ impl Store for SqliteStore {
         })
     }
 
-    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<Arc<StoredContact>>> {
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(GET).map_err(read_error)?;
-            let mut rows = stmt
-                .query(params![id.0.as_bytes(), org.0.as_bytes()])
-                .map_err(read_error)?;
-            Ok(collect_contacts(org, &mut rows)?.pop().map(Arc::new))
+            let tx = conn.unchecked_transaction().map_err(read_error)?;
+            let contact = {
+                let mut stmt = conn.prepare_cached(GET).map_err(read_error)?;
+                let mut rows = stmt
+                    .query(params![id.0.as_bytes(), org.0.as_bytes()])
+                    .map_err(read_error)?;
+                collect_contacts(org, &mut rows)?.pop()
+            };
+            let record = match contact {
+                None => None,
+                Some(contact) => Some(ContactRecord {
+                    contact: Arc::new(contact),
+                    memories: query_memories(
+                        conn,
+                        CONTACT_MEMORIES,
+                        params![id.0.as_bytes(), org.0.as_bytes()],
+                    )?,
+                }),
+            };
+            tx.commit().map_err(read_error)?;
+            Ok(record)
+        })
+    }
+
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<Arc<MemoryRecord>>> {
+        self.read(|conn| {
+            Ok(query_memories(
+                conn,
+                MEMORY_BY_SCOPE,
+                params![org.0.as_bytes(), contact.0.as_bytes(), scope_key(scope)],
+            )?
+            .pop())
+        })
+    }
+
+    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
+        self.read(|conn| {
+            Ok(query_memories(
+                conn,
+                MEMORY_BY_ID,
+                params![id.0.as_bytes(), org.0.as_bytes()],
+            )?
+            .pop())
         })
     }
 
@@ -424,12 +513,31 @@ impl Store for SqliteStore {
             let mut rows = stmt
                 .query(params![org.0.as_bytes(), clamp(limit), clamp(offset)])
                 .map_err(read_error)?;
-            let contacts = collect_contacts(org, &mut rows)?
-                .into_iter()
-                .map(Arc::new)
-                .collect();
+            let contacts = collect_contacts(org, &mut rows)?;
             drop(rows);
             drop(stmt);
+            let mut memories = query_memories(
+                conn,
+                LIST_MEMORIES,
+                params![org.0.as_bytes(), clamp(limit), clamp(offset)],
+            )?
+            .into_iter()
+            .peekable();
+            // Both queries walk the page in the same order, so memories are matched
+            // to their contacts in one pass.
+            let contacts = contacts
+                .into_iter()
+                .map(|c| {
+                    let mut mine = Vec::new();
+                    while let Some(m) = memories.next_if(|m| m.contact_id == c.contact.id) {
+                        mine.push(m);
+                    }
+                    ContactRecord {
+                        contact: Arc::new(c),
+                        memories: mine,
+                    }
+                })
+                .collect();
             tx.commit().map_err(read_error)?;
             Ok(ListPage {
                 total: u64::try_from(total).map_err(|_| corrupt("negative count"))?,
@@ -553,6 +661,83 @@ impl Store for SqliteStore {
                         touched.push(ident.contact_id);
                     }
                 }
+                WriteOp::InsertMemory(m) => {
+                    let body = memory_body(m)?;
+                    let inserted = tx
+                        .prepare_cached(
+                            "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, body) \
+                             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+                             WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?3 AND org = ?2)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                m.id.0.as_bytes(),
+                                org_bytes,
+                                m.contact_id.0.as_bytes(),
+                                scope_key(&m.scope()),
+                                m.created_at.as_millis(),
+                                i64::try_from(m.revision).unwrap_or(i64::MAX),
+                                body,
+                            ])
+                        })
+                        .map_err(write_error)?;
+                    if inserted != 1 {
+                        return Err(Error::conflict(format!(
+                            "contact {} no longer exists",
+                            m.contact_id
+                        )));
+                    }
+                }
+                WriteOp::UpdateMemory {
+                    record,
+                    expected_revision,
+                } => {
+                    let body = memory_body(record)?;
+                    let changed = tx
+                        .prepare_cached(
+                            "UPDATE memories SET revision = ?1, body = ?2 \
+                             WHERE id = ?3 AND org = ?4 AND contact_id = ?5 AND revision = ?6",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                i64::try_from(record.revision).unwrap_or(i64::MAX),
+                                body,
+                                record.id.0.as_bytes(),
+                                org_bytes,
+                                record.contact_id.0.as_bytes(),
+                                i64::try_from(*expected_revision).unwrap_or(-1),
+                            ])
+                        })
+                        .map_err(write_error)?;
+                    if changed != 1 {
+                        return Err(Error::conflict(format!(
+                            "memory {} changed since it was read",
+                            record.id
+                        )));
+                    }
+                }
+                WriteOp::DeleteMemory {
+                    id,
+                    expected_revision,
+                } => {
+                    let deleted = tx
+                        .prepare_cached(
+                            "DELETE FROM memories WHERE id = ?1 AND org = ?2 AND revision = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                id.0.as_bytes(),
+                                org_bytes,
+                                i64::try_from(*expected_revision).unwrap_or(-1),
+                            ])
+                        })
+                        .map_err(write_error)?;
+                    if deleted != 1 {
+                        return Err(Error::conflict(format!(
+                            "memory {id} changed since it was read"
+                        )));
+                    }
+                }
             }
         }
         for id in touched.iter().filter(|id| !versioned.contains(id)) {
@@ -588,7 +773,7 @@ mod tests {
             assert_eq!(pragma(&writer, "synchronous"), synchronous);
             assert_eq!(pragma(&writer, "foreign_keys"), 1);
             assert_eq!(pragma(&writer, "busy_timeout"), 1234);
-            assert_eq!(pragma(&writer, "user_version"), schema::SCHEMA_VERSION);
+            assert_eq!(pragma(&writer, "user_version"), SCHEMA_VERSION);
             assert_eq!(store.inner.readers.len(), 2);
             for reader in &store.inner.readers {
                 let reader = lock(reader);
@@ -606,6 +791,6 @@ mod tests {
         let mut writer = lock(&store.inner.writer);
         schema::migrate(&mut writer).unwrap();
         schema::migrate(&mut writer).unwrap();
-        assert_eq!(schema::version(&writer).unwrap(), schema::SCHEMA_VERSION);
+        assert_eq!(schema::version(&writer).unwrap(), SCHEMA_VERSION);
     }
 }

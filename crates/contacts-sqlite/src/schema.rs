@@ -6,10 +6,13 @@ use crate::error::SqliteError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_memories.sql"),
+];
 
-/// The schema version this code writes.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The schema version this code writes (and the newest it opens).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`SCHEMA_VERSION`] in one IMMEDIATE transaction, so two
 /// processes opening a new file at once cannot both migrate it.

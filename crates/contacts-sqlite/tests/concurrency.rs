@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use contacts_core::{ContactId, Engine, IdentifierKind, ListRequest, OrgId, ResolveRequest};
 use contacts_sqlite::SqliteStore;
+use contacts_testkit::Guarded;
 use rusqlite::Connection;
 
 fn org() -> OrgId {
@@ -62,10 +63,10 @@ fn all_contacts(
 /// fail with SQLITE_BUSY.
 #[test]
 fn writers_wait_for_the_lock_instead_of_failing() {
-    let t = common::TempStore::new();
+    let t = common::temp_store();
     let engine = Engine::new(t.store.clone());
     let (locked_tx, locked_rx) = mpsc::channel();
-    let path = t.path.clone();
+    let path = common::path(&t);
     let holder = std::thread::spawn(move || {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -85,7 +86,7 @@ fn writers_wait_for_the_lock_instead_of_failing() {
     );
     // A hit only reads, so it does not wait for a writer at all.
     let (locked_tx, locked_rx) = mpsc::channel();
-    let path = t.path.clone();
+    let path = common::path(&t);
     let holder2 = std::thread::spawn(move || {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -112,8 +113,8 @@ fn writers_wait_for_the_lock_instead_of_failing() {
 /// created exactly once.
 #[test]
 fn two_connections_resolve_overlapping_people() {
-    let t = common::TempStore::new();
-    let second = SqliteStore::open(&t.path).unwrap();
+    let t = common::temp_store();
+    let second = SqliteStore::open(common::path(&t)).unwrap();
     let engines = [
         Arc::new(Engine::new(t.store.clone())),
         Arc::new(Engine::new(second)),
@@ -242,14 +243,14 @@ fn acks(stdout: impl std::io::Read) -> Vec<Vec<String>> {
 /// created exactly once.
 #[test]
 fn processes_resolve_overlapping_people() {
-    let t = common::TempStore::new();
+    let t = common::temp_store();
     let start = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis()
         + 700;
     let children: Vec<_> = (0..3)
-        .map(|seed| child(&t.path, "overlap", seed, start))
+        .map(|seed| child(&common::path(&t), "overlap", seed, start))
         .collect();
     let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut created: BTreeMap<String, u32> = BTreeMap::new();
@@ -271,7 +272,7 @@ fn processes_resolve_overlapping_people() {
         created.values().all(|n| *n == 1),
         "a person was created twice across processes"
     );
-    let engine = Engine::new(SqliteStore::open(&t.path).unwrap());
+    let engine = Engine::new(SqliteStore::open(common::path(&t)).unwrap());
     let contacts = all_contacts(&engine);
     assert_eq!(contacts.len(), 200);
     assert!(contacts.values().all(|idents| idents.len() == 2));
@@ -282,8 +283,11 @@ fn processes_resolve_overlapping_people() {
 /// `PRAGMA integrity_check` is `ok`, and every acknowledged contact is present.
 #[test]
 fn sigkill_loses_no_acknowledged_contact() {
-    let t = common::TempStore::new();
-    drop(t.store);
+    let t = common::temp_store();
+    let db = common::path(&t);
+    // The parent keeps no connection open while the children write.
+    let Guarded { store, guard: _dir } = t;
+    drop(store);
     let mut x = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -291,7 +295,7 @@ fn sigkill_loses_no_acknowledged_contact() {
         | 1;
     let mut acknowledged: Vec<String> = Vec::new();
     for round in 0..24u64 {
-        let mut c = child(&t.path, "crash", round, 0);
+        let mut c = child(&db, "crash", round, 0);
         let stdout = c.stdout.take().unwrap();
         let reader = std::thread::spawn(move || acks(stdout));
         x ^= x << 13;
@@ -303,13 +307,13 @@ fn sigkill_loses_no_acknowledged_contact() {
         let got = reader.join().unwrap();
         acknowledged.extend(got.into_iter().map(|l| l[0].clone()));
 
-        let conn = Connection::open(&t.path).unwrap();
+        let conn = Connection::open(&db).unwrap();
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok", "round {round}");
         drop(conn);
-        let store = SqliteStore::open(&t.path).expect("opens after a kill");
+        let store = SqliteStore::open(&db).expect("opens after a kill");
         let engine = Engine::new(store);
         let present: BTreeSet<String> = all_contacts(&engine)
             .keys()

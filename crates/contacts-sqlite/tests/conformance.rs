@@ -4,11 +4,11 @@
 mod common;
 
 mod file {
-    contacts_testkit::conformance_tests!(super::common::TempStore::new());
+    contacts_testkit::conformance_tests!(super::common::temp_store());
 }
 
 mod file_without_readers {
-    contacts_testkit::conformance_tests!(super::common::TempStore::with(
+    contacts_testkit::conformance_tests!(super::common::temp_store_with(
         contacts_sqlite::Options::default().with_readers(0)
     ));
 }

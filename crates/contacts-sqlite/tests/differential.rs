@@ -12,7 +12,7 @@ proptest! {
 
     #[test]
     fn sqlite_file_matches_in_memory(ops in ops(60)) {
-        run_differential(InMemoryStore::new(), common::TempStore::new(), &ops);
+        run_differential(InMemoryStore::new(), common::temp_store(), &ops);
     }
 
     #[test]

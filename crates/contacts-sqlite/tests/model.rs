@@ -10,7 +10,7 @@ struct SqliteFile;
 impl StoreFactory for SqliteFile {
     type Store = common::TempStore;
     fn make() -> common::TempStore {
-        common::TempStore::new()
+        common::temp_store()
     }
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use contacts_core::{Engine, Error, OrgId, ResolveRequest};
-use contacts_sqlite::{Durability, Options, SqliteStore};
+use contacts_sqlite::{Durability, Options, SCHEMA_VERSION, SqliteStore};
 use rusqlite::Connection;
 
 fn org() -> OrgId {
@@ -34,7 +34,7 @@ fn creates_a_missing_file_and_reopens_it_with_its_data() {
     assert!(!path.exists());
     let id = {
         let engine = Engine::new(SqliteStore::open(&path).unwrap());
-        assert_eq!(engine.store().schema_version().unwrap(), 1);
+        assert_eq!(engine.store().schema_version().unwrap(), SCHEMA_VERSION);
         engine
             .resolve(
                 org(),
@@ -81,7 +81,10 @@ fn a_database_from_a_newer_schema_is_refused() {
         .unwrap();
     let message = storage_message(SqliteStore::open(&path));
     assert!(message.contains("schema version 99"), "{message}");
-    assert!(message.contains("supports up to 1"), "{message}");
+    assert!(
+        message.contains(&format!("supports up to {SCHEMA_VERSION}")),
+        "{message}"
+    );
 }
 
 #[test]
@@ -97,13 +100,13 @@ fn an_empty_file_is_initialised() {
     let path = dir.path().join("empty.db");
     std::fs::write(&path, b"").unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
 #[test]
 fn the_schema_has_the_unique_owner_index() {
-    let t = common::TempStore::new();
-    let conn = Connection::open(&t.path).unwrap();
+    let t = common::temp_store();
+    let conn = Connection::open(common::path(&t)).unwrap();
     let sql: String = conn
         .query_row(
             "SELECT sql FROM sqlite_master WHERE name = 'identifiers_owner'",
@@ -123,7 +126,7 @@ fn the_schema_has_the_unique_owner_index() {
 
 #[test]
 fn full_durability_opens_and_works() {
-    let t = common::TempStore::with(Options::default().with_durability(Durability::Full));
+    let t = common::temp_store_with(Options::default().with_durability(Durability::Full));
     let engine = Engine::new(t.store.clone());
     assert!(
         engine
@@ -131,4 +134,54 @@ fn full_durability_opens_and_works() {
             .unwrap()
             .created
     );
+}
+
+/// A database written by schema version 1 (before memory existed) is upgraded in
+/// place: its contacts survive and memory works afterwards.
+#[test]
+fn upgrades_a_version_1_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        let contact = contacts_core::uuid::Uuid::from_u128(7);
+        let org_bytes = org().0;
+        conn.execute(
+            "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
+             VALUES (?1, ?2, 'Old Timer', '{\"source\":\"v1\"}', 1000, 1000, 1)",
+            rusqlite::params![contact.as_bytes(), org_bytes.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+             VALUES (?1, ?2, ?3, 'phone_number', '+14155550100', 1)",
+            rusqlite::params![
+                contacts_core::uuid::Uuid::from_u128(8).as_bytes(),
+                contact.as_bytes(),
+                org_bytes.as_bytes()
+            ],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let engine = Engine::new(store);
+    let out = engine
+        .resolve(
+            org(),
+            &ResolveRequest::new()
+                .with_phone("+14155550100")
+                .with_persona("persona-1"),
+        )
+        .unwrap();
+    assert!(!out.created);
+    assert_eq!(out.contact.name.as_deref(), Some("Old Timer"));
+    assert_eq!(out.memory_created, Some(true));
+    let page = engine
+        .list(org(), contacts_core::ListRequest::default())
+        .unwrap();
+    assert_eq!(page.data[0].memories.len(), 1);
 }

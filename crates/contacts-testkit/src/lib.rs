@@ -82,3 +82,52 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+use std::sync::Arc;
+
+use contacts_core::{
+    ContactId, ContactRecord, IdentifierKey, ListPage, MemoryId, MemoryRecord, MemoryScope, OrgId,
+    Result, Store, StoredContact, WriteBatch,
+};
+
+/// A store that keeps something alive as long as it lives: a temporary directory
+/// holding its database file, or a test schema to drop afterwards. Forwards every
+/// [`Store`] method to `store`.
+#[derive(Debug)]
+pub struct Guarded<S, G> {
+    /// The store.
+    pub store: S,
+    /// What must outlive it.
+    pub guard: G,
+}
+
+#[deny(clippy::missing_trait_methods)]
+impl<S: Store, G: std::fmt::Debug + Send + Sync + 'static> Store for Guarded<S, G> {
+    fn lookup(
+        &self,
+        org: OrgId,
+        keys: &[IdentifierKey<'_>],
+    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+        self.store.lookup(org, keys)
+    }
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
+        self.store.get(org, id)
+    }
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<Arc<MemoryRecord>>> {
+        self.store.memory(org, contact, scope)
+    }
+    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
+        self.store.memory_by_id(org, id)
+    }
+    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+        self.store.list(org, offset, limit)
+    }
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
+        self.store.commit(org, batch)
+    }
+}

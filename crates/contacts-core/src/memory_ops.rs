@@ -1,0 +1,590 @@
+//! The engine's memory operations (SPEC 6).
+
+use crate::engine::{Engine, MAX_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::memory::{
+    Entity, EntityUpsert, HistoryEntry, MemoryContext, MemoryId, MemoryRecord, MemoryScope,
+    Message, NewMessage, NewOpenItem, OpenItem, OpenItemId,
+};
+use crate::normalize::Normalized;
+use crate::request::{MemoryOutcome, ScopeRequest};
+use crate::store::{Store, WriteBatch, WriteOp};
+use crate::types::{ContactId, IdentifierKind, Metadata, OrgId, Timestamp};
+
+const MAX_PERSONA_BYTES: usize = 255;
+const MAX_KEY_BYTES: usize = 255;
+const MAX_CHANNEL_BYTES: usize = 32;
+const SCOPE_REQUIRED: &str = "persona_id or agent_number is required";
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(Error::invalid(
+            field.to_owned(),
+            format!("longer than {max} bytes"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(Error::invalid(field.to_owned(), "must not contain NUL"));
+    }
+    Ok(())
+}
+
+fn check_key(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field.to_owned(), "must not be blank"));
+    }
+    check_text(field, value, MAX_KEY_BYTES)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field.to_owned(),
+            "contains control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn json_bytes(value: &Metadata) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX, |s| s.len())
+}
+
+fn has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(has_nul),
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+fn memory_not_found() -> Error {
+    Error::NotFound {
+        entity: "Contact memory",
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// The memory scope of a request: the persona if one is given (non-blank), else
+    /// the agent number, else `None`.
+    pub(crate) fn scope(
+        &self,
+        persona: Option<&str>,
+        agent_number: Option<&str>,
+    ) -> Result<Option<MemoryScope>> {
+        if let Some(p) = persona.map(str::trim).filter(|p| !p.is_empty()) {
+            check_text("persona_id", p, MAX_PERSONA_BYTES)?;
+            if p.chars().any(char::is_control) {
+                return Err(Error::invalid("persona_id", "contains control characters"));
+            }
+            return Ok(Some(MemoryScope::Persona(p.to_owned())));
+        }
+        let Some(raw) = agent_number else {
+            return Ok(None);
+        };
+        match self.normalizer.normalize(IdentifierKind::PhoneNumber, raw) {
+            Ok(Normalized::Value(v)) => Ok(Some(MemoryScope::AgentNumber(v.into_owned()))),
+            Ok(Normalized::Blank) => Ok(None),
+            Ok(Normalized::Junk) => Err(Error::invalid("agent_number", "is not a phone number")),
+            Err(Error::InvalidInput { reason, .. }) => Err(Error::invalid("agent_number", reason)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn required_scope(&self, scope: &ScopeRequest) -> Result<MemoryScope> {
+        self.scope(scope.persona_id.as_deref(), scope.agent_number.as_deref())?
+            .ok_or_else(|| Error::invalid("persona_id", SCOPE_REQUIRED))
+    }
+
+    fn require_contact(&self, org: OrgId, contact: ContactId) -> Result<()> {
+        match self.store.get(org, contact)? {
+            Some(_) => Ok(()),
+            None => Err(Error::NotFound { entity: "Contact" }),
+        }
+    }
+
+    /// Get-or-create of the memory record for `contact` and `scope`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`persona_id`, `agent_number`) without a valid scope;
+    /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
+    pub fn memory_create(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &ScopeRequest,
+    ) -> Result<MemoryOutcome> {
+        let scope = self.required_scope(scope)?;
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(m) = self.store.memory(org, contact, &scope)? {
+                return Ok(MemoryOutcome {
+                    memory: (*m).clone(),
+                    created: false,
+                });
+            }
+            self.require_contact(org, contact)?;
+            let record = self.new_memory(org, contact, &scope);
+            let batch = WriteBatch {
+                ops: vec![WriteOp::InsertMemory(record.clone())],
+            };
+            match self.store.commit(org, &batch) {
+                Ok(()) => {
+                    return Ok(MemoryOutcome {
+                        memory: record,
+                        created: true,
+                    });
+                }
+                // Created concurrently (or the contact vanished): look again.
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict("memory create kept racing; retry"))
+    }
+
+    /// The memory record `id`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] ("Contact memory not found"); [`Error::Storage`].
+    pub fn memory_get(&self, org: OrgId, id: MemoryId) -> Result<MemoryRecord> {
+        self.store
+            .memory_by_id(org, id)?
+            .map(|m| (*m).clone())
+            .ok_or_else(memory_not_found)
+    }
+
+    /// The record's recent messages, chronological.
+    ///
+    /// # Errors
+    /// As [`Engine::memory_get`].
+    pub fn memory_messages(&self, org: OrgId, id: MemoryId) -> Result<Vec<Message>> {
+        Ok(self.memory_get(org, id)?.recent_messages)
+    }
+
+    /// What the agent sees at the start of a conversation with `contact` in `scope`;
+    /// empty values when there is no record (none is created).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without a valid scope; [`Error::NotFound`] for an unknown
+    /// contact; [`Error::Storage`].
+    pub fn memory_context(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &ScopeRequest,
+    ) -> Result<MemoryContext> {
+        let scope = self.required_scope(scope)?;
+        let record = self.store.memory(org, contact, &scope)?;
+        if record.is_none() {
+            self.require_contact(org, contact)?;
+        }
+        Ok(match record {
+            Some(m) => MemoryContext {
+                contact_id: contact,
+                recent_messages: m.recent_messages.clone(),
+                summary: m.summary.clone(),
+                contact_facts: m.facts.clone(),
+                entities: m.entities.clone(),
+                open_items: m.open_items.clone(),
+            },
+            None => MemoryContext {
+                contact_id: contact,
+                recent_messages: Vec::new(),
+                summary: None,
+                contact_facts: Metadata::new(),
+                entities: Vec::new(),
+                open_items: Vec::new(),
+            },
+        })
+    }
+
+    /// Deletes the record of `contact` for `scope`: its id is `NotFound` afterwards and
+    /// a later create starts empty. Returns whether a record existed; resetting
+    /// nothing succeeds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without a valid scope; [`Error::NotFound`] for an unknown
+    /// contact; [`Error::Storage`].
+    pub fn memory_reset(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &ScopeRequest,
+    ) -> Result<bool> {
+        let scope = self.required_scope(scope)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(m) = self.store.memory(org, contact, &scope)? else {
+                self.require_contact(org, contact)?;
+                return Ok(false);
+            };
+            let batch = WriteBatch {
+                ops: vec![WriteOp::DeleteMemory {
+                    id: m.id,
+                    expected_revision: m.revision,
+                }],
+            };
+            match self.store.commit(org, &batch) {
+                Ok(()) => return Ok(true),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict("memory reset kept racing; retry"))
+    }
+
+    /// Appends messages, keeps them chronological, and slides the window to the newest
+    /// (20 by default).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the message field (`messages[1].content`, ...);
+    /// [`Error::NotFound`]; [`Error::Conflict`] when `expected_revision` is stale;
+    /// [`Error::Storage`].
+    pub fn memory_append_messages(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        messages: &[NewMessage],
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        if messages.is_empty() {
+            return Err(Error::invalid(
+                "messages",
+                "at least one message is required",
+            ));
+        }
+        let limits = &self.config.memory;
+        for (i, m) in messages.iter().enumerate() {
+            let field = |f: &str| format!("messages[{i}].{f}");
+            if m.content.trim().is_empty() {
+                return Err(Error::invalid(field("content"), "must not be blank"));
+            }
+            check_text(&field("content"), &m.content, limits.max_message_bytes)?;
+            let channel_ok = !m.channel.is_empty()
+                && m.channel.len() <= MAX_CHANNEL_BYTES
+                && m.channel.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !channel_ok {
+                return Err(Error::invalid(
+                    field("channel"),
+                    "must be a lower-case token such as call or sms",
+                ));
+            }
+        }
+        self.update_memory(org, id, expected_revision, |rec, now| {
+            rec.recent_messages.extend(messages.iter().map(|m| Message {
+                role: m.role,
+                content: m.content.clone(),
+                channel: m.channel.clone(),
+                timestamp: m.timestamp.unwrap_or(now),
+            }));
+            // Stable: messages with equal timestamps keep their arrival order.
+            rec.recent_messages.sort_by_key(|m| m.timestamp);
+            let excess = rec.recent_messages.len().saturating_sub(limits.window);
+            rec.recent_messages.drain(..excess);
+            Ok(())
+        })
+    }
+
+    /// Replaces the summary as a whole and sets `summary_updated_at`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`summary`) over the bound; as
+    /// [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_replace_summary(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        summary: &str,
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        check_text("summary", summary, self.config.memory.max_summary_bytes)?;
+        self.update_memory(org, id, expected_revision, |rec, now| {
+            rec.summary = Some(summary.to_owned());
+            rec.summary_updated_at = Some(now);
+            self.push_history(rec, now, "summary_update", summary.into());
+            Ok(())
+        })
+    }
+
+    /// Merges facts shallowly: incoming keys overwrite, no key is ever deleted.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`facts`) over the key or size bound; as
+    /// [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_merge_facts(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        facts: &Metadata,
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        if facts.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+            return Err(Error::invalid("facts", "must not contain NUL"));
+        }
+        let limits = &self.config.memory;
+        self.update_memory(org, id, expected_revision, |rec, now| {
+            for (k, v) in facts {
+                rec.facts.insert(k.clone(), v.clone());
+            }
+            if rec.facts.len() > limits.max_fact_keys {
+                return Err(Error::invalid(
+                    "facts",
+                    format!("more than {} keys", limits.max_fact_keys),
+                ));
+            }
+            if json_bytes(&rec.facts) > limits.max_facts_bytes {
+                return Err(Error::invalid(
+                    "facts",
+                    format!("larger than {} bytes serialised", limits.max_facts_bytes),
+                ));
+            }
+            self.push_history(
+                rec,
+                now,
+                "facts_update",
+                serde_json::Value::Object(facts.clone()),
+            );
+            Ok(())
+        })
+    }
+
+    /// Upserts an entity by `(entity_type, entity_id)`: facts merged, `status` and
+    /// `notes` replaced when given, `last_discussed_at` refreshed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`entity_type`, `entity_id`, `facts`, `status`, `notes`,
+    /// `entities`); as [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_upsert_entity(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        upsert: &EntityUpsert,
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        check_key("entity_type", &upsert.entity_type)?;
+        check_key("entity_id", &upsert.entity_id)?;
+        let limits = &self.config.memory;
+        if let Some(status) = &upsert.status {
+            check_text("status", status, MAX_KEY_BYTES)?;
+        }
+        if let Some(notes) = &upsert.notes {
+            check_text("notes", notes, limits.max_summary_bytes)?;
+        }
+        if let Some(facts) = &upsert.facts
+            && facts.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
+        {
+            return Err(Error::invalid("facts", "must not contain NUL"));
+        }
+        self.update_memory(org, id, expected_revision, |rec, now| {
+            let pos = rec.entities.iter().position(|e| {
+                e.entity_type == upsert.entity_type && e.entity_id == upsert.entity_id
+            });
+            let entity = match pos {
+                Some(i) => &mut rec.entities[i],
+                None => {
+                    if rec.entities.len() >= limits.max_entities {
+                        return Err(Error::invalid(
+                            "entities",
+                            format!("a memory holds at most {} entities", limits.max_entities),
+                        ));
+                    }
+                    rec.entities.push(Entity {
+                        entity_type: upsert.entity_type.clone(),
+                        entity_id: upsert.entity_id.clone(),
+                        facts: Metadata::new(),
+                        status: None,
+                        last_discussed_at: None,
+                        notes: None,
+                    });
+                    rec.entities.last_mut().expect("pushed above")
+                }
+            };
+            for (k, v) in upsert.facts.iter().flatten() {
+                entity.facts.insert(k.clone(), v.clone());
+            }
+            if entity.facts.len() > limits.max_fact_keys
+                || json_bytes(&entity.facts) > limits.max_facts_bytes
+            {
+                return Err(Error::invalid(
+                    "facts",
+                    "the entity's facts exceed the bound",
+                ));
+            }
+            if upsert.status.is_some() {
+                entity.status = upsert.status.clone();
+            }
+            if upsert.notes.is_some() {
+                entity.notes = upsert.notes.clone();
+            }
+            entity.last_discussed_at = Some(upsert.last_discussed_at.unwrap_or(now));
+            Ok(())
+        })
+    }
+
+    /// Removes the entity `(entity_type, entity_id)`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] ("Entity not found") when the record has no such entity; as
+    /// [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_remove_entity(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        entity_type: &str,
+        entity_id: &str,
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        self.update_memory(org, id, expected_revision, |rec, _| {
+            let before = rec.entities.len();
+            rec.entities
+                .retain(|e| !(e.entity_type == entity_type && e.entity_id == entity_id));
+            if rec.entities.len() == before {
+                return Err(Error::NotFound { entity: "Entity" });
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds an open item and returns the record with the new item's id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`type`, `description`, `priority`, `related_to`,
+    /// `open_items`); as [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_add_open_item(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        item: &NewOpenItem,
+        expected_revision: Option<u64>,
+    ) -> Result<(MemoryRecord, OpenItem)> {
+        check_key("type", &item.item_type)?;
+        if item.description.trim().is_empty() {
+            return Err(Error::invalid("description", "must not be blank"));
+        }
+        let limits = &self.config.memory;
+        check_text("description", &item.description, limits.max_summary_bytes)?;
+        if let Some(p) = &item.priority {
+            check_key("priority", p)?;
+        }
+        if let Some(r) = &item.related_to {
+            check_key("related_to.entity_type", &r.entity_type)?;
+            check_key("related_to.entity_id", &r.entity_id)?;
+        }
+        let item_id = OpenItemId(self.ids.next_id());
+        let mut added = None;
+        let record = self.update_memory(org, id, expected_revision, |rec, now| {
+            if rec.open_items.len() >= limits.max_open_items {
+                return Err(Error::invalid(
+                    "open_items",
+                    format!(
+                        "a memory holds at most {} open items",
+                        limits.max_open_items
+                    ),
+                ));
+            }
+            let new = OpenItem {
+                id: item_id,
+                item_type: item.item_type.clone(),
+                description: item.description.clone(),
+                created_at: now,
+                priority: item.priority.clone(),
+                related_to: item.related_to.clone(),
+            };
+            rec.open_items.push(new.clone());
+            added = Some(new);
+            Ok(())
+        })?;
+        // `update_memory` only returns Ok after running the closure to completion.
+        Ok((record, added.expect("set by the successful update")))
+    }
+
+    /// Removes an open item by id.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] ("Open item not found"); as
+    /// [`Engine::memory_append_messages`] otherwise.
+    pub fn memory_remove_open_item(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        item: OpenItemId,
+        expected_revision: Option<u64>,
+    ) -> Result<MemoryRecord> {
+        self.update_memory(org, id, expected_revision, |rec, _| {
+            let before = rec.open_items.len();
+            rec.open_items.retain(|i| i.id != item);
+            if rec.open_items.len() == before {
+                return Err(Error::NotFound {
+                    entity: "Open item",
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn push_history(
+        &self,
+        rec: &mut MemoryRecord,
+        now: Timestamp,
+        kind: &str,
+        value: serde_json::Value,
+    ) {
+        rec.memory_history.push(HistoryEntry {
+            timestamp: now,
+            entry_type: kind.to_owned(),
+            value,
+        });
+        let excess = rec
+            .memory_history
+            .len()
+            .saturating_sub(self.config.memory.max_history);
+        rec.memory_history.drain(..excess);
+    }
+
+    /// Read-modify-write of one record with a revision check. `change` edits a copy;
+    /// if it fails nothing is written. Without `expected_revision` a lost race is
+    /// retried on fresh data; with it, a stale revision is `Conflict` (no lost update).
+    fn update_memory(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        expected_revision: Option<u64>,
+        mut change: impl FnMut(&mut MemoryRecord, Timestamp) -> Result<()>,
+    ) -> Result<MemoryRecord> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .store
+                .memory_by_id(org, id)?
+                .ok_or_else(memory_not_found)?;
+            if let Some(expected) = expected_revision
+                && expected != current.revision
+            {
+                return Err(Error::conflict(format!(
+                    "the memory is at revision {}, not {expected}: another write came first",
+                    current.revision
+                )));
+            }
+            let now = self.clock.now();
+            let mut record = (*current).clone();
+            change(&mut record, now)?;
+            record.revision = current.revision + 1;
+            record.updated_at = now.max(current.updated_at);
+            let batch = WriteBatch {
+                ops: vec![WriteOp::UpdateMemory {
+                    record: record.clone(),
+                    expected_revision: current.revision,
+                }],
+            };
+            match self.store.commit(org, &batch) {
+                Ok(()) => return Ok(record),
+                Err(Error::Conflict { .. }) if expected_revision.is_none() => continue,
+                Err(Error::Conflict { .. }) => {
+                    return Err(Error::conflict(
+                        "another write to the memory came first; read it again",
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict("memory write kept racing; retry"))
+    }
+}
