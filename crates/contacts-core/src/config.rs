@@ -189,6 +189,14 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> Timestamp;
 }
 
+/// A shared clock is a clock: keep an `Arc` to a [`ManualClock`] to move it while an
+/// engine uses it.
+impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 /// The id source for new contacts and identifiers.
 pub trait IdGenerator: Send + Sync + fmt::Debug + 'static {
     /// A fresh, never-repeated id.

@@ -6,6 +6,9 @@
 //!
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
+mod memory;
+pub use memory::*;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -59,7 +62,7 @@ fn phone(p: &str) -> ResolveRequest {
     ResolveRequest::new().with_phone(p)
 }
 
-fn assert_invalid<T: Debug>(result: Result<T, Error>, field: &str) {
+pub(crate) fn assert_invalid<T: Debug>(result: Result<T, Error>, field: &str) {
     match result {
         Err(Error::InvalidInput { field: f, reason }) => {
             assert_eq!(f, field, "wrong field named (reason: {reason})");
