@@ -1,12 +1,19 @@
 //! Differential testing: the same operation sequence, with the same clock and id
 //! generator, applied to two stores must give identical JSON at every step.
 
-use contacts_core::{ContactId, Engine, Error, ListRequest, Store};
+use contacts_core::{
+    ContactId, Engine, EntityUpsert, Error, ListRequest, MemoryId, MemoryScope, NewMessage,
+    NewOpenItem, OpenItemId, OrgId, ScopeRequest, Store, Timestamp,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::conformance::engine_with;
-use crate::machine::{Op, find_request, limits, machine_config, offsets, org, resolve_request};
+use crate::machine::{
+    Op, find_request, limits, machine_config, memory_ops, memory_scopes, offsets, org,
+    resolve_request,
+};
+use crate::model::MemoryOp;
 
 /// Any operation; `Get`'s index picks among the contacts created so far in its org.
 pub fn op() -> impl Strategy<Value = Op> {
@@ -21,6 +28,10 @@ pub fn op() -> impl Strategy<Value = Op> {
         }),
         1 => org_bit().prop_map(Op::GetUnknown),
         1 => (org_bit(), limits(), offsets()).prop_map(|(o, l, f)| Op::List(o, l, f)),
+        2 => (org_bit(), any::<usize>(), memory_scopes())
+            .prop_map(|(o, index, scope)| Op::MemoryCreate { org: o, index, scope }),
+        5 => (org_bit(), any::<usize>(), memory_scopes(), memory_ops(), proptest::bool::weighted(0.1))
+            .prop_map(|(o, index, scope, op, stale)| Op::Memory { org: o, index, scope, op, stale }),
     ]
 }
 
@@ -74,6 +85,33 @@ impl<S: Store> Side<S> {
                 self.engine
                     .get(org(*o), ContactId(uuid::Uuid::from_u128(42))),
             ),
+            Op::MemoryCreate {
+                org: o,
+                index,
+                scope,
+            } => {
+                let ids = &self.created[usize::from(*o)];
+                if ids.is_empty() {
+                    return Value::Null;
+                }
+                render(
+                    self.engine
+                        .memory_create(org(*o), ids[index % ids.len()], scope),
+                )
+            }
+            Op::Memory {
+                org: o,
+                index,
+                scope,
+                op,
+                stale,
+            } => {
+                let ids = &self.created[usize::from(*o)];
+                if ids.is_empty() {
+                    return Value::Null;
+                }
+                self.memory_step(org(*o), ids[index % ids.len()], scope, op, *stale)
+            }
             Op::List(o, limit, offset) => render(self.engine.list(
                 org(*o),
                 ListRequest {
@@ -81,6 +119,91 @@ impl<S: Store> Side<S> {
                     offset: *offset,
                 },
             )),
+        }
+    }
+}
+
+impl<S: Store> Side<S> {
+    fn memory_step(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &ScopeRequest,
+        op: &MemoryOp,
+        stale: bool,
+    ) -> Value {
+        let e = &self.engine;
+        // `memory_scopes` gives canonical values only, so the scope maps directly.
+        let key = match (&scope.persona_id, &scope.agent_number) {
+            (Some(p), _) => MemoryScope::Persona(p.clone()),
+            (None, a) => MemoryScope::AgentNumber(a.clone().unwrap_or_default()),
+        };
+        let current = e
+            .store()
+            .memory(org, contact, &key)
+            .ok()
+            .flatten()
+            .map(|m| m.id);
+        let id = current.unwrap_or(MemoryId(uuid::Uuid::from_u128(7777)));
+        let revision = if stale {
+            e.memory_get(org, id)
+                .ok()
+                .map(|m| m.revision.saturating_sub(1))
+        } else {
+            None
+        };
+        let at = Timestamp::from_millis(crate::conformance::EPOCH.as_millis() - 1);
+        match op {
+            MemoryOp::Reset => render(e.memory_reset(org, contact, scope)),
+            MemoryOp::Context => render(e.memory_context(org, contact, scope)),
+            MemoryOp::Append(msgs) => {
+                let msgs: Vec<_> = msgs
+                    .iter()
+                    .map(|(role, content, channel, ts)| NewMessage {
+                        role: *role,
+                        content: content.clone(),
+                        channel: channel.clone(),
+                        timestamp: Some(Timestamp::from_millis(*ts)),
+                    })
+                    .collect();
+                render(e.memory_append_messages(org, id, &msgs, revision))
+            }
+            MemoryOp::Summary(t) => render(e.memory_replace_summary(org, id, t, revision)),
+            MemoryOp::Facts(f) => render(e.memory_merge_facts(org, id, f, revision)),
+            MemoryOp::Upsert(entity, status, f) => render(e.memory_upsert_entity(
+                org,
+                id,
+                &EntityUpsert {
+                    entity_type: "order".into(),
+                    entity_id: entity.clone(),
+                    facts: Some(f.clone()),
+                    status: status.clone(),
+                    notes: None,
+                    last_discussed_at: Some(at),
+                },
+                revision,
+            )),
+            MemoryOp::RemoveEntity(entity) => {
+                render(e.memory_remove_entity(org, id, "order", entity, revision))
+            }
+            MemoryOp::AddItem(d) => render(e.memory_add_open_item(
+                org,
+                id,
+                &NewOpenItem {
+                    item_type: "todo".into(),
+                    description: d.clone(),
+                    ..NewOpenItem::default()
+                },
+                revision,
+            )),
+            MemoryOp::RemoveItem(i) => {
+                let item = e
+                    .memory_get(org, id)
+                    .ok()
+                    .and_then(|r| r.open_items.get(*i).map(|x| x.id))
+                    .unwrap_or(OpenItemId(uuid::Uuid::from_u128(8888)));
+                render(e.memory_remove_open_item(org, id, item, revision))
+            }
         }
     }
 }

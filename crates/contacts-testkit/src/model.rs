@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contacts_core::{
-    Config, Error, FindRequest, IdentifierKind, Metadata, Normalized, Normalizer, OrgId,
-    ResolveRequest,
+    Config, Error, FindRequest, IdentifierKind, MemoryScope, Metadata, Normalized, Normalizer,
+    OrgId, ResolveRequest, Role, ScopeRequest,
 };
 
 /// A contact in the model.
@@ -20,7 +20,70 @@ pub struct ModelContact {
     pub metadata: Metadata,
     /// Identifiers in the order they were attached (oldest first).
     pub identifiers: Vec<(IdentifierKind, String)>,
+    /// Memory records in creation order.
+    pub memories: Vec<ModelMemory>,
 }
+
+/// A memory record in the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelMemory {
+    /// Its scope.
+    pub scope: MemoryScope,
+    /// Its summary.
+    pub summary: Option<String>,
+    /// Its facts.
+    pub facts: Metadata,
+    /// Messages kept: `(role, content, channel, timestamp ms)`, chronological.
+    pub messages: Vec<(Role, String, String, i64)>,
+    /// Entities: `(type, id, status, facts)` in first-seen order.
+    pub entities: Vec<(String, String, Option<String>, Metadata)>,
+    /// Open item descriptions, in the order added.
+    pub open_items: Vec<String>,
+    /// Revision (1 when created, +1 per write).
+    pub revision: u64,
+}
+
+impl ModelMemory {
+    fn new(scope: MemoryScope) -> Self {
+        ModelMemory {
+            scope,
+            summary: None,
+            facts: Metadata::new(),
+            messages: Vec::new(),
+            entities: Vec::new(),
+            open_items: Vec::new(),
+            revision: 1,
+        }
+    }
+}
+
+/// A write or read of one memory record, addressed by contact and scope.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MemoryOp {
+    /// Append `(role, content, channel, timestamp ms)` messages.
+    Append(Vec<(Role, String, String, i64)>),
+    /// Replace the summary.
+    Summary(String),
+    /// Merge facts.
+    Facts(Metadata),
+    /// Upsert entity `("order", id)` with a status (if given) and facts.
+    Upsert(String, Option<String>, Metadata),
+    /// Remove entity `("order", id)`.
+    RemoveEntity(String),
+    /// Add an open item with this description.
+    AddItem(String),
+    /// Remove the open item at this position.
+    RemoveItem(usize),
+    /// Reset the record.
+    Reset,
+    /// Read the context.
+    Context,
+}
+
+/// Model errors are strings: the field an `InvalidInput` names, or these two.
+pub const NOT_FOUND: &str = "not_found";
+/// See [`NOT_FOUND`].
+pub const CONFLICT: &str = "conflict";
 
 /// One org's contacts, in creation order, and who owns which identifier.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,6 +109,8 @@ pub struct ModelResolve {
     pub conflicts: BTreeSet<(IdentifierKind, String, Option<usize>)>,
     /// Kinds whose value was junk.
     pub ignored: BTreeSet<IdentifierKind>,
+    /// With a scope: whether its memory record was created.
+    pub memory_created: Option<bool>,
 }
 
 /// The reference model.
@@ -154,6 +219,7 @@ impl Model {
             }
             Some(_) => return Err("metadata".into()),
         };
+        let scope = self.scope(req.persona_id.as_deref(), req.agent_number.as_deref())?;
         let winner = self.winner(org, &ids);
         let caps: Vec<u32> = ids.iter().map(|(k, _)| self.config.cap(*k)).collect();
         let o = self.orgs.entry(org).or_default();
@@ -191,6 +257,7 @@ impl Model {
                 name: name.map(str::to_owned),
                 metadata: metadata.clone().unwrap_or_default(),
                 identifiers: Vec::new(),
+                memories: Vec::new(),
             });
         }
         let c = &mut o.contacts[index];
@@ -209,7 +276,15 @@ impl Model {
             c.identifiers.push(key.clone());
             o.owners.insert(key.clone(), index);
         }
+        let memory_created = scope.map(|scope| {
+            let missing = !c.memories.iter().any(|m| m.scope == scope);
+            if missing {
+                c.memories.push(ModelMemory::new(scope));
+            }
+            missing
+        });
         Ok(ModelResolve {
+            memory_created,
             index,
             created: winner.is_none(),
             changed: winner.is_some() && changed,
@@ -270,6 +345,150 @@ impl Model {
             }
         }
         out
+    }
+}
+
+impl Model {
+    /// The scope rules, restated: a non-blank persona wins, else a normalised agent
+    /// number, else none.
+    ///
+    /// # Errors
+    /// `persona_id` or `agent_number` when invalid.
+    pub fn scope(
+        &self,
+        persona: Option<&str>,
+        agent: Option<&str>,
+    ) -> Result<Option<MemoryScope>, Rejected> {
+        if let Some(p) = persona.map(str::trim).filter(|p| !p.is_empty()) {
+            if p.len() > 255 || p.chars().any(char::is_control) {
+                return Err("persona_id".into());
+            }
+            return Ok(Some(MemoryScope::Persona(p.to_owned())));
+        }
+        match agent.map(|a| self.normalizer.normalize(IdentifierKind::PhoneNumber, a)) {
+            None | Some(Ok(Normalized::Blank)) => Ok(None),
+            Some(Ok(Normalized::Value(v))) => Ok(Some(MemoryScope::AgentNumber(v.into_owned()))),
+            Some(_) => Err("agent_number".into()),
+        }
+    }
+
+    fn required_scope(&self, scope: &ScopeRequest) -> Result<MemoryScope, Rejected> {
+        self.scope(scope.persona_id.as_deref(), scope.agent_number.as_deref())?
+            .ok_or_else(|| "persona_id".to_owned())
+    }
+
+    fn contact_mut(&mut self, org: OrgId, index: usize) -> Result<&mut ModelContact, Rejected> {
+        self.orgs
+            .get_mut(&org)
+            .and_then(|o| o.contacts.get_mut(index))
+            .ok_or_else(|| NOT_FOUND.to_owned())
+    }
+
+    /// Get-or-create: whether it was created.
+    ///
+    /// # Errors
+    /// The scope's field, or [`NOT_FOUND`] for an unknown contact.
+    pub fn memory_create(
+        &mut self,
+        org: OrgId,
+        index: usize,
+        scope: &ScopeRequest,
+    ) -> Result<bool, Rejected> {
+        let scope = self.required_scope(scope)?;
+        let c = self.contact_mut(org, index)?;
+        if c.memories.iter().any(|m| m.scope == scope) {
+            return Ok(false);
+        }
+        c.memories.push(ModelMemory::new(scope));
+        Ok(true)
+    }
+
+    /// Applies `op` to the record of contact `index` for `scope`. `expected` is the
+    /// revision the caller names, if any. Returns the record afterwards (`None` after
+    /// a reset or for a context read without a record).
+    ///
+    /// # Errors
+    /// A field name, [`NOT_FOUND`] or [`CONFLICT`], as the engine must report them.
+    pub fn memory_op(
+        &mut self,
+        org: OrgId,
+        index: usize,
+        scope: &ScopeRequest,
+        op: &MemoryOp,
+        expected: Option<u64>,
+    ) -> Result<Option<ModelMemory>, Rejected> {
+        let window = self.config.memory.window;
+        let scope = self.required_scope(scope)?;
+        let c = self.contact_mut(org, index)?;
+        let pos = c.memories.iter().position(|m| m.scope == scope);
+        match op {
+            MemoryOp::Reset => {
+                if let Some(p) = pos {
+                    c.memories.remove(p);
+                }
+                return Ok(None);
+            }
+            MemoryOp::Context => return Ok(pos.map(|p| c.memories[p].clone())),
+            _ => {}
+        }
+        // Validation the engine does before reading the record.
+        if let MemoryOp::Append(msgs) = op {
+            for (i, (_, _, channel, _)) in msgs.iter().enumerate() {
+                if channel.chars().any(|ch| ch.is_ascii_uppercase()) {
+                    return Err(format!("messages[{i}].channel"));
+                }
+            }
+        }
+        let p = pos.ok_or_else(|| NOT_FOUND.to_owned())?;
+        let m = &mut c.memories[p];
+        if expected.is_some_and(|e| e != m.revision) {
+            return Err(CONFLICT.into());
+        }
+        let mut next = m.clone();
+        match op {
+            MemoryOp::Append(msgs) => {
+                next.messages.extend(msgs.iter().cloned());
+                next.messages.sort_by_key(|x| x.3);
+                let excess = next.messages.len().saturating_sub(window);
+                next.messages.drain(..excess);
+            }
+            MemoryOp::Summary(text) => next.summary = Some(text.clone()),
+            MemoryOp::Facts(f) => next.facts.extend(f.clone()),
+            MemoryOp::Upsert(id, status, facts) => {
+                match next.entities.iter_mut().find(|e| e.1 == *id) {
+                    Some(e) => {
+                        e.3.extend(facts.clone());
+                        if status.is_some() {
+                            e.2 = status.clone();
+                        }
+                    }
+                    None => next.entities.push((
+                        "order".into(),
+                        id.clone(),
+                        status.clone(),
+                        facts.clone(),
+                    )),
+                }
+            }
+            MemoryOp::RemoveEntity(id) => {
+                let before = next.entities.len();
+                next.entities.retain(|e| e.1 != *id);
+                if next.entities.len() == before {
+                    return Err(NOT_FOUND.into());
+                }
+            }
+            MemoryOp::AddItem(d) => next.open_items.push(d.clone()),
+            MemoryOp::RemoveItem(i) => {
+                if *i >= next.open_items.len() {
+                    return Err(NOT_FOUND.into());
+                }
+                next.open_items.remove(*i);
+            }
+            MemoryOp::Reset | MemoryOp::Context => unreachable!("handled above"),
+        }
+        next.revision += 1;
+        *m = next.clone();
+        Ok(Some(next))
     }
 }
 
