@@ -9,7 +9,9 @@
 // An example's whole purpose is to print.
 #![allow(clippy::print_stdout)]
 
-use contacts_core::{ContactWithRelations, Engine, ListRequest, OrgId, Pagination, ResolveRequest};
+use contacts_core::{
+    ContactWithRelations, Engine, ListRequest, NewMessage, OrgId, Pagination, ResolveRequest, Role,
+};
 use contacts_sqlite::SqliteStore;
 use serde::Serialize;
 use serde_json::json;
@@ -47,6 +49,40 @@ fn main() -> Result<(), contacts_core::Error> {
         "call from +1 (415) 555-0192 -> contact {} (created: {})",
         call.contact.id, call.created
     );
+
+    // The agent persona that took the call remembers it (first run only: the record
+    // is created once, and re-running the example finds it).
+    let memory = engine.resolve(
+        org,
+        &ResolveRequest::new()
+            .with_phone("+14155550192")
+            .with_persona("persona-12345678"),
+    )?;
+    if memory.memory_created == Some(true)
+        && let Some(record) = memory.memory
+    {
+        let messages = [
+            NewMessage {
+                role: Role::User,
+                content: "Has my order shipped yet?".into(),
+                channel: "sms".into(),
+                timestamp: None,
+            },
+            NewMessage {
+                role: Role::Assistant,
+                content: "Yes, order #8821 shipped this morning.".into(),
+                channel: "sms".into(),
+                timestamp: None,
+            },
+        ];
+        engine.memory_append_messages(org, record.id, &messages, None)?;
+        engine.memory_replace_summary(
+            org,
+            record.id,
+            "Customer asked about order #8821; it has shipped.",
+            None,
+        )?;
+    }
 
     // A follow-up SMS from the same number, now with an email: the same contact.
     let sms = engine.resolve(
