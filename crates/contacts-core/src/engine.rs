@@ -359,7 +359,7 @@ impl<S: Store> Engine<S> {
         Ok(prepared)
     }
 
-    fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<&'a str>> {
+    pub(crate) fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<&'a str>> {
         let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
             return Ok(None);
         };
@@ -375,7 +375,7 @@ impl<S: Store> Engine<S> {
         Ok(Some(name))
     }
 
-    fn validate_metadata<'a>(
+    pub(crate) fn validate_metadata<'a>(
         &self,
         metadata: Option<&'a serde_json::Value>,
     ) -> Result<Option<&'a Metadata>> {
@@ -594,7 +594,7 @@ impl<S: Store> Engine<S> {
 
     /// The list/get/find shape: identifiers by kind precedence, primary first, then
     /// oldest first.
-    fn with_relations(&self, record: &ContactRecord) -> ContactWithRelations {
+    pub(crate) fn with_relations(&self, record: &ContactRecord) -> ContactWithRelations {
         let c = &record.contact;
         let mut identifiers = c.identifiers.clone();
         // Stable sort: within a kind and primary flag, the stored (oldest-first) order

@@ -38,6 +38,7 @@
 mod config;
 mod engine;
 mod error;
+mod lifecycle;
 mod memory;
 mod memory_ops;
 mod normalize;
@@ -48,6 +49,7 @@ mod types;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
+pub use lifecycle::UpdateRequest;
 pub use memory::{
     EmbeddedMemory, Entity, EntityRef, EntityUpsert, HistoryEntry, MemoryContext, MemoryId,
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,

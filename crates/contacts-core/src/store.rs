@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::memory::{MemoryId, MemoryRecord, MemoryScope};
-use crate::types::{Contact, ContactId, Identifier, IdentifierKind, OrgId};
+use crate::types::{Contact, ContactId, Identifier, IdentifierId, IdentifierKind, OrgId};
 
 /// A contact as stored: its row, its identifiers and its version.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,9 +60,9 @@ pub struct ListPage {
 /// One change inside a [`WriteBatch`].
 ///
 /// Versions: a contact inserted by a batch starts at 1; any other contact the batch
-/// changes (through [`WriteOp::UpdateContact`] or [`WriteOp::InsertIdentifier`]) ends
-/// the batch exactly one version higher than it started, however many operations
-/// touched it. Memory records carry their own revision and do not move the contact's
+/// changes (through [`WriteOp::UpdateContact`] or any identifier operation) ends the
+/// batch exactly one version higher than it started, however many operations touched
+/// it. Memory records carry their own revision and do not move the contact's
 /// version.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteOp {
@@ -89,13 +89,54 @@ pub enum WriteOp {
     /// `(identifier_type, identifier_value)`; the backend's storage enforces this with
     /// a unique index or equivalent, not only with a check.
     InsertIdentifier(Identifier),
+    /// Delete identifier `id` from `contact_id`; afterwards its value is free.
+    /// Precondition: the contact holds it.
+    DeleteIdentifier {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it.
+        contact_id: ContactId,
+    },
+    /// Set the `is_primary` flag of identifier `id` of `contact_id`. Precondition: the
+    /// contact holds it.
+    SetPrimary {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it.
+        contact_id: ContactId,
+        /// The new flag.
+        is_primary: bool,
+    },
+    /// Move identifier `id` from contact `from` to contact `to` (both of the org),
+    /// keeping its id and value; it becomes `to`'s newest identifier. Precondition:
+    /// `from` holds it and `to` exists.
+    MoveIdentifier {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it now.
+        from: ContactId,
+        /// The contact receiving it.
+        to: ContactId,
+        /// Its primary flag on `to`.
+        is_primary: bool,
+    },
+    /// Delete a contact with its identifiers and memory records. Precondition: it
+    /// exists in the org at `expected_version`.
+    DeleteContact {
+        /// The contact.
+        id: ContactId,
+        /// The version the engine read.
+        expected_version: u64,
+    },
     /// Insert a memory record (its `revision` is 1). Preconditions: its contact exists
     /// in the org, its id is new, and no record of the org has the same contact and
     /// scope (enforced by the storage: a unique index or equivalent).
     InsertMemory(MemoryRecord),
     /// Replace a memory record with `record` (whose `revision` is
     /// `expected_revision + 1`). Precondition: the stored record has
-    /// `expected_revision`. The contact, scope, id and `created_at` never change.
+    /// `expected_revision`. Its id, scope and `created_at` never change; its contact
+    /// may (a merge moves records), in which case the new contact must exist in the
+    /// org and must not already have a record for the scope.
     UpdateMemory {
         /// The record's new state.
         record: MemoryRecord,

@@ -217,6 +217,8 @@ struct Staged {
     base_version: Option<u64>,
     /// Whether this batch already moved its version.
     bumped: bool,
+    /// Whether this batch deleted it.
+    deleted: bool,
 }
 
 /// Everything a batch will publish, built without touching shared state.
@@ -224,9 +226,10 @@ struct Stage<'a> {
     inner: &'a Inner,
     org: OrgId,
     contacts: HashMap<ContactId, Staged>,
-    new_idents: Vec<(IdentKey, ContactId)>,
-    new_memories: Vec<(MemoryId, ContactId)>,
-    deleted_memories: Vec<MemoryId>,
+    /// Owner changes of identifiers, in order: `Some` to assign, `None` to free.
+    idents: Vec<(IdentKey, Option<ContactId>)>,
+    /// Memory index changes, in order: `Some` to (re)assign, `None` to remove.
+    memories: Vec<(MemoryId, Option<ContactId>)>,
 }
 
 fn conflict(what: String) -> Error {
@@ -234,8 +237,11 @@ fn conflict(what: String) -> Error {
 }
 
 impl Stage<'_> {
-    /// The staged copy of a stored contact of the org, staging it on first use.
+    /// The staged copy of a live contact of the org, staging it on first use.
     fn staged(&mut self, id: ContactId) -> Result<&mut Staged> {
+        if self.contacts.get(&id).is_some_and(|s| s.deleted) {
+            return Err(conflict(format!("contact {id} was deleted")));
+        }
         if !self.contacts.contains_key(&id) {
             let slot = self
                 .inner
@@ -249,10 +255,28 @@ impl Stage<'_> {
                     memories: slot.memories,
                     base_version: Some(base),
                     bumped: false,
+                    deleted: false,
                 },
             );
         }
         Ok(self.contacts.get_mut(&id).expect("staged above"))
+    }
+
+    /// Who owns `q` as of this batch.
+    fn owner(&self, q: &IdentQuery<'_>) -> Option<ContactId> {
+        match self.idents.iter().rev().find(|(k, _)| q.equivalent(k)) {
+            Some((_, owner)) => *owner,
+            None => self.inner.owner(q),
+        }
+    }
+
+    fn set_owner(&mut self, kind: IdentifierKind, value: &str, owner: Option<ContactId>) {
+        let key = IdentKey {
+            org: self.org,
+            kind,
+            value: value.into(),
+        };
+        self.idents.push((key, owner));
     }
 
     fn bump(staged: &mut Staged) {
@@ -274,14 +298,10 @@ impl Stage<'_> {
 
     /// The contact owning memory `id`, as of this batch.
     fn memory_contact(&self, id: MemoryId) -> Option<ContactId> {
-        if self.deleted_memories.contains(&id) {
-            return None;
+        match self.memories.iter().rev().find(|(m, _)| *m == id) {
+            Some((_, contact)) => *contact,
+            None => self.inner.memory_owner(id),
         }
-        self.new_memories
-            .iter()
-            .find(|(m, _)| *m == id)
-            .map(|(_, c)| *c)
-            .or_else(|| self.inner.memory_owner(id))
     }
 
     fn apply(&mut self, op: &WriteOp) -> Result<()> {
@@ -317,6 +337,7 @@ impl Stage<'_> {
                         memories: Vec::new(),
                         base_version: None,
                         bumped: false,
+                        deleted: false,
                     },
                 );
                 Ok(())
@@ -339,9 +360,7 @@ impl Stage<'_> {
                     kind: ident.identifier_type,
                     value: &ident.identifier_value,
                 };
-                let taken = self.inner.owner(&q).is_some()
-                    || self.new_idents.iter().any(|(k, _)| q.equivalent(k));
-                if taken {
+                if self.owner(&q).is_some() {
                     return Err(conflict(format!(
                         "{} {} is already owned",
                         ident.identifier_type, ident.identifier_value
@@ -350,14 +369,91 @@ impl Stage<'_> {
                 let s = self.staged(ident.contact_id)?;
                 Self::bump(s);
                 s.contact.identifiers.push(ident.clone());
-                self.new_idents.push((
-                    IdentKey {
-                        org,
-                        kind: ident.identifier_type,
-                        value: ident.identifier_value.as_str().into(),
-                    },
-                    ident.contact_id,
-                ));
+                self.set_owner(
+                    ident.identifier_type,
+                    &ident.identifier_value,
+                    Some(ident.contact_id),
+                );
+                Ok(())
+            }
+            WriteOp::DeleteIdentifier { id, contact_id } => {
+                let s = self.staged(*contact_id)?;
+                let pos = s
+                    .contact
+                    .identifiers
+                    .iter()
+                    .position(|i| i.id == *id)
+                    .ok_or_else(|| {
+                        conflict(format!("identifier {id} is not on contact {contact_id}"))
+                    })?;
+                Self::bump(s);
+                let gone = s.contact.identifiers.remove(pos);
+                self.set_owner(gone.identifier_type, &gone.identifier_value, None);
+                Ok(())
+            }
+            WriteOp::SetPrimary {
+                id,
+                contact_id,
+                is_primary,
+            } => {
+                let s = self.staged(*contact_id)?;
+                let ident = s
+                    .contact
+                    .identifiers
+                    .iter_mut()
+                    .find(|i| i.id == *id)
+                    .ok_or_else(|| {
+                        conflict(format!("identifier {id} is not on contact {contact_id}"))
+                    })?;
+                ident.is_primary = *is_primary;
+                Self::bump(s);
+                Ok(())
+            }
+            WriteOp::MoveIdentifier {
+                id,
+                from,
+                to,
+                is_primary,
+            } => {
+                self.staged(*to)?;
+                let s = self.staged(*from)?;
+                let pos = s
+                    .contact
+                    .identifiers
+                    .iter()
+                    .position(|i| i.id == *id)
+                    .ok_or_else(|| conflict(format!("identifier {id} is not on contact {from}")))?;
+                Self::bump(s);
+                let mut moved = s.contact.identifiers.remove(pos);
+                moved.contact_id = *to;
+                moved.is_primary = *is_primary;
+                let t = self.staged(*to)?;
+                Self::bump(t);
+                self.set_owner(moved.identifier_type, &moved.identifier_value, Some(*to));
+                let t = self.staged(*to)?;
+                t.contact.identifiers.push(moved);
+                Ok(())
+            }
+            WriteOp::DeleteContact {
+                id,
+                expected_version,
+            } => {
+                let s = self.staged(*id)?;
+                Self::check_version(s.base_version, *expected_version, *id)?;
+                s.deleted = true;
+                let idents: Vec<_> = s
+                    .contact
+                    .identifiers
+                    .iter()
+                    .map(|i| (i.identifier_type, i.identifier_value.clone()))
+                    .collect();
+                let memories: Vec<_> = s.memories.iter().map(|m| m.id).collect();
+                for (kind, value) in idents {
+                    self.set_owner(kind, &value, None);
+                }
+                for m in memories {
+                    self.memories.push((m, None));
+                }
                 Ok(())
             }
             WriteOp::InsertMemory(m) => {
@@ -377,30 +473,41 @@ impl Stage<'_> {
                 }
                 s.memories.push(Arc::new(m.clone()));
                 s.memories.sort_by_key(|x| (x.created_at, x.id));
-                self.new_memories.push((m.id, m.contact_id));
+                self.memories.push((m.id, Some(m.contact_id)));
                 Ok(())
             }
             WriteOp::UpdateMemory {
                 record,
                 expected_revision,
             } => {
-                let contact = self
+                let from = self
                     .memory_contact(record.id)
-                    .filter(|c| *c == record.contact_id)
                     .ok_or_else(|| conflict(format!("memory {} no longer exists", record.id)))?;
-                let s = self.staged(contact)?;
-                let slot = s
+                let s = self.staged(from)?;
+                let pos = s
                     .memories
-                    .iter_mut()
-                    .find(|x| x.id == record.id)
-                    .ok_or_else(|| conflict(format!("memory {} no longer exists", record.id)))?;
-                if slot.revision != *expected_revision {
+                    .iter()
+                    .position(|x| x.id == record.id && x.revision == *expected_revision)
+                    .ok_or_else(|| {
+                        conflict(format!("memory {} changed since it was read", record.id))
+                    })?;
+                if from == record.contact_id {
+                    s.memories[pos] = Arc::new(record.clone());
+                    return Ok(());
+                }
+                // A merge moves the record to another contact of the org.
+                s.memories.remove(pos);
+                let scope = record.scope();
+                let t = self.staged(record.contact_id)?;
+                if t.memories.iter().any(|x| same_scope(x, &scope)) {
                     return Err(conflict(format!(
-                        "memory {} changed since it was read",
-                        record.id
+                        "contact {} already has a memory for this scope",
+                        record.contact_id
                     )));
                 }
-                *slot = Arc::new(record.clone());
+                t.memories.push(Arc::new(record.clone()));
+                t.memories.sort_by_key(|x| (x.created_at, x.id));
+                self.memories.push((record.id, Some(record.contact_id)));
                 Ok(())
             }
             WriteOp::DeleteMemory {
@@ -417,7 +524,7 @@ impl Stage<'_> {
                     .position(|x| x.id == *id && x.revision == *expected_revision)
                     .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
                 s.memories.remove(pos);
-                self.deleted_memories.push(*id);
+                self.memories.push((*id, None));
                 Ok(())
             }
         }
@@ -532,9 +639,8 @@ impl Store for InMemoryStore {
             inner,
             org,
             contacts: HashMap::new(),
-            new_idents: Vec::new(),
-            new_memories: Vec::new(),
-            deleted_memories: Vec::new(),
+            idents: Vec::new(),
+            memories: Vec::new(),
         };
         for op in &batch.ops {
             stage.apply(op)?;
@@ -546,26 +652,44 @@ impl Store for InMemoryStore {
         // Phase 2: publish. Readers that overlap this see an odd or changed epoch and
         // retry, so none observes half of it.
         inner.epoch.fetch_add(1, Ordering::SeqCst);
-        for (key, owner) in stage.new_idents {
+        for (key, owner) in stage.idents {
             let q = IdentQuery {
                 org,
                 kind: key.kind,
                 value: &key.value,
             };
-            write(inner.ident_shard(&q)).insert(key, owner);
+            let mut shard = write(inner.ident_shard(&q));
+            match owner {
+                Some(owner) => {
+                    shard.insert(key, owner);
+                }
+                None => {
+                    shard.remove(&q);
+                }
+            }
         }
-        for (memory, contact) in stage.new_memories {
-            write(inner.memory_shard(memory)).insert(memory, contact);
-        }
-        for memory in stage.deleted_memories {
-            write(inner.memory_shard(memory)).remove(&memory);
+        for (memory, contact) in stage.memories {
+            let mut shard = write(inner.memory_shard(memory));
+            match contact {
+                Some(contact) => {
+                    shard.insert(memory, contact);
+                }
+                None => {
+                    shard.remove(&memory);
+                }
+            }
         }
         for (id, s) in stage.contacts {
+            let key = (s.contact.contact.created_at, id);
+            if s.deleted {
+                if let Some(set) = write(&inner.order).get_mut(&org) {
+                    set.remove(&key);
+                }
+                write(inner.contact_shard(id)).remove(&id);
+                continue;
+            }
             if s.base_version.is_none() {
-                write(&inner.order)
-                    .entry(org)
-                    .or_default()
-                    .insert((s.contact.contact.created_at, id));
+                write(&inner.order).entry(org).or_default().insert(key);
             }
             write(inner.contact_shard(id)).insert(
                 id,

@@ -404,6 +404,13 @@ fn identifier_from_row(contact: ContactId, row: &Row<'_>) -> Result<Option<Ident
     }))
 }
 
+/// Notes that a batch changed `id`'s identifiers, so its version moves once.
+fn touch(touched: &mut Vec<ContactId>, id: ContactId) {
+    if !touched.contains(&id) {
+        touched.push(id);
+    }
+}
+
 fn lookup_one(
     conn: &Connection,
     org: OrgId,
@@ -657,9 +664,119 @@ impl Store for SqliteStore {
                             ident.contact_id
                         )));
                     }
-                    if !touched.contains(&ident.contact_id) {
-                        touched.push(ident.contact_id);
+                    touch(&mut touched, ident.contact_id);
+                }
+                WriteOp::DeleteIdentifier { id, contact_id } => {
+                    let deleted = tx
+                        .prepare_cached(
+                            "DELETE FROM identifiers WHERE id = ?1 AND contact_id = ?2 AND org = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![id.0.as_bytes(), contact_id.0.as_bytes(), org_bytes])
+                        })
+                        .map_err(write_error)?;
+                    if deleted != 1 {
+                        return Err(Error::conflict(format!(
+                            "identifier {id} is not on contact {contact_id}"
+                        )));
                     }
+                    touch(&mut touched, *contact_id);
+                }
+                WriteOp::SetPrimary {
+                    id,
+                    contact_id,
+                    is_primary,
+                } => {
+                    let changed = tx
+                        .prepare_cached(
+                            "UPDATE identifiers SET is_primary = ?1 \
+                             WHERE id = ?2 AND contact_id = ?3 AND org = ?4",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                is_primary,
+                                id.0.as_bytes(),
+                                contact_id.0.as_bytes(),
+                                org_bytes
+                            ])
+                        })
+                        .map_err(write_error)?;
+                    if changed != 1 {
+                        return Err(Error::conflict(format!(
+                            "identifier {id} is not on contact {contact_id}"
+                        )));
+                    }
+                    touch(&mut touched, *contact_id);
+                }
+                WriteOp::MoveIdentifier {
+                    id,
+                    from,
+                    to,
+                    is_primary,
+                } => {
+                    // Delete and re-insert, so the identifier becomes `to`'s newest
+                    // (a new `seq`), keeping its id and value.
+                    let found: Option<(String, String)> = tx
+                        .prepare_cached(
+                            "SELECT kind, value FROM identifiers \
+                             WHERE id = ?1 AND contact_id = ?2 AND org = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.query_row(
+                                params![id.0.as_bytes(), from.0.as_bytes(), org_bytes],
+                                |r| Ok((r.get(0)?, r.get(1)?)),
+                            )
+                            .optional()
+                        })
+                        .map_err(write_error)?;
+                    let Some((kind, value)) = found else {
+                        return Err(Error::conflict(format!(
+                            "identifier {id} is not on contact {from}"
+                        )));
+                    };
+                    tx.prepare_cached("DELETE FROM identifiers WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id.0.as_bytes()]))
+                        .map_err(write_error)?;
+                    let inserted = tx
+                        .prepare_cached(
+                            "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+                             SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+                             WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?2 AND org = ?3)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![id.0.as_bytes(), to.0.as_bytes(), org_bytes, kind, value, is_primary])
+                        })
+                        .map_err(write_error)?;
+                    if inserted != 1 {
+                        return Err(Error::conflict(format!("contact {to} no longer exists")));
+                    }
+                    touch(&mut touched, *from);
+                    touch(&mut touched, *to);
+                }
+                WriteOp::DeleteContact {
+                    id,
+                    expected_version,
+                } => {
+                    // Identifiers and memories go with it (ON DELETE CASCADE).
+                    let deleted = tx
+                        .prepare_cached(
+                            "DELETE FROM contacts WHERE id = ?1 AND org = ?2 AND version = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                id.0.as_bytes(),
+                                org_bytes,
+                                i64::try_from(*expected_version).unwrap_or(-1)
+                            ])
+                        })
+                        .map_err(write_error)?;
+                    if deleted != 1 {
+                        return Err(Error::conflict(format!(
+                            "contact {id} changed since it was read"
+                        )));
+                    }
+                    touched.retain(|c| c != id);
+                    versioned.retain(|c| c != id);
                 }
                 WriteOp::InsertMemory(m) => {
                     let body = memory_body(m)?;
@@ -695,8 +812,9 @@ impl Store for SqliteStore {
                     let body = memory_body(record)?;
                     let changed = tx
                         .prepare_cached(
-                            "UPDATE memories SET revision = ?1, body = ?2 \
-                             WHERE id = ?3 AND org = ?4 AND contact_id = ?5 AND revision = ?6",
+                            "UPDATE memories SET revision = ?1, body = ?2, contact_id = ?5 \
+                             WHERE id = ?3 AND org = ?4 AND revision = ?6 \
+                             AND EXISTS (SELECT 1 FROM contacts WHERE id = ?5 AND org = ?4)",
                         )
                         .and_then(|mut s| {
                             s.execute(params![

@@ -90,6 +90,17 @@ macro_rules! conformance_tests {
             memory_concurrent_writes,
             memory_embedded_json_shape,
             seed_list_example_is_reproduced,
+            update_replaces_name,
+            update_metadata_is_a_merge_patch,
+            update_adds_identifiers,
+            update_replaces_external_id,
+            update_conflicts_with_another_owner,
+            merge_moves_identifiers_and_deletes_duplicate,
+            merge_refusals,
+            merge_moves_and_combines_memories,
+            delete_frees_identifiers,
+            detach_frees_and_promotes_the_oldest,
+            lifecycle_writes_are_atomic,
         );
     };
     (@each $make:expr; $($scenario:ident),* $(,)?) => {

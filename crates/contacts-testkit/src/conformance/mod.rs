@@ -6,7 +6,9 @@
 //!
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
+mod lifecycle;
 mod memory;
+pub use lifecycle::*;
 pub use memory::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
