@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::conformance::engine_with;
 use crate::machine::{
     Op, find_request, limits, machine_config, memory_ops, memory_scopes, offsets, org,
-    resolve_request,
+    resolve_request, stored_identifiers, update_request,
 };
 use crate::model::MemoryOp;
 
@@ -30,6 +30,10 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (org_bit(), limits(), offsets()).prop_map(|(o, l, f)| Op::List(o, l, f)),
         2 => (org_bit(), any::<usize>(), memory_scopes())
             .prop_map(|(o, index, scope)| Op::MemoryCreate { org: o, index, scope }),
+        2 => (org_bit(), any::<usize>(), update_request()).prop_map(|(o, i, r)| Op::Update(o, i, r)),
+        1 => (org_bit(), any::<usize>(), any::<usize>()).prop_map(|(o, p, d)| Op::Merge(o, p, d)),
+        1 => (org_bit(), any::<usize>()).prop_map(|(o, i)| Op::Delete(o, i)),
+        1 => (org_bit(), any::<usize>(), stored_identifiers()).prop_map(|(o, i, (k, v))| Op::Detach(o, i, k, v)),
         5 => (org_bit(), any::<usize>(), memory_scopes(), memory_ops(), proptest::bool::weighted(0.1))
             .prop_map(|(o, index, scope, op, stale)| Op::Memory { org: o, index, scope, op, stale }),
     ]
@@ -85,6 +89,37 @@ impl<S: Store> Side<S> {
                 self.engine
                     .get(org(*o), ContactId(uuid::Uuid::from_u128(42))),
             ),
+            Op::Update(o, index, req) => match self.pick(*o, *index) {
+                Some(id) => render(self.engine.update(org(*o), id, req)),
+                None => Value::Null,
+            },
+            Op::Merge(o, p, d) => match (self.pick(*o, *p), self.pick(*o, *d)) {
+                (Some(p), Some(d)) => render(self.engine.merge(org(*o), p, d)),
+                _ => Value::Null,
+            },
+            Op::Delete(o, index) => match self.pick(*o, *index) {
+                Some(id) => render(self.engine.delete(org(*o), id)),
+                None => Value::Null,
+            },
+            Op::Detach(o, index, kind, value) => match self.pick(*o, *index) {
+                Some(id) => {
+                    let ident = self
+                        .engine
+                        .get(org(*o), id)
+                        .ok()
+                        .and_then(|c| {
+                            c.identifiers
+                                .into_iter()
+                                .find(|x| {
+                                    x.identifier_type == *kind && x.identifier_value == *value
+                                })
+                                .map(|x| x.id)
+                        })
+                        .unwrap_or(contacts_core::IdentifierId(uuid::Uuid::from_u128(9999)));
+                    render(self.engine.detach(org(*o), id, ident))
+                }
+                None => Value::Null,
+            },
             Op::MemoryCreate {
                 org: o,
                 index,
@@ -124,6 +159,12 @@ impl<S: Store> Side<S> {
 }
 
 impl<S: Store> Side<S> {
+    /// The contact `index` picks among those created in org `o` (deleted ones too).
+    fn pick(&self, o: u8, index: usize) -> Option<ContactId> {
+        let ids = &self.created[usize::from(o)];
+        (!ids.is_empty()).then(|| ids[index % ids.len()])
+    }
+
     fn memory_step(
         &self,
         org: OrgId,

@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use contacts_core::{
     Config, ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, FindRequest, IdentifierKind,
     ListRequest, MemoryId, MemoryScope, Metadata, NewMessage, NewOpenItem, OpenItemId, OrgId,
-    ResolveRequest, Role, ScopeRequest, Store, Timestamp,
+    ResolveRequest, Role, ScopeRequest, Store, Timestamp, UpdateRequest,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
@@ -98,6 +98,14 @@ pub enum Op {
         /// The scope.
         scope: ScopeRequest,
     },
+    /// Update contact `index`.
+    Update(u8, usize, UpdateRequest),
+    /// Merge contact `.2` into contact `.1`.
+    Merge(u8, usize, usize),
+    /// Delete contact `index`.
+    Delete(u8, usize),
+    /// Detach identifier `(kind, value)` from contact `index`.
+    Detach(u8, usize, IdentifierKind, String),
     /// A memory write or read of contact `index` for `scope`; with `stale`, the write
     /// names the revision before the current one.
     Memory {
@@ -129,6 +137,10 @@ pub enum Expected {
     List(Result<(Vec<usize>, u64, u64), Rejected>),
     /// A memory create: whether it created.
     MemoryCreate(Result<bool, Rejected>),
+    /// An update: whether the contact changed.
+    Update(Result<bool, Rejected>),
+    /// A merge, delete or detach.
+    Done(Result<(), Rejected>),
     /// A memory op: the record afterwards, and the revision named (if any).
     Memory(Result<Option<ModelMemory>, Rejected>, Option<u64>),
 }
@@ -271,6 +283,60 @@ pub fn resolve_scopes() -> BoxedStrategy<ScopeRequest> {
     pick(&valid, &[s(None, Some("not-a-number"))])
 }
 
+/// Update requests over the identifier pools, with names and metadata patches.
+pub fn update_request() -> impl Strategy<Value = UpdateRequest> {
+    let names = pick(
+        &[None, None, Some("Zed".to_owned()), Some(" Ana ".to_owned())],
+        &[Some("  ".to_owned())],
+    );
+    let patches = pick(
+        &[
+            None,
+            None,
+            Some(json!({"a": null})),
+            Some(json!({"n": {"x": 1}})),
+            Some(json!({"b": "y", "c": {"d": null}})),
+        ],
+        &[Some(json!([1]))],
+    );
+    let ids = |v: &[&str]| {
+        proptest::option::weighted(
+            0.3,
+            proptest::sample::select(v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()),
+        )
+    };
+    (
+        names,
+        patches,
+        ids(&["a@example.com", "B@example.com", "d@example.com", "null"]),
+        ids(&["+14155550100", "+1 415 555 0104", "+14155550101"]),
+        ids(&["u-1", "u-2", "u-9"]),
+    )
+        .prop_map(|(name, metadata, email, phone, ext)| {
+            let mut r = UpdateRequest::new();
+            r.name = name;
+            r.metadata = metadata;
+            r.email = email;
+            r.phone_number = phone;
+            r.external_id = ext;
+            r
+        })
+}
+
+/// Identifiers as stored, for detach.
+pub fn stored_identifiers() -> impl Strategy<Value = (IdentifierKind, String)> {
+    proptest::sample::select(vec![
+        (IdentifierKind::PhoneNumber, "+14155550100".to_owned()),
+        (IdentifierKind::PhoneNumber, "+14155550101".to_owned()),
+        (IdentifierKind::PhoneNumber, "+14155550102".to_owned()),
+        (IdentifierKind::PhoneNumber, "+14155550104".to_owned()),
+        (IdentifierKind::Email, "a@example.com".to_owned()),
+        (IdentifierKind::Email, "b@example.com".to_owned()),
+        (IdentifierKind::ExternalId, "u-1".to_owned()),
+        (IdentifierKind::ExternalId, "u-2".to_owned()),
+    ])
+}
+
 /// Valid scopes for memory operations.
 pub fn memory_scopes() -> BoxedStrategy<ScopeRequest> {
     proptest::sample::select(vec![
@@ -385,6 +451,12 @@ impl ReferenceStateMachine for ModelMachine {
                     index: i,
                     scope,
                 });
+            let update =
+                (contacts.clone(), update_request()).prop_map(|((o, i), r)| Op::Update(o, i, r));
+            let pair = (contacts.clone(), 0usize..8).prop_map(|((o, i), j)| Op::Merge(o, i, j));
+            let delete = contacts.clone().prop_map(|(o, i)| Op::Delete(o, i));
+            let detach = (contacts.clone(), stored_identifiers())
+                .prop_map(|((o, i), (k, v))| Op::Detach(o, i, k, v));
             let memory = (
                 contacts,
                 memory_scopes(),
@@ -406,6 +478,10 @@ impl ReferenceStateMachine for ModelMachine {
                 1 => unknown,
                 2 => create,
                 6 => memory,
+                3 => update,
+                1 => pair,
+                1 => delete,
+                1 => detach,
             ]
             .boxed()
         }
@@ -416,8 +492,14 @@ impl ReferenceStateMachine for ModelMachine {
             Op::Get {
                 owner_org, index, ..
             } => *index < state.model.contacts(org(*owner_org)).len(),
-            Op::MemoryCreate { org: o, index, .. } | Op::Memory { org: o, index, .. } => {
-                *index < state.model.contacts(org(*o)).len()
+            Op::MemoryCreate { org: o, index, .. }
+            | Op::Memory { org: o, index, .. }
+            | Op::Update(o, index, _)
+            | Op::Delete(o, index)
+            | Op::Detach(o, index, ..) => *index < state.model.contacts(org(*o)).len(),
+            Op::Merge(o, p, d) => {
+                let n = state.model.contacts(org(*o)).len();
+                *p < n && *d < n
             }
             _ => true,
         }
@@ -429,9 +511,15 @@ impl ReferenceStateMachine for ModelMachine {
             Op::Find(o, r) => Expected::Find(state.model.find(org(*o), r)),
             Op::Get {
                 owner_org,
+                index,
                 query_org,
-                ..
-            } => Expected::Get(owner_org == query_org),
+            } => Expected::Get(
+                owner_org == query_org && !state.model.contacts(org(*owner_org))[*index].deleted,
+            ),
+            Op::Update(o, i, r) => Expected::Update(state.model.update(org(*o), *i, r)),
+            Op::Merge(o, p, d) => Expected::Done(state.model.merge(org(*o), *p, *d)),
+            Op::Delete(o, i) => Expected::Done(state.model.delete(org(*o), *i)),
+            Op::Detach(o, i, k, v) => Expected::Done(state.model.detach(org(*o), *i, *k, v)),
             Op::GetUnknown(_) => Expected::Get(false),
             Op::List(o, l, f) => Expected::List(state.model.list(org(*o), *l, *f)),
             Op::MemoryCreate {
@@ -750,11 +838,13 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                 let real: Result<Option<Content>, Error> = match &op {
                     MemoryOp::Reset => {
                         let existed = e.memory_reset(org(o), contact, &scope);
-                        assert_eq!(
-                            existed.as_ref().ok(),
-                            Some(&sut.memories.contains_key(&key)),
-                            "reset reports whether a record existed"
-                        );
+                        if let Ok(existed) = &existed {
+                            assert_eq!(
+                                *existed,
+                                sut.memories.contains_key(&key),
+                                "reset reports whether a record existed"
+                            );
+                        }
                         sut.memories.remove(&key);
                         existed.map(|_| None)
                     }
@@ -861,6 +951,81 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     }
                 }
             }
+            (Op::Update(o, i, req), Expected::Update(expected)) => {
+                let real = sut.engine.update(org(o), sut.ids[&(o, i)], &req);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(changed) => {
+                        let c = real.expect("update");
+                        let before = sut.updated_at[&(o, i)];
+                        if *changed {
+                            assert!(c.updated_at > before, "changed but updated_at kept");
+                        } else {
+                            assert_eq!(c.updated_at, before, "unchanged but updated_at moved");
+                        }
+                        sut.updated_at.insert((o, i), c.updated_at);
+                    }
+                }
+            }
+            (Op::Merge(o, p, d), Expected::Done(expected)) => {
+                let real = sut.engine.merge(org(o), sut.ids[&(o, p)], sut.ids[&(o, d)]);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(()) => {
+                        let c = real.expect("merge");
+                        assert_eq!(c.id, sut.ids[&(o, p)]);
+                        assert!(c.updated_at > sut.updated_at[&(o, p)]);
+                        sut.updated_at.insert((o, p), c.updated_at);
+                        let moved: Vec<_> = sut
+                            .memories
+                            .keys()
+                            .filter(|(ko, ki, _)| *ko == o && *ki == d)
+                            .cloned()
+                            .collect();
+                        for key in moved {
+                            let id = sut.memories.remove(&key).expect("listed above");
+                            let target = (o, p, key.2);
+                            // A scope both had keeps the primary's record; one only the
+                            // duplicate had moves with its id.
+                            sut.memories.entry(target).or_insert(id);
+                        }
+                    }
+                }
+            }
+            (Op::Delete(o, i), Expected::Done(expected)) => {
+                let real = sut.engine.delete(org(o), sut.ids[&(o, i)]);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(()) => {
+                        real.expect("delete");
+                        sut.memories
+                            .retain(|(ko, ki, _), _| !(*ko == o && *ki == i));
+                    }
+                }
+            }
+            (Op::Detach(o, i, kind, value), Expected::Done(expected)) => {
+                let contact = sut.ids[&(o, i)];
+                let ident = sut
+                    .engine
+                    .get(org(o), contact)
+                    .ok()
+                    .and_then(|c| {
+                        c.identifiers
+                            .iter()
+                            .find(|x| x.identifier_type == kind && x.identifier_value == value)
+                            .map(|x| x.id)
+                    })
+                    .unwrap_or(contacts_core::IdentifierId(uuid::Uuid::from_u128(9999)));
+                let real = sut.engine.detach(org(o), contact, ident);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(()) => {
+                        let c = real.expect("detach");
+                        assert!(c.contact.updated_at > sut.updated_at[&(o, i)]);
+                        sut.updated_at.insert((o, i), c.contact.updated_at);
+                    }
+                }
+            }
             (op, expected) => panic!("op {op:?} does not match prediction {expected:?}"),
         }
         sut
@@ -884,10 +1049,15 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     break;
                 }
             }
-            let contacts = model.contacts(org(o));
+            let contacts: Vec<(usize, &crate::model::ModelContact)> = model
+                .contacts(org(o))
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.deleted)
+                .collect();
             assert_eq!(listed.len(), contacts.len(), "contact count in org {o}");
             let mut owners = BTreeSet::new();
-            for (i, (real, m)) in listed.iter().zip(contacts).enumerate() {
+            for (real, (i, m)) in listed.iter().zip(contacts) {
                 assert_eq!(Some(&real.contact.id), sut.ids.get(&(o, i)), "list order");
                 assert_eq!(real.contact.org_id, org(o), "org isolation");
                 assert_eq!(real.contact.name, m.name, "name of {i}");

@@ -22,6 +22,8 @@ pub struct ModelContact {
     pub identifiers: Vec<(IdentifierKind, String)>,
     /// Memory records in creation order.
     pub memories: Vec<ModelMemory>,
+    /// Deleted (or merged away): invisible, its identifiers free.
+    pub deleted: bool,
 }
 
 /// A memory record in the model.
@@ -41,11 +43,14 @@ pub struct ModelMemory {
     pub open_items: Vec<String>,
     /// Revision (1 when created, +1 per write).
     pub revision: u64,
+    /// Creation order across the model, which is the engine's `(created_at, id)` order.
+    pub seq: u64,
 }
 
 impl ModelMemory {
-    fn new(scope: MemoryScope) -> Self {
+    fn new(scope: MemoryScope, seq: u64) -> Self {
         ModelMemory {
+            seq,
             scope,
             summary: None,
             facts: Metadata::new(),
@@ -119,6 +124,7 @@ pub struct Model {
     config: Config,
     normalizer: Normalizer,
     orgs: BTreeMap<OrgId, OrgModel>,
+    next_seq: u64,
 }
 
 /// A request rejected by the model: the field the engine must name.
@@ -137,6 +143,7 @@ impl Model {
             normalizer: Normalizer::new(&config).expect("valid test config"),
             config,
             orgs: BTreeMap::new(),
+            next_seq: 0,
         }
     }
 
@@ -258,6 +265,7 @@ impl Model {
                 metadata: metadata.clone().unwrap_or_default(),
                 identifiers: Vec::new(),
                 memories: Vec::new(),
+                deleted: false,
             });
         }
         let c = &mut o.contacts[index];
@@ -279,7 +287,8 @@ impl Model {
         let memory_created = scope.map(|scope| {
             let missing = !c.memories.iter().any(|m| m.scope == scope);
             if missing {
-                c.memories.push(ModelMemory::new(scope));
+                self.next_seq += 1;
+                c.memories.push(ModelMemory::new(scope, self.next_seq));
             }
             missing
         });
@@ -326,9 +335,20 @@ impl Model {
             return Err("offset".into());
         }
         let limit = limit.min(200) as usize;
-        let total = self.contacts(org).len();
-        let page = (0..total).skip(offset as usize).take(limit).collect();
-        Ok((page, limit as u64, total as u64))
+        let live: Vec<usize> = self
+            .contacts(org)
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.deleted)
+            .map(|(i, _)| i)
+            .collect();
+        let page = live
+            .iter()
+            .copied()
+            .skip(offset as usize)
+            .take(limit)
+            .collect();
+        Ok((page, limit as u64, live.len() as u64))
     }
 
     /// The identifiers of a contact in the order get/list show them: by kind
@@ -381,6 +401,7 @@ impl Model {
         self.orgs
             .get_mut(&org)
             .and_then(|o| o.contacts.get_mut(index))
+            .filter(|c| !c.deleted)
             .ok_or_else(|| NOT_FOUND.to_owned())
     }
 
@@ -395,11 +416,13 @@ impl Model {
         scope: &ScopeRequest,
     ) -> Result<bool, Rejected> {
         let scope = self.required_scope(scope)?;
+        self.next_seq += 1;
+        let seq = self.next_seq;
         let c = self.contact_mut(org, index)?;
         if c.memories.iter().any(|m| m.scope == scope) {
             return Ok(false);
         }
-        c.memories.push(ModelMemory::new(scope));
+        c.memories.push(ModelMemory::new(scope, seq));
         Ok(true)
     }
 
@@ -419,6 +442,14 @@ impl Model {
     ) -> Result<Option<ModelMemory>, Rejected> {
         let window = self.config.memory.window;
         let scope = self.required_scope(scope)?;
+        // Validation the engine does before reading the record.
+        if let MemoryOp::Append(msgs) = op {
+            for (i, (_, _, channel, _)) in msgs.iter().enumerate() {
+                if channel.chars().any(|ch| ch.is_ascii_uppercase()) {
+                    return Err(format!("messages[{i}].channel"));
+                }
+            }
+        }
         let c = self.contact_mut(org, index)?;
         let pos = c.memories.iter().position(|m| m.scope == scope);
         match op {
@@ -430,14 +461,6 @@ impl Model {
             }
             MemoryOp::Context => return Ok(pos.map(|p| c.memories[p].clone())),
             _ => {}
-        }
-        // Validation the engine does before reading the record.
-        if let MemoryOp::Append(msgs) = op {
-            for (i, (_, _, channel, _)) in msgs.iter().enumerate() {
-                if channel.chars().any(|ch| ch.is_ascii_uppercase()) {
-                    return Err(format!("messages[{i}].channel"));
-                }
-            }
         }
         let p = pos.ok_or_else(|| NOT_FOUND.to_owned())?;
         let m = &mut c.memories[p];
@@ -489,6 +512,241 @@ impl Model {
         next.revision += 1;
         *m = next.clone();
         Ok(Some(next))
+    }
+}
+
+/// RFC 7396, restated plainly.
+fn merge_patch(target: &serde_json::Value, patch: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let Value::Object(p) = patch else {
+        return patch.clone();
+    };
+    let mut out = match target {
+        Value::Object(t) => t.clone(),
+        _ => Metadata::new(),
+    };
+    for (k, v) in p {
+        if v.is_null() {
+            out.remove(k);
+        } else {
+            let merged = merge_patch(out.get(k).unwrap_or(&Value::Null), v);
+            out.insert(k.clone(), merged);
+        }
+    }
+    Value::Object(out)
+}
+
+impl Model {
+    fn live(&self, org: OrgId, index: usize) -> Result<&ModelContact, Rejected> {
+        self.orgs
+            .get(&org)
+            .and_then(|o| o.contacts.get(index))
+            .filter(|c| !c.deleted)
+            .ok_or_else(|| NOT_FOUND.to_owned())
+    }
+
+    fn normalise_one(&self, kind: IdentifierKind, raw: &str) -> Result<String, Rejected> {
+        match self.normalizer.normalize(kind, raw) {
+            Ok(Normalized::Value(v)) => Ok(v.into_owned()),
+            _ => Err(kind.as_str().to_owned()),
+        }
+    }
+
+    /// Update, restated (SPEC 4). Returns whether the contact changed.
+    ///
+    /// # Errors
+    /// A field name, [`NOT_FOUND`] or [`CONFLICT`], as the engine must report them.
+    pub fn update(
+        &mut self,
+        org: OrgId,
+        index: usize,
+        req: &contacts_core::UpdateRequest,
+    ) -> Result<bool, Rejected> {
+        let name = match req.name.as_deref().map(str::trim) {
+            None => None,
+            Some(n)
+                if n.is_empty()
+                    || n.contains('\0')
+                    || n.chars().count() > self.config.max_name_chars =>
+            {
+                return Err("name".into());
+            }
+            Some(n) => Some(n.to_owned()),
+        };
+        if req.metadata.as_ref().is_some_and(|m| !m.is_object()) {
+            return Err("metadata".into());
+        }
+        let mut idents = Vec::new();
+        for (kind, raw) in [
+            (IdentifierKind::ExternalId, &req.external_id),
+            (IdentifierKind::Email, &req.email),
+            (IdentifierKind::PhoneNumber, &req.phone_number),
+        ] {
+            if let Some(raw) = raw {
+                idents.push((kind, self.normalise_one(kind, raw)?));
+            }
+        }
+        let c = self.live(org, index)?.clone();
+        let mut next = c.clone();
+        if let Some(n) = name {
+            next.name = Some(n);
+        }
+        if let Some(patch) = &req.metadata {
+            let merged = merge_patch(&serde_json::Value::Object(c.metadata.clone()), patch);
+            let size = serde_json::to_string(&merged).expect("serialisable").len();
+            if size > self.config.max_metadata_bytes
+                || depth(&merged) > self.config.max_metadata_depth
+            {
+                return Err("metadata".into());
+            }
+            next.metadata = merged.as_object().cloned().unwrap_or_default();
+        }
+        let o = &self.orgs[&org];
+        for (kind, value) in &idents {
+            match o.owners.get(&(*kind, value.clone())) {
+                Some(owner) if *owner == index => {}
+                Some(_) => return Err(CONFLICT.into()),
+                None => {
+                    if *kind == IdentifierKind::ExternalId {
+                        next.identifiers.retain(|(k, _)| k != kind);
+                    }
+                    let held = next.identifiers.iter().filter(|(k, _)| k == kind).count();
+                    if held as u32 >= self.config.cap(*kind) {
+                        return Err(CONFLICT.into());
+                    }
+                    next.identifiers.push((*kind, value.clone()));
+                }
+            }
+        }
+        let changed = next != c;
+        let o = self.orgs.get_mut(&org).expect("org exists");
+        for key in &c.identifiers {
+            o.owners.remove(key);
+        }
+        for key in &next.identifiers {
+            o.owners.insert(key.clone(), index);
+        }
+        o.contacts[index] = next;
+        Ok(changed)
+    }
+
+    /// Merge, restated (SPEC 4).
+    ///
+    /// # Errors
+    /// `duplicate_contact_id`, [`NOT_FOUND`] or [`CONFLICT`].
+    pub fn merge(&mut self, org: OrgId, primary: usize, duplicate: usize) -> Result<(), Rejected> {
+        if primary == duplicate {
+            return Err("duplicate_contact_id".into());
+        }
+        let p = self.live(org, primary)?.clone();
+        let d = self.live(org, duplicate)?.clone();
+        for kind in IdentifierKind::ALL {
+            let n = p
+                .identifiers
+                .iter()
+                .chain(&d.identifiers)
+                .filter(|(k, _)| *k == kind)
+                .count();
+            if n as u32 > self.config.cap(kind) {
+                return Err(CONFLICT.into());
+            }
+        }
+        let window = self.config.memory.window;
+        let mut next = p.clone();
+        if next.name.is_none() {
+            next.name.clone_from(&d.name);
+        }
+        for (k, v) in &d.metadata {
+            next.metadata.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        next.identifiers.extend(d.identifiers.iter().cloned());
+        for dm in &d.memories {
+            match next.memories.iter_mut().find(|m| m.scope == dm.scope) {
+                None => {
+                    let mut moved = dm.clone();
+                    moved.revision += 1;
+                    next.memories.push(moved);
+                }
+                Some(pm) => {
+                    let mut facts = dm.facts.clone();
+                    facts.extend(pm.facts.clone());
+                    pm.facts = facts;
+                    pm.messages.extend(dm.messages.iter().cloned());
+                    pm.messages.sort_by_key(|m| m.3);
+                    let excess = pm.messages.len().saturating_sub(window);
+                    pm.messages.drain(..excess);
+                    for de in &dm.entities {
+                        match pm.entities.iter_mut().find(|e| e.0 == de.0 && e.1 == de.1) {
+                            Some(pe) => {
+                                let mut f = de.3.clone();
+                                f.extend(pe.3.clone());
+                                pe.3 = f;
+                                if pe.2.is_none() {
+                                    pe.2.clone_from(&de.2);
+                                }
+                            }
+                            None => pm.entities.push(de.clone()),
+                        }
+                    }
+                    pm.open_items.extend(dm.open_items.iter().cloned());
+                    if pm.summary.as_deref().is_none_or(str::is_empty) {
+                        pm.summary.clone_from(&dm.summary);
+                    }
+                    pm.revision += 1;
+                }
+            }
+        }
+        next.memories.sort_by_key(|m| m.seq);
+        let o = self.orgs.get_mut(&org).expect("org exists");
+        for key in &d.identifiers {
+            o.owners.insert(key.clone(), primary);
+        }
+        o.contacts[primary] = next;
+        let gone = &mut o.contacts[duplicate];
+        gone.deleted = true;
+        gone.identifiers.clear();
+        gone.memories.clear();
+        Ok(())
+    }
+
+    /// Delete, restated (SPEC 4).
+    ///
+    /// # Errors
+    /// [`NOT_FOUND`].
+    pub fn delete(&mut self, org: OrgId, index: usize) -> Result<(), Rejected> {
+        self.live(org, index)?;
+        let o = self.orgs.get_mut(&org).expect("org exists");
+        let c = &mut o.contacts[index];
+        for key in c.identifiers.drain(..) {
+            o.owners.remove(&key);
+        }
+        c.memories.clear();
+        c.deleted = true;
+        Ok(())
+    }
+
+    /// Detach, restated (SPEC 4): the identifier `(kind, value)` of contact `index`.
+    ///
+    /// # Errors
+    /// [`NOT_FOUND`].
+    pub fn detach(
+        &mut self,
+        org: OrgId,
+        index: usize,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<(), Rejected> {
+        self.live(org, index)?;
+        let o = self.orgs.get_mut(&org).expect("org exists");
+        let c = &mut o.contacts[index];
+        let pos = c
+            .identifiers
+            .iter()
+            .position(|(k, v)| *k == kind && v == value)
+            .ok_or_else(|| NOT_FOUND.to_owned())?;
+        let key = c.identifiers.remove(pos);
+        o.owners.remove(&key);
+        Ok(())
     }
 }
 
