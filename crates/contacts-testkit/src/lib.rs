@@ -7,7 +7,8 @@
 //! - [`machine`]: a `proptest-state-machine` test driving random operation sequences
 //!   against a store and the model in lockstep;
 //! - [`differential`]: the same operation sequence on two stores, identical JSON at
-//!   every step.
+//!   every step;
+//! - [`fuzz`]: the bodies of the fuzz targets in `fuzz/`, replayed by ordinary tests.
 //!
 //! A backend's `tests/conformance.rs` is little more than:
 //!
@@ -23,6 +24,7 @@
 
 pub mod conformance;
 pub mod differential;
+pub mod fuzz;
 pub mod machine;
 pub mod model;
 

@@ -1,0 +1,246 @@
+//! The engine's hot and cold paths against their physical floors, in one run.
+//!
+//! `CONTACTS_BENCH_SIZE=1000000 cargo bench -p contacts-benches --bench resolve`
+//! reproduces `docs/benchmarks.md`; the default size (10,000) keeps
+//! `cargo test --benches` quick. Every engine figure has its floor in the same group.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use contacts_benches::{Walk, by_phone, email, engine, formatted_phone, load, org, phone, size};
+use contacts_core::uuid::Uuid;
+use contacts_core::{Engine, ListRequest, OrgId, ResolveRequest};
+use contacts_inmemory::InMemoryStore;
+use contacts_sqlite::SqliteStore;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+/// Requests sampled per benchmark: enough to defeat caches, small enough to build.
+const SAMPLE: usize = 4096;
+
+fn sample(n: u64, seed: u64) -> Vec<u64> {
+    let walk = Walk::new(n, seed);
+    (0..SAMPLE).map(|_| walk.next_index()).collect()
+}
+
+fn requests(idx: &[u64], make: impl Fn(u64) -> ResolveRequest) -> Vec<ResolveRequest> {
+    idx.iter().map(|i| make(*i)).collect()
+}
+
+fn hits<S: contacts_core::Store>(c: &mut Criterion, group: &str, e: &Engine<S>, n: u64) {
+    let idx = sample(n, 7);
+    let mut g = c.benchmark_group(group);
+    for (name, reqs) in [
+        ("canonical_phone", requests(&idx, by_phone)),
+        (
+            "email",
+            requests(&idx, |i| ResolveRequest::new().with_email(email(i))),
+        ),
+        (
+            "formatted_phone",
+            requests(&idx, |i| {
+                ResolveRequest::new().with_phone(formatted_phone(i))
+            }),
+        ),
+    ] {
+        let mut k = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % SAMPLE;
+                let out = e.resolve(org(), &reqs[k]).expect("hit");
+                debug_assert!(!out.created);
+                black_box(out)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn inmemory(c: &mut Criterion) {
+    let n = size();
+    let store = InMemoryStore::new();
+    load(&store, n);
+    let e = engine(store);
+    hits(c, "inmemory_hit", &e, n);
+
+    // Floor: a raw HashMap<(org, String), Uuid> with the same number of keys.
+    let map: HashMap<(OrgId, String), Uuid> = (0..n)
+        .map(|i| ((org(), phone(i)), Uuid::now_v7()))
+        .collect();
+    let keys: Vec<(OrgId, String)> = sample(n, 7)
+        .into_iter()
+        .map(|i| (org(), phone(i)))
+        .collect();
+    let mut k = 0;
+    c.benchmark_group("inmemory_hit")
+        .bench_function("floor_hashmap", |b| {
+            b.iter(|| {
+                k = (k + 1) % SAMPLE;
+                black_box(map.get(&keys[k]))
+            })
+        });
+
+    // Two threads against one: throughput of in-memory hits.
+    let e = Arc::new(e);
+    let reqs = Arc::new(requests(&sample(n, 11), by_phone));
+    let mut g = c.benchmark_group("inmemory_hit_threads");
+    for threads in [1u64, 2] {
+        g.throughput(Throughput::Elements(threads));
+        g.bench_with_input(
+            BenchmarkId::from_parameter(threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..threads)
+                        .map(|t| {
+                            let e = Arc::clone(&e);
+                            let reqs = Arc::clone(&reqs);
+                            std::thread::spawn(move || {
+                                for i in 0..iters as usize {
+                                    let r = &reqs[(i * 7 + t as usize * 13) % SAMPLE];
+                                    black_box(e.resolve(org(), r).expect("hit"));
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in handles {
+                        h.join().expect("bench thread");
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+    }
+    g.finish();
+
+    // Create (a miss): new people.
+    let mut next = n;
+    c.benchmark_group("create").bench_function("inmemory", |b| {
+        b.iter(|| {
+            next += 1;
+            let out = e.resolve(org(), &by_phone(next)).expect("create");
+            debug_assert!(out.created);
+            black_box(out)
+        })
+    });
+
+    list(c, "inmemory", &e, n);
+}
+
+fn list<S: contacts_core::Store>(c: &mut Criterion, backend: &str, e: &Engine<S>, n: u64) {
+    let mut g = c.benchmark_group(format!("list_{backend}"));
+    for (name, offset) in [
+        ("offset_0", 0),
+        ("offset_half", n / 2),
+        ("offset_90pct", n * 9 / 10),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    e.list(org(), ListRequest::new(50, offset as i64))
+                        .expect("list"),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+fn sqlite(c: &mut Criterion) {
+    let n = size();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    let store = SqliteStore::open(&path).expect("open");
+    load(&store, n);
+    let e = engine(store);
+    hits(c, "sqlite_hit", &e, n);
+
+    // Floor: one prepared statement doing the identifier-to-contact-row lookup on the
+    // same schema.
+    let raw =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("raw reader");
+    let keys: Vec<String> = sample(n, 7).into_iter().map(phone).collect();
+    let org_bytes = org().0;
+    let mut stmt = raw
+        .prepare(
+            "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version \
+             FROM identifiers AS i JOIN contacts AS c ON c.id = i.contact_id \
+             WHERE i.org = ?1 AND i.kind = 'phone_number' AND i.value = ?2",
+        )
+        .expect("prepare");
+    let mut k = 0;
+    c.benchmark_group("sqlite_hit")
+        .bench_function("floor_raw_join", |b| {
+            b.iter(|| {
+                k = (k + 1) % SAMPLE;
+                let row: (Vec<u8>, Option<String>, String, i64, i64, i64) = stmt
+                    .query_row(rusqlite::params![org_bytes.as_bytes(), keys[k]], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })
+                    .expect("row");
+                black_box(row)
+            })
+        });
+    drop(stmt);
+
+    // Create: engine against a raw two-insert IMMEDIATE transaction.
+    let mut next = n;
+    let mut g = c.benchmark_group("create");
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("sqlite", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(e.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
+    let mut writer = rusqlite::Connection::open(&path).expect("raw writer");
+    writer
+        .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .expect("pragmas");
+    let mut raw_next = 0u64;
+    g.bench_function("sqlite_floor_two_inserts", |b| {
+        b.iter(|| {
+            raw_next += 1;
+            let id = Uuid::now_v7();
+            let tx = writer
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .expect("begin");
+            tx.prepare_cached(
+                "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
+                 VALUES (?1, ?2, NULL, '{}', 0, 0, 1)",
+            )
+            .and_then(|mut s| s.execute(rusqlite::params![id.as_bytes(), org_bytes.as_bytes()]))
+            .expect("insert contact");
+            tx.prepare_cached(
+                "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+                 VALUES (?1, ?2, ?3, 'phone_number', ?4, 1)",
+            )
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![
+                    Uuid::now_v7().as_bytes(),
+                    id.as_bytes(),
+                    org_bytes.as_bytes(),
+                    format!("+1999{raw_next:07}")
+                ])
+            })
+            .expect("insert identifier");
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+
+    list(c, "sqlite", &e, n);
+}
+
+criterion_group!(benches, inmemory, sqlite);
+criterion_main!(benches);
