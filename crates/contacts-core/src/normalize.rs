@@ -148,9 +148,28 @@ impl Normalizer {
                 ));
             }
         };
-        let e164 = parse_with_library(&text, region, self.strict)
+        let mut e164 = parse_with_library(&text, region, self.strict)
             .map_err(|reason| Error::invalid(FIELD, reason))?;
-        Ok(Normalized::Value(Cow::Owned(e164)))
+        // The stored value must be a fixed point: normalising it again must give it
+        // back, or one number would live under two keys. The library is not always
+        // idempotent (`0082 00 07123457` gives `+8207123457`, whose national part
+        // starts with a trunk `0` the library strips on the next pass), so parse the
+        // result again until it settles; it only ever loses digits, so this ends fast.
+        for _ in 0..4 {
+            if !self.strict && takes_fast_path(&e164) {
+                return Ok(Normalized::Value(Cow::Owned(e164)));
+            }
+            let again = parse_with_library(&e164, None, self.strict)
+                .map_err(|reason| Error::invalid(FIELD, reason))?;
+            if again == e164 {
+                return Ok(Normalized::Value(Cow::Owned(e164)));
+            }
+            e164 = again;
+        }
+        Err(Error::invalid(
+            FIELD,
+            "is ambiguous: its digits change each time they are parsed",
+        ))
     }
 }
 
@@ -388,6 +407,19 @@ mod tests {
             n(&gb, IdentifierKind::PhoneNumber, "07911 123456").unwrap(),
             value("+447911123456")
         );
+    }
+
+    /// Found by the `phone` fuzz target: the library turned `0082-00-07123457` into
+    /// `+8207123457`, and that into `+827123457` on a second pass. Stored values must be
+    /// fixed points.
+    #[test]
+    fn normalised_phones_are_fixed_points() {
+        let c = Config::default();
+        let first = n(&c, IdentifierKind::PhoneNumber, "0082-00-07123457").unwrap();
+        let Normalized::Value(v) = &first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(n(&c, IdentifierKind::PhoneNumber, v).unwrap(), first);
     }
 
     #[test]
