@@ -228,6 +228,9 @@ struct Stage<'a> {
     contacts: HashMap<ContactId, Staged>,
     /// Owner changes of identifiers, in order: `Some` to assign, `None` to free.
     idents: Vec<(IdentKey, Option<ContactId>)>,
+    /// The latest change per identifier, so a batch's own lookups stay O(1) (a bulk
+    /// batch of thousands of identifiers must not scan `idents` for each one).
+    latest: HashMap<IdentKey, Option<ContactId>>,
     /// Memory index changes, in order: `Some` to (re)assign, `None` to remove.
     memories: Vec<(MemoryId, Option<ContactId>)>,
 }
@@ -264,19 +267,20 @@ impl Stage<'_> {
 
     /// Who owns `q` as of this batch.
     fn owner(&self, q: &IdentQuery<'_>) -> Option<ContactId> {
-        match self.idents.iter().rev().find(|(k, _)| q.equivalent(k)) {
-            Some((_, owner)) => *owner,
+        match self.latest.get(q) {
+            Some(owner) => *owner,
             None => self.inner.owner(q),
         }
     }
 
     fn set_owner(&mut self, kind: IdentifierKind, value: &str, owner: Option<ContactId>) {
-        let key = IdentKey {
+        let key = |value: &str| IdentKey {
             org: self.org,
             kind,
             value: value.into(),
         };
-        self.idents.push((key, owner));
+        self.latest.insert(key(value), owner);
+        self.idents.push((key(value), owner));
     }
 
     fn bump(staged: &mut Staged) {
@@ -640,6 +644,7 @@ impl Store for InMemoryStore {
             org,
             contacts: HashMap::new(),
             idents: Vec::new(),
+            latest: HashMap::new(),
             memories: Vec::new(),
         };
         for op in &batch.ops {
