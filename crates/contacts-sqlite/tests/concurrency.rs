@@ -59,22 +59,28 @@ fn all_contacts(
     }
 }
 
+/// Another connection takes the database's write lock (`BEGIN IMMEDIATE`) and holds it
+/// for `hold`; returns once the lock is held.
+fn hold_write_lock(path: std::path::PathBuf, hold: Duration) -> std::thread::JoinHandle<()> {
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    holder
+}
+
 /// A writer holding the write lock makes others wait (up to the busy timeout), not
 /// fail with SQLITE_BUSY.
 #[test]
 fn writers_wait_for_the_lock_instead_of_failing() {
     let t = common::temp_store();
     let engine = Engine::new(t.store.clone());
-    let (locked_tx, locked_rx) = mpsc::channel();
-    let path = common::path(&t);
-    let holder = std::thread::spawn(move || {
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(400));
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let holder = hold_write_lock(common::path(&t), Duration::from_millis(400));
     let started = Instant::now();
     let out = engine
         .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
@@ -85,16 +91,7 @@ fn writers_wait_for_the_lock_instead_of_failing() {
         "did not wait for the lock"
     );
     // A hit only reads, so it does not wait for a writer at all.
-    let (locked_tx, locked_rx) = mpsc::channel();
-    let path = common::path(&t);
-    let holder2 = std::thread::spawn(move || {
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(400));
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let holder2 = hold_write_lock(common::path(&t), Duration::from_millis(400));
     let started = Instant::now();
     let hit = engine
         .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))

@@ -2,13 +2,13 @@
 //! generator, applied to two stores must give identical JSON at every step.
 
 use contacts_core::{
-    ContactId, Engine, EntityUpsert, Error, ListRequest, MemoryId, MemoryScope, NewMessage,
-    NewOpenItem, OpenItemId, OrgId, ScopeRequest, Store, Timestamp,
+    ContactId, Engine, Error, ListRequest, MemoryId, MemoryScope, OrgId, ScopeRequest, Store,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::conformance::engine_with;
+use crate::machine::write_memory;
 use crate::machine::{
     Op, find_request, limits, machine_config, memory_ops, memory_scopes, offsets, org,
     resolve_request, stored_identifiers, update_request,
@@ -193,58 +193,10 @@ impl<S: Store> Side<S> {
         } else {
             None
         };
-        let at = Timestamp::from_millis(crate::conformance::EPOCH.as_millis() - 1);
         match op {
             MemoryOp::Reset => render(e.memory_reset(org, contact, scope)),
             MemoryOp::Context => render(e.memory_context(org, contact, scope)),
-            MemoryOp::Append(msgs) => {
-                let msgs: Vec<_> = msgs
-                    .iter()
-                    .map(|(role, content, channel, ts)| NewMessage {
-                        role: *role,
-                        content: content.clone(),
-                        channel: channel.clone(),
-                        timestamp: Some(Timestamp::from_millis(*ts)),
-                    })
-                    .collect();
-                render(e.memory_append_messages(org, id, &msgs, revision))
-            }
-            MemoryOp::Summary(t) => render(e.memory_replace_summary(org, id, t, revision)),
-            MemoryOp::Facts(f) => render(e.memory_merge_facts(org, id, f, revision)),
-            MemoryOp::Upsert(entity, status, f) => render(e.memory_upsert_entity(
-                org,
-                id,
-                &EntityUpsert {
-                    entity_type: "order".into(),
-                    entity_id: entity.clone(),
-                    facts: Some(f.clone()),
-                    status: status.clone(),
-                    notes: None,
-                    last_discussed_at: Some(at),
-                },
-                revision,
-            )),
-            MemoryOp::RemoveEntity(entity) => {
-                render(e.memory_remove_entity(org, id, "order", entity, revision))
-            }
-            MemoryOp::AddItem(d) => render(e.memory_add_open_item(
-                org,
-                id,
-                &NewOpenItem {
-                    item_type: "todo".into(),
-                    description: d.clone(),
-                    ..NewOpenItem::default()
-                },
-                revision,
-            )),
-            MemoryOp::RemoveItem(i) => {
-                let item = e
-                    .memory_get(org, id)
-                    .ok()
-                    .and_then(|r| r.open_items.get(*i).map(|x| x.id))
-                    .unwrap_or(OpenItemId(uuid::Uuid::from_u128(8888)));
-                render(e.memory_remove_open_item(org, id, item, revision))
-            }
+            write => render(write_memory(e, org, id, write, revision).expect("a write")),
         }
     }
 }

@@ -587,11 +587,17 @@ fn model_content(m: &ModelMemory) -> Content {
     )
 }
 
-fn engine_content(m: &EmbeddedMemory) -> Content {
+fn content(
+    summary: &Option<String>,
+    facts: &Metadata,
+    messages: &[contacts_core::Message],
+    entities: &[contacts_core::Entity],
+    items: &[contacts_core::OpenItem],
+) -> Content {
     (
-        m.summary.clone(),
-        m.facts.clone(),
-        m.recent_messages
+        summary.clone(),
+        facts.clone(),
+        messages
             .iter()
             .map(|x| {
                 (
@@ -602,7 +608,7 @@ fn engine_content(m: &EmbeddedMemory) -> Content {
                 )
             })
             .collect(),
-        m.entities
+        entities
             .iter()
             .map(|e| {
                 (
@@ -613,8 +619,83 @@ fn engine_content(m: &EmbeddedMemory) -> Content {
                 )
             })
             .collect(),
-        m.open_items.iter().map(|i| i.description.clone()).collect(),
+        items.iter().map(|i| i.description.clone()).collect(),
     )
+}
+
+fn engine_content(m: &EmbeddedMemory) -> Content {
+    content(
+        &m.summary,
+        &m.facts,
+        &m.recent_messages,
+        &m.entities,
+        &m.open_items,
+    )
+}
+
+/// Runs a memory write of `op` through the engine; `None` for the ops that are not
+/// writes to one record (reset and context take a contact and a scope instead).
+pub(crate) fn write_memory<S: Store>(
+    e: &Engine<S>,
+    org: OrgId,
+    id: MemoryId,
+    op: &MemoryOp,
+    revision: Option<u64>,
+) -> Option<Result<contacts_core::MemoryRecord, Error>> {
+    let at = Timestamp::from_millis(crate::conformance::EPOCH.as_millis() - 1);
+    Some(match op {
+        MemoryOp::Reset | MemoryOp::Context => return None,
+        MemoryOp::Append(msgs) => {
+            let msgs: Vec<_> = msgs
+                .iter()
+                .map(|(role, content, channel, ts)| NewMessage {
+                    role: *role,
+                    content: content.clone(),
+                    channel: channel.clone(),
+                    timestamp: Some(Timestamp::from_millis(*ts)),
+                })
+                .collect();
+            e.memory_append_messages(org, id, &msgs, revision)
+        }
+        MemoryOp::Summary(text) => e.memory_replace_summary(org, id, text, revision),
+        MemoryOp::Facts(f) => e.memory_merge_facts(org, id, f, revision),
+        MemoryOp::Upsert(entity, status, f) => e.memory_upsert_entity(
+            org,
+            id,
+            &EntityUpsert {
+                entity_type: "order".into(),
+                entity_id: entity.clone(),
+                facts: Some(f.clone()),
+                status: status.clone(),
+                notes: None,
+                last_discussed_at: Some(at),
+            },
+            revision,
+        ),
+        MemoryOp::RemoveEntity(entity) => {
+            e.memory_remove_entity(org, id, "order", entity, revision)
+        }
+        MemoryOp::AddItem(d) => e
+            .memory_add_open_item(
+                org,
+                id,
+                &NewOpenItem {
+                    item_type: "todo".into(),
+                    description: d.clone(),
+                    ..NewOpenItem::default()
+                },
+                revision,
+            )
+            .map(|(record, _)| record),
+        MemoryOp::RemoveItem(i) => {
+            let item = e
+                .memory_get(org, id)
+                .ok()
+                .and_then(|r| r.open_items.get(*i).map(|x| x.id))
+                .unwrap_or(OpenItemId(uuid::Uuid::from_u128(8888)));
+            e.memory_remove_open_item(org, id, item, revision)
+        }
+    })
 }
 
 fn scope_of(state: &RefState, scope: &ScopeRequest) -> Option<MemoryScope> {
@@ -834,7 +915,6 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     .copied()
                     .unwrap_or(MemoryId(uuid::Uuid::from_u128(7777)));
                 let e = &sut.engine;
-                let at = Timestamp::from_millis(crate::conformance::EPOCH.as_millis() - 1);
                 let real: Result<Option<Content>, Error> = match &op {
                     MemoryOp::Reset => {
                         let existed = e.memory_reset(org(o), contact, &scope);
@@ -849,93 +929,17 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                         existed.map(|_| None)
                     }
                     MemoryOp::Context => e.memory_context(org(o), contact, &scope).map(|c| {
-                        let content = (
-                            c.summary,
-                            c.contact_facts,
-                            c.recent_messages
-                                .iter()
-                                .map(|x| {
-                                    (
-                                        x.role,
-                                        x.content.clone(),
-                                        x.channel.clone(),
-                                        x.timestamp.as_millis(),
-                                    )
-                                })
-                                .collect(),
-                            c.entities
-                                .iter()
-                                .map(|x| {
-                                    (
-                                        x.entity_type.clone(),
-                                        x.entity_id.clone(),
-                                        x.status.clone(),
-                                        x.facts.clone(),
-                                    )
-                                })
-                                .collect(),
-                            c.open_items.iter().map(|i| i.description.clone()).collect(),
-                        );
-                        Some(content)
+                        Some(content(
+                            &c.summary,
+                            &c.contact_facts,
+                            &c.recent_messages,
+                            &c.entities,
+                            &c.open_items,
+                        ))
                     }),
-                    MemoryOp::Append(msgs) => {
-                        let msgs: Vec<_> = msgs
-                            .iter()
-                            .map(|(role, content, channel, ts)| NewMessage {
-                                role: *role,
-                                content: content.clone(),
-                                channel: channel.clone(),
-                                timestamp: Some(Timestamp::from_millis(*ts)),
-                            })
-                            .collect();
-                        e.memory_append_messages(org(o), id, &msgs, *revision)
-                            .map(|r| Some(engine_content(&r.embedded())))
-                    }
-                    MemoryOp::Summary(text) => e
-                        .memory_replace_summary(org(o), id, text, *revision)
+                    write => write_memory(e, org(o), id, write, *revision)
+                        .expect("a write")
                         .map(|r| Some(engine_content(&r.embedded()))),
-                    MemoryOp::Facts(f) => e
-                        .memory_merge_facts(org(o), id, f, *revision)
-                        .map(|r| Some(engine_content(&r.embedded()))),
-                    MemoryOp::Upsert(entity, status, f) => e
-                        .memory_upsert_entity(
-                            org(o),
-                            id,
-                            &EntityUpsert {
-                                entity_type: "order".into(),
-                                entity_id: entity.clone(),
-                                facts: Some(f.clone()),
-                                status: status.clone(),
-                                notes: None,
-                                last_discussed_at: Some(at),
-                            },
-                            *revision,
-                        )
-                        .map(|r| Some(engine_content(&r.embedded()))),
-                    MemoryOp::RemoveEntity(entity) => e
-                        .memory_remove_entity(org(o), id, "order", entity, *revision)
-                        .map(|r| Some(engine_content(&r.embedded()))),
-                    MemoryOp::AddItem(d) => e
-                        .memory_add_open_item(
-                            org(o),
-                            id,
-                            &NewOpenItem {
-                                item_type: "todo".into(),
-                                description: d.clone(),
-                                ..NewOpenItem::default()
-                            },
-                            *revision,
-                        )
-                        .map(|(r, _)| Some(engine_content(&r.embedded()))),
-                    MemoryOp::RemoveItem(i) => {
-                        let item = e
-                            .memory_get(org(o), id)
-                            .ok()
-                            .and_then(|r| r.open_items.get(*i).map(|x| x.id))
-                            .unwrap_or(OpenItemId(uuid::Uuid::from_u128(8888)));
-                        e.memory_remove_open_item(org(o), id, item, *revision)
-                            .map(|r| Some(engine_content(&r.embedded())))
-                    }
                 };
                 match expected {
                     Err(field) => expect_rejected(real, field),
