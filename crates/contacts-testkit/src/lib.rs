@@ -115,12 +115,56 @@ macro_rules! conformance_tests {
     };
 }
 
-use std::sync::Arc;
+use contacts_core::{OrgId, Result, Store, WriteBatch};
 
-use contacts_core::{
-    ContactId, ContactRecord, IdentifierKey, ListPage, MemoryId, MemoryRecord, MemoryScope, OrgId,
-    Result, Store, StoredContact, WriteBatch,
-};
+/// Expands, inside an `impl Store for Wrapper`, into the five read methods, each
+/// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
+/// One definition for every test wrapper, so none can forget a method.
+#[macro_export]
+macro_rules! forward_store_reads {
+    ($field:ident) => {
+        fn lookup(
+            &self,
+            org: $crate::__core::OrgId,
+            keys: &[$crate::__core::IdentifierKey<'_>],
+        ) -> $crate::__core::Result<Vec<Option<std::sync::Arc<$crate::__core::StoredContact>>>> {
+            self.$field.lookup(org, keys)
+        }
+        fn get(
+            &self,
+            org: $crate::__core::OrgId,
+            id: $crate::__core::ContactId,
+        ) -> $crate::__core::Result<Option<$crate::__core::ContactRecord>> {
+            self.$field.get(org, id)
+        }
+        fn memory(
+            &self,
+            org: $crate::__core::OrgId,
+            contact: $crate::__core::ContactId,
+            scope: &$crate::__core::MemoryScope,
+        ) -> $crate::__core::Result<Option<std::sync::Arc<$crate::__core::MemoryRecord>>> {
+            self.$field.memory(org, contact, scope)
+        }
+        fn memory_by_id(
+            &self,
+            org: $crate::__core::OrgId,
+            id: $crate::__core::MemoryId,
+        ) -> $crate::__core::Result<Option<std::sync::Arc<$crate::__core::MemoryRecord>>> {
+            self.$field.memory_by_id(org, id)
+        }
+        fn list(
+            &self,
+            org: $crate::__core::OrgId,
+            offset: u64,
+            limit: u64,
+        ) -> $crate::__core::Result<$crate::__core::ListPage> {
+            self.$field.list(org, offset, limit)
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use contacts_core as __core;
 
 /// A store that keeps something alive as long as it lives: a temporary directory
 /// holding its database file, or a test schema to drop afterwards. Forwards every
@@ -135,30 +179,7 @@ pub struct Guarded<S, G> {
 
 #[deny(clippy::missing_trait_methods)]
 impl<S: Store, G: std::fmt::Debug + Send + Sync + 'static> Store for Guarded<S, G> {
-    fn lookup(
-        &self,
-        org: OrgId,
-        keys: &[IdentifierKey<'_>],
-    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
-        self.store.lookup(org, keys)
-    }
-    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
-        self.store.get(org, id)
-    }
-    fn memory(
-        &self,
-        org: OrgId,
-        contact: ContactId,
-        scope: &MemoryScope,
-    ) -> Result<Option<Arc<MemoryRecord>>> {
-        self.store.memory(org, contact, scope)
-    }
-    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
-        self.store.memory_by_id(org, id)
-    }
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
-        self.store.list(org, offset, limit)
-    }
+    forward_store_reads!(store);
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
         self.store.commit(org, batch)
     }

@@ -1,13 +1,11 @@
 //! Conformance scenarios for the contact lifecycle (SPEC 4).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use contacts_core::{
-    Config, ContactId, ContactRecord, Engine, EntityUpsert, Error, FindRequest, IdentifierId,
-    IdentifierKey, IdentifierKind, ListPage, ListRequest, MemoryId, MemoryRecord, MemoryScope,
-    Metadata, NewMessage, NewOpenItem, OrgId, ResolveRequest, Result, Role, ScopeRequest, Store,
-    StoredContact, Timestamp, UpdateRequest, WriteBatch, WriteOp,
+    Config, ContactId, Engine, EntityUpsert, Error, FindRequest, IdentifierId, IdentifierKind,
+    ListRequest, Metadata, NewMessage, NewOpenItem, OrgId, ResolveRequest, Result, Role,
+    ScopeRequest, Store, Timestamp, UpdateRequest, WriteBatch, WriteOp,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -626,30 +624,8 @@ pub struct FailLate<S> {
 
 #[deny(clippy::missing_trait_methods)]
 impl<S: Store> Store for FailLate<S> {
-    fn lookup(
-        &self,
-        org: OrgId,
-        keys: &[IdentifierKey<'_>],
-    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
-        self.store.lookup(org, keys)
-    }
-    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
-        self.store.get(org, id)
-    }
-    fn memory(
-        &self,
-        org: OrgId,
-        contact: ContactId,
-        scope: &MemoryScope,
-    ) -> Result<Option<Arc<MemoryRecord>>> {
-        self.store.memory(org, contact, scope)
-    }
-    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
-        self.store.memory_by_id(org, id)
-    }
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
-        self.store.list(org, offset, limit)
-    }
+    crate::forward_store_reads!(store);
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
         if !self.armed.load(Ordering::SeqCst) {
             return self.store.commit(org, batch);
