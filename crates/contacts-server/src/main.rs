@@ -1,0 +1,31 @@
+//! The `contacts` binary: see `contacts --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use contacts_server::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    // Logs go to stderr (stdout carries the commands' output); `CONTACTS_LOG` or
+    // `RUST_LOG` choose the level, `info` by default.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONTACTS_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli::run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
