@@ -38,9 +38,6 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         command: KeysCommand,
-        /// Where the data lives.
-        #[command(flatten)]
-        storage: StorageArgs,
     },
     /// Find or create one contact, printing the same JSON as `POST /v1/contacts/resolve`.
     Resolve(ResolveArgs),
@@ -88,13 +85,23 @@ pub enum KeysCommand {
         /// The org's UUID, or `new` for a new org.
         #[arg(long)]
         org: String,
+        /// Where the data lives.
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// List keys (prefix, org, created, revoked), never the keys themselves.
-    List,
+    List {
+        /// Where the data lives.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
     /// Revoke the key whose prefix starts with PREFIX.
     Revoke {
         /// The prefix shown by `keys list` (or enough of it to be unique).
         prefix: String,
+        /// Where the data lives.
+        #[command(flatten)]
+        storage: StorageArgs,
     },
 }
 
@@ -224,7 +231,7 @@ fn open_postgres(_url: &str) -> Result<Opened, CliError> {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Keys { command, storage } => keys_command(command, &storage),
+        Command::Keys { command } => keys_command(command),
         Command::Resolve(args) => resolve(args),
         Command::List(args) => list(args),
         Command::Import(args) => import::run(&args),
@@ -290,11 +297,11 @@ fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     }
 }
 
-fn keys_command(command: KeysCommand, storage: &StorageArgs) -> Result<ExitCode, CliError> {
-    let opened = storage.open(false)?;
+fn keys_command(command: KeysCommand) -> Result<ExitCode, CliError> {
     let now = SystemClock.now();
     match command {
-        KeysCommand::Create { org } => {
+        KeysCommand::Create { org, storage } => {
+            let opened = storage.open(false)?;
             let org = if org == "new" {
                 OrgId(uuid::Uuid::now_v7())
             } else {
@@ -308,7 +315,8 @@ fn keys_command(command: KeysCommand, storage: &StorageArgs) -> Result<ExitCode,
             writeln!(out, "key: {key}")?;
             writeln!(out, "(shown once: only its hash is stored)")?;
         }
-        KeysCommand::List => {
+        KeysCommand::List { storage } => {
+            let opened = storage.open(false)?;
             let mut out = std::io::stdout().lock();
             for k in opened.keys.list()? {
                 let state = match k.revoked_at {
@@ -322,7 +330,8 @@ fn keys_command(command: KeysCommand, storage: &StorageArgs) -> Result<ExitCode,
                 )?;
             }
         }
-        KeysCommand::Revoke { prefix } => {
+        KeysCommand::Revoke { prefix, storage } => {
+            let opened = storage.open(false)?;
             let info = opened.keys.revoke(&prefix, now)?;
             writeln!(
                 std::io::stdout().lock(),

@@ -147,7 +147,9 @@ pub fn import_file<S: Store>(
                 let writer = match &mut rejects {
                     Some(w) => w,
                     None => {
-                        let mut w = csv::Writer::from_path(&rejects_file)
+                        let mut w = csv::WriterBuilder::new()
+                            .flexible(true)
+                            .from_path(&rejects_file)
                             .map_err(|e| format!("{}: {e}", rejects_file.display()))?;
                         let mut header = csv::ByteRecord::new();
                         header.push_field(b"line");
