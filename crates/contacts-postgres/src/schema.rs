@@ -1,0 +1,90 @@
+//! Schema migrations: a version table in the store's schema, applied under an
+//! advisory lock so that processes starting together do not collide.
+
+use postgres::GenericClient;
+
+use crate::error::PgError;
+
+/// The schema version this build writes (the newest migration).
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every
+/// process computes the same key and different schemas do not contend.
+fn lock_key(schema: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "contacts-postgres/migrate/".bytes().chain(schema.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// Brings `schema` up to [`SCHEMA_VERSION`] in one transaction.
+///
+/// The transaction first takes a transaction-scoped advisory lock, so a second
+/// process migrating at the same time waits, then sees the finished work and does
+/// nothing. A schema newer than this build is refused.
+pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<i32, PgError> {
+    let mut tx = client.transaction().map_err(PgError::Postgres)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])
+        .map_err(PgError::Postgres)?;
+    // `schema` is a validated identifier (see `Options::with_schema`), so quoting it
+    // is enough to make it safe in DDL.
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+         SET LOCAL search_path TO \"{schema}\";
+         CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         );"
+    ))
+    .map_err(PgError::Postgres)?;
+    let found = current(&mut tx)?;
+    if found > SCHEMA_VERSION {
+        return Err(PgError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > found) {
+        tx.batch_execute(sql).map_err(PgError::Postgres)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .map_err(PgError::Postgres)?;
+    }
+    tx.commit().map_err(PgError::Postgres)?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// The newest applied migration, 0 for an empty schema.
+pub(crate) fn current(client: &mut impl GenericClient) -> Result<i32, PgError> {
+    let row = client
+        .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+        .map_err(PgError::Postgres)?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_keys_are_stable_and_per_schema() {
+        assert_eq!(lock_key("contacts"), lock_key("contacts"));
+        assert_ne!(lock_key("contacts"), lock_key("contacts_test"));
+    }
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, (v, _, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v, i32::try_from(i).unwrap() + 1);
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().0, SCHEMA_VERSION);
+    }
+}
