@@ -286,15 +286,25 @@ impl PostgresStore {
 macro_rules! contact_columns {
     ($c:literal) => {
         concat!(
-            $c, ".id, ", $c, ".name, ", $c, ".metadata, ", $c, ".created_at, ",
-            $c, ".updated_at, ", $c, ".version, ",
+            $c,
+            ".id, ",
+            $c,
+            ".name, ",
+            $c,
+            ".metadata, ",
+            $c,
+            ".created_at, ",
+            $c,
+            ".updated_at, ",
+            $c,
+            ".version, ",
             "(SELECT coalesce(json_agg(json_build_array(j.id, j.kind, j.value, j.is_primary) \
              ORDER BY j.seq), '[]')::text FROM identifiers AS j WHERE j.contact_id = ",
-            $c, ".id)"
+            $c,
+            ".id)"
         )
     };
 }
-
 
 /// Every requested key with its owner, in one statement (one snapshot, one round trip).
 const LOOKUP: &str = concat!(
@@ -576,8 +586,7 @@ impl Store for PostgresStore {
                     contact,
                     expected_version,
                 } => {
-                    let metadata =
-                        serde_json::Value::Object(contact.metadata.clone()).to_string();
+                    let metadata = serde_json::Value::Object(contact.metadata.clone()).to_string();
                     let changed = exec(
                         &mut tx,
                         st,
@@ -696,7 +705,9 @@ impl Store for PostgresStore {
                         "DELETE FROM contacts WHERE id = $1 AND org = $2 AND version = $3",
                         &[&id.0, &org.0, &version_param(*expected_version)],
                     )?;
-                    expect_one(changed, || format!("contact {id} changed since it was read"))?;
+                    expect_one(changed, || {
+                        format!("contact {id} changed since it was read")
+                    })?;
                     touched.retain(|c| c != id);
                     versioned.retain(|c| c != id);
                 }
@@ -785,13 +796,19 @@ mod tests {
                 "{bad}: {err:?}"
             );
         }
-        Options::default().with_schema("contacts_test_42").validate().unwrap();
+        Options::default()
+            .with_schema("contacts_test_42")
+            .validate()
+            .unwrap();
         assert!(Options::default().with_pool_size(0).validate().is_err());
     }
 
     #[test]
     fn a_malformed_url_names_the_field() {
         let err = PostgresStore::connect("postgres://host:notaport/db").unwrap_err();
-        assert!(matches!(&err, Error::InvalidInput { field, .. } if field == "url"), "{err:?}");
+        assert!(
+            matches!(&err, Error::InvalidInput { field, .. } if field == "url"),
+            "{err:?}"
+        );
     }
 }

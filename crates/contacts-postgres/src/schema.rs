@@ -9,7 +9,8 @@ use crate::error::PgError;
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every
 /// process computes the same key and different schemas do not contend.
@@ -65,7 +66,10 @@ pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<i32
 /// The newest applied migration, 0 for an empty schema.
 pub(crate) fn current(client: &mut impl GenericClient) -> Result<i32, PgError> {
     let row = client
-        .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
         .map_err(PgError::Postgres)?;
     Ok(row.get(0))
 }

@@ -27,7 +27,11 @@ pub fn url() -> Option<String> {
 /// test name and process: a property test would otherwise say it for every case).
 pub fn skip(test: &str) {
     static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    if !SAID.lock().unwrap_or_else(|p| p.into_inner()).insert(test.to_owned()) {
+    if !SAID
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(test.to_owned())
+    {
         return;
     }
     // Written to the process's stderr directly: libtest captures only the print
@@ -62,7 +66,10 @@ pub struct DropSchema {
 impl Drop for DropSchema {
     fn drop(&mut self) {
         if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema));
+            let _ = client.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                self.schema
+            ));
         }
     }
 }
@@ -98,7 +105,8 @@ pub fn temp_store() -> Option<TempStore> {
 /// A plain client on the test server with `search_path` set to `schema`.
 pub fn client(schema: &str) -> postgres::Client {
     let mut c = postgres::Client::connect(&url().unwrap(), postgres::NoTls).unwrap();
-    c.batch_execute(&format!("SET search_path TO \"{schema}\"")).unwrap();
+    c.batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .unwrap();
     c
 }
 
@@ -109,7 +117,7 @@ macro_rules! pg_or_skip {
         match common::temp_store() {
             Some(store) => store,
             None => {
-                common::skip(concat!(module_path!(), " (one line per test)"));
+                common::skip(concat!(module_path!(), ": all of its tests"));
                 return;
             }
         }

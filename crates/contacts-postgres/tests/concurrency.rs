@@ -1,0 +1,493 @@
+//! PostgreSQL under threads, processes, contention, injected serialization failures
+//! and dropped connections.
+//!
+//! The two-process test runs this same test binary as its children: the parent starts
+//! `child_process_entry` (an ignored test, so it never runs on its own) with the job
+//! in environment variables, and reads what each child acknowledges on stdout.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use contacts_core::{Engine, Error, ListRequest, OrgId, ResolveRequest, UpdateRequest};
+use contacts_postgres::{Options, PostgresStore, SCHEMA_VERSION};
+
+fn org() -> OrgId {
+    OrgId("11111111-2222-3333-4444-555555555555".parse().unwrap())
+}
+
+fn person_request(person: u64) -> ResolveRequest {
+    ResolveRequest::new()
+        .with_phone(format!("+1415555{person:04}"))
+        .with_email(format!("p{person}@example.com"))
+}
+
+macro_rules! url_or_skip {
+    ($test:literal) => {
+        match common::url() {
+            Some(url) => url,
+            None => {
+                common::skip($test);
+                return;
+            }
+        }
+    };
+}
+
+/// Contacts of the org and the identifiers of each, read back through the engine.
+fn contact_count(engine: &Engine<impl contacts_core::Store>) -> u64 {
+    engine
+        .list(org(), ListRequest::new(1, 0))
+        .unwrap()
+        .pagination
+        .total
+}
+
+/// Eight threads, each with its own store (its own pool), resolve the same 120 new
+/// people in different orders at the same moment: one contact per person, each
+/// created exactly once, and no identifier with two owners.
+#[test]
+fn threads_with_their_own_pools_resolve_overlapping_people() {
+    let url = url_or_skip!("threads_with_their_own_pools_resolve_overlapping_people");
+    let options = common::test_options();
+    let guard = common::DropSchema {
+        url: url.clone(),
+        schema: options.schema.clone(),
+    };
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|n| {
+            let (url, options, barrier) = (url.clone(), options.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                // Eight stores opening one fresh schema together: migration under lock.
+                let engine = Engine::new(PostgresStore::connect_with(&url, options).unwrap());
+                barrier.wait();
+                (0..120u64)
+                    .map(|i| {
+                        let person = (i * (2 * n + 1) + n * 7) % 120;
+                        let out = engine.resolve(org(), &person_request(person)).unwrap();
+                        (person, out.contact.id, out.created)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: BTreeMap<u64, BTreeSet<_>> = BTreeMap::new();
+    let mut created: BTreeMap<u64, u32> = BTreeMap::new();
+    for h in handles {
+        for (person, id, was_created) in h.join().unwrap() {
+            ids.entry(person).or_default().insert(id);
+            *created.entry(person).or_default() += u32::from(was_created);
+        }
+    }
+    assert_eq!(ids.len(), 120);
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a person got two contacts"
+    );
+    assert!(
+        created.values().all(|n| *n == 1),
+        "a person was created twice"
+    );
+    let mut client = common::client(&options.schema);
+    let row = client
+        .query_one(
+            "SELECT count(*), count(DISTINCT contact_id) FROM identifiers",
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (240, 120));
+    let migrations: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        migrations,
+        i64::from(SCHEMA_VERSION),
+        "each migration applied once"
+    );
+    drop(guard);
+}
+
+/// Many threads on one store keep updating one contact: every update lands (the
+/// losers of each race re-read and retry), none is lost.
+#[test]
+fn contended_updates_are_retried_and_none_is_lost() {
+    let store = pg_store_or_skip("contended_updates_are_retried_and_none_is_lost");
+    let Some(store) = store else { return };
+    let engine = Arc::new(Engine::new(store));
+    let id = engine
+        .resolve(org(), &ResolveRequest::new().with_external_id("hot"))
+        .unwrap()
+        .contact
+        .id;
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let engine = Arc::clone(&engine);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let patch = serde_json::json!({ format!("t{t}_{i}"): i });
+                    engine
+                        .update(org(), id, &UpdateRequest::new().with_metadata(patch))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let contact = engine.get(org(), id).unwrap();
+    assert_eq!(contact.contact.metadata.len(), 100, "an update was lost");
+}
+
+fn pg_store_or_skip(test: &str) -> Option<common::TempStore> {
+    let store = common::temp_store();
+    if store.is_none() {
+        common::skip(test);
+    }
+    store
+}
+
+/// Installs a trigger that makes the next `failures` inserts into `contacts` fail
+/// with SQLSTATE `code`, raised by the server itself. The countdown is a sequence,
+/// which a rolled-back transaction does not rewind.
+fn inject_failures(schema: &str, failures: i64, code: &str) {
+    let mut c = common::client(schema);
+    c.batch_execute(&format!(
+        "CREATE SEQUENCE injected_attempts;
+         CREATE FUNCTION fail_early() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('injected_attempts') <= {failures} THEN
+                 RAISE EXCEPTION 'injected failure' USING ERRCODE = '{code}';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER fail_early BEFORE INSERT ON contacts
+             FOR EACH ROW EXECUTE FUNCTION fail_early();"
+    ))
+    .unwrap();
+}
+
+fn attempts(schema: &str) -> i64 {
+    common::client(schema)
+        .query_one("SELECT last_value FROM injected_attempts", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Serialization failures and deadlocks raised by the server are retried: the
+/// resolve succeeds on the attempt after the last failure, and creates one contact.
+#[test]
+fn serialization_failures_and_deadlocks_are_retried() {
+    for code in ["40001", "40P01"] {
+        let Some(store) = pg_store_or_skip("serialization_failures_and_deadlocks_are_retried")
+        else {
+            return;
+        };
+        let schema = store.store.schema().to_owned();
+        inject_failures(&schema, 3, code);
+        let engine = Engine::new(store);
+        let out = engine
+            .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+            .unwrap();
+        assert!(out.created);
+        assert_eq!(
+            attempts(&schema),
+            4,
+            "three failed attempts, then one that worked"
+        );
+        assert_eq!(contact_count(&engine), 1);
+        assert_eq!(
+            engine
+                .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+                .unwrap()
+                .contact
+                .id,
+            out.contact.id
+        );
+    }
+}
+
+/// A transaction that keeps failing is retried a bounded number of times, then
+/// reported as a conflict, with nothing written.
+#[test]
+fn retries_are_bounded_and_write_nothing() {
+    let Some(store) = pg_store_or_skip("retries_are_bounded_and_write_nothing") else {
+        return;
+    };
+    let schema = store.store.schema().to_owned();
+    inject_failures(&schema, 1_000_000, "40001");
+    let engine = Engine::new(store);
+    let err = engine
+        .resolve(
+            org(),
+            &ResolveRequest::new()
+                .with_phone("+14155550192")
+                .with_email("a@example.com"),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    let tried = attempts(&schema);
+    assert!((2..=64).contains(&tried), "{tried} attempts");
+    assert_eq!(contact_count(&engine), 0);
+    let idents: i64 = common::client(&schema)
+        .query_one("SELECT count(*) FROM identifiers", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(idents, 0, "a partial write survived");
+}
+
+/// Kills the server-side backends of `schema`'s test pool, as a server restart does
+/// to every client. Returns how many were killed.
+fn kill_backends(app: &str) -> i64 {
+    let mut admin = postgres::Client::connect(&common::url().unwrap(), postgres::NoTls).unwrap();
+    admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&app],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// The server drops every connection between two calls (what a restart does to its
+/// clients): the next calls work on fresh connections, and nothing is lost.
+#[test]
+fn dropped_connections_are_replaced() {
+    let Some(url) = common::url() else {
+        common::skip("dropped_connections_are_replaced");
+        return;
+    };
+    let app = format!("contacts-restart-{}", std::process::id());
+    let options = common::test_options().with_application_name(&app);
+    let _guard = common::DropSchema {
+        url: url.clone(),
+        schema: options.schema.clone(),
+    };
+    let engine = Engine::new(PostgresStore::connect_with(&url, options).unwrap());
+    let first = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550100"))
+        .unwrap();
+    assert!(kill_backends(&app) >= 1, "the pool held a connection");
+    std::thread::sleep(Duration::from_millis(200));
+    // Either the pool noticed the closed connection and used a new one, or this call
+    // hit it and failed cleanly; the call after it works either way.
+    match engine.resolve(org(), &ResolveRequest::new().with_phone("+14155550101")) {
+        Ok(_) | Err(Error::Storage { .. }) => {}
+        Err(other) => panic!("not a storage error: {other:?}"),
+    }
+    let again = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550100"))
+        .unwrap();
+    assert_eq!((again.contact.id, again.created), (first.contact.id, false));
+    let later = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550101"))
+        .unwrap();
+    assert_eq!(contact_count(&engine), 2);
+    assert!(engine.get(org(), later.contact.id).is_ok());
+}
+
+/// The connection dies in the middle of a commit: that call gets a clear storage
+/// error, the transaction leaves nothing behind, and the next call succeeds.
+#[test]
+fn a_connection_killed_mid_commit_writes_nothing() {
+    let Some(url) = common::url() else {
+        common::skip("a_connection_killed_mid_commit_writes_nothing");
+        return;
+    };
+    let app = format!("contacts-midcommit-{}", std::process::id());
+    let options = common::test_options().with_application_name(&app);
+    let schema = options.schema.clone();
+    let _guard = common::DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let engine = Arc::new(Engine::new(
+        PostgresStore::connect_with(&url, options).unwrap(),
+    ));
+    // Identifier inserts pause, so the commit is surely in flight when it is killed.
+    common::client(&schema)
+        .batch_execute(
+            "CREATE FUNCTION pause() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+             CREATE TRIGGER pause BEFORE INSERT ON identifiers
+                 FOR EACH ROW EXECUTE FUNCTION pause();",
+        )
+        .unwrap();
+    let worker = {
+        let engine = Arc::clone(&engine);
+        std::thread::spawn(move || {
+            engine.resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    loop {
+        let sleeping: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event = 'PgSleep'",
+                &[&app],
+            )
+            .unwrap()
+            .get(0);
+        if sleeping > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the commit never reached the pause"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(kill_backends(&app), 1);
+    let err = worker.join().unwrap().unwrap_err();
+    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(chain.contains("postgres"), "{chain}");
+
+    common::client(&schema)
+        .batch_execute("DROP TRIGGER pause ON identifiers")
+        .unwrap();
+    let mut check = common::client(&schema);
+    let leftovers: i64 = check
+        .query_one(
+            "SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM identifiers)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(leftovers, 0, "the killed transaction left rows behind");
+    let out = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+        .unwrap();
+    assert!(out.created);
+}
+
+/// A schema written by a newer build is refused, not silently used.
+#[test]
+fn a_newer_schema_is_refused() {
+    let Some(store) = pg_store_or_skip("a_newer_schema_is_refused") else {
+        return;
+    };
+    let schema = store.store.schema().to_owned();
+    assert_eq!(store.store.schema_version().unwrap(), SCHEMA_VERSION);
+    common::client(&schema)
+        .batch_execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'future')")
+        .unwrap();
+    let err = PostgresStore::connect_with(
+        &common::url().unwrap(),
+        Options::default().with_schema(schema).with_pool_size(1),
+    )
+    .unwrap_err();
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(source.contains("schema version 99"), "{source}");
+}
+
+/// Runs the child half of the two-process test. Ignored so it never runs on its own.
+#[test]
+#[ignore = "child process of the two-process test"]
+fn child_process_entry() {
+    let (Ok(schema), Some(url)) = (std::env::var("CONTACTS_CHILD_SCHEMA"), common::url()) else {
+        return;
+    };
+    let seed: u64 = std::env::var("CONTACTS_CHILD_SEED")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let start: u128 = std::env::var("CONTACTS_CHILD_START")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Its own store, so its own pool of connections.
+    let engine = Engine::new(
+        PostgresStore::connect_with(
+            &url,
+            Options::default().with_schema(schema).with_pool_size(2),
+        )
+        .unwrap(),
+    );
+    while SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        < start
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut out = std::io::stdout().lock();
+    for i in 0..150u64 {
+        let person = (i * (2 * seed + 1) + seed * 17) % 150;
+        let r = engine.resolve(org(), &person_request(person)).unwrap();
+        writeln!(out, "ACK {person} {} {}", r.contact.id, r.created).unwrap();
+    }
+}
+
+/// Two processes, each with its own pool, resolve the same new people at the same
+/// moment: each person is one contact, created exactly once.
+#[test]
+fn two_processes_resolve_overlapping_people() {
+    let Some(store) = pg_store_or_skip("two_processes_resolve_overlapping_people") else {
+        return;
+    };
+    let schema = store.store.schema().to_owned();
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 1_000;
+    let children: Vec<_> = (0..2u64)
+        .map(|seed| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "child_process_entry",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("CONTACTS_CHILD_SCHEMA", &schema)
+                .env("CONTACTS_CHILD_SEED", seed.to_string())
+                .env("CONTACTS_CHILD_START", start.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut created: BTreeMap<String, u32> = BTreeMap::new();
+    for mut child in children {
+        let lines: Vec<Vec<String>> = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| {
+                l.split_once("ACK ")
+                    .map(|(_, r)| r.split(' ').map(String::from).collect())
+            })
+            .collect();
+        assert!(child.wait().unwrap().success(), "child failed");
+        assert_eq!(lines.len(), 150, "the child acknowledged every resolve");
+        for l in lines {
+            ids.entry(l[0].clone()).or_default().insert(l[1].clone());
+            *created.entry(l[0].clone()).or_default() += u32::from(l[2] == "true");
+        }
+    }
+    assert_eq!(ids.len(), 150);
+    assert!(
+        ids.values().all(|s| s.len() == 1),
+        "a person got two contacts across processes"
+    );
+    assert!(
+        created.values().all(|n| *n == 1),
+        "a person was created twice across processes"
+    );
+    let engine = Engine::new(store);
+    assert_eq!(contact_count(&engine), 150);
+}
