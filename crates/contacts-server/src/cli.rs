@@ -50,17 +50,25 @@ pub enum Command {
 
 /// Where the data lives. Exactly one of the three; the default is `--db ./contacts.db`.
 #[derive(Debug, Args)]
-#[group(multiple = false)]
 pub struct StorageArgs {
     /// A SQLite file, created if missing.
-    #[arg(long, env = "CONTACTS_DB", value_name = "PATH")]
+    #[arg(long, env = "CONTACTS_DB", value_name = "PATH", conflicts_with_all = ["memory", "postgres"])]
     pub db: Option<PathBuf>,
     /// Keep everything in memory (lost on exit; `serve` only).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres")]
     pub memory: bool,
-    /// A PostgreSQL URL.
+    /// A PostgreSQL URL (`postgres://user@host:port/db`).
     #[arg(long, env = "CONTACTS_POSTGRES_URL", value_name = "URL")]
     pub postgres: Option<String>,
+    /// The PostgreSQL schema holding the tables (with `--postgres`).
+    #[arg(
+        long,
+        env = "CONTACTS_POSTGRES_SCHEMA",
+        value_name = "NAME",
+        default_value = "contacts",
+        requires = "postgres"
+    )]
+    pub postgres_schema: String,
 }
 
 /// `contacts serve`.
@@ -200,7 +208,15 @@ impl StorageArgs {
             });
         }
         if let Some(url) = &self.postgres {
-            return open_postgres(url);
+            let options = contacts_postgres::Options::default().with_schema(&self.postgres_schema);
+            let store = contacts_postgres::PostgresStore::connect_with(url, options)
+                .map_err(|e| format!("connecting to PostgreSQL: {}", ErrorChain(&e)))?;
+            let keys = keys::PostgresKeys::open(url, store.schema())
+                .map_err(|e| format!("opening the PostgreSQL key table: {}", ErrorChain(&e)))?;
+            return Ok(Opened {
+                store: Box::new(store),
+                keys: Box::new(keys),
+            });
         }
         let path = self
             .db
@@ -215,13 +231,6 @@ impl StorageArgs {
             keys: Box::new(keys),
         })
     }
-}
-
-fn open_postgres(_url: &str) -> Result<Opened, CliError> {
-    Err(
-        "--postgres: the PostgreSQL backend is not part of this build yet; use --db or --memory"
-            .into(),
-    )
 }
 
 /// Runs the CLI.
@@ -367,7 +376,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         )?;
     }
     let engine: Arc<DynEngine> = Arc::new(Engine::new(opened.store));
-    let state = AppState::new(engine, Arc::new(keyring), args.body_limit);
+    let keyring = Arc::new(keyring);
+    let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -387,6 +397,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         tracing::info!("stopped: requests in flight have finished");
         Ok::<_, CliError>(())
     })?;
+    // The last references to the stores drop here, outside the async runtime: a
+    // PostgreSQL connection closes with a blocking call, which must not run on it.
+    drop(runtime);
+    drop((engine, keyring));
     Ok(ExitCode::SUCCESS)
 }
 

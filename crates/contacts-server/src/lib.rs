@@ -57,4 +57,4 @@ pub mod keys;
 
 pub use api::{AppState, DynEngine, Org};
 pub use error::{ApiError, ErrorBody};
-pub use keys::{KeyInfo, KeyStore, Keyring, MemoryKeys, SqliteKeys};
+pub use keys::{KeyInfo, KeyStore, Keyring, MemoryKeys, PostgresKeys, SqliteKeys};

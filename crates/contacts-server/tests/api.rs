@@ -25,6 +25,8 @@ struct TestApp {
     /// Org A's key, held by the key store (so it can be revoked).
     key_a: String,
     _dir: Option<tempfile::TempDir>,
+    /// Declared last, so the schema is dropped after the store's connections close.
+    _pg: Option<DropSchema>,
 }
 
 impl TestApp {
@@ -48,6 +50,7 @@ impl TestApp {
             keyring,
             key_a,
             _dir: dir,
+            _pg: None,
         }
     }
 
@@ -172,7 +175,7 @@ fn assert_timestamp(v: &Value) {
 
 // ---- scenarios -------------------------------------------------------------------
 
-async fn resolve_creates_then_matches_in_the_seed_shape(app: TestApp) {
+async fn resolve_creates_then_matches_in_the_seed_shape(app: &TestApp) {
     let body = json!({"phone_number": "+1 (415) 555-0192", "name": "John Doe", "metadata": {"source": "api"}});
     let (status, first) = app.a("POST", "/v1/contacts/resolve", Some(body)).await;
     assert_eq!(status, StatusCode::OK);
@@ -208,7 +211,7 @@ async fn resolve_creates_then_matches_in_the_seed_shape(app: TestApp) {
     assert_eq!(again["data"]["contact"]["id"], contact["id"]);
 }
 
-async fn resolve_with_a_scope_creates_the_memory(app: TestApp) {
+async fn resolve_with_a_scope_creates_the_memory(app: &TestApp) {
     let (status, json) = app
         .a(
             "POST",
@@ -227,7 +230,7 @@ async fn resolve_with_a_scope_creates_the_memory(app: TestApp) {
     assert_eq!(got["data"]["agent_number"], Value::Null);
 }
 
-async fn bad_bodies_are_400_naming_the_field(app: TestApp) {
+async fn bad_bodies_are_400_naming_the_field(app: &TestApp) {
     assert_error(
         &app.a(
             "POST",
@@ -293,7 +296,7 @@ async fn bad_bodies_are_400_naming_the_field(app: TestApp) {
     assert_eq!(list["pagination"]["total"], 0);
 }
 
-async fn list_pages_and_validates_limit_and_offset(app: TestApp) {
+async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(
@@ -369,7 +372,7 @@ async fn list_pages_and_validates_limit_and_offset(app: TestApp) {
     }
 }
 
-async fn find_returns_the_contact_or_null(app: TestApp) {
+async fn find_returns_the_contact_or_null(app: &TestApp) {
     let id = app
         .contact(json!({"phone_number": "+14155550192", "email": "sarah@example.com"}))
         .await;
@@ -403,7 +406,7 @@ async fn find_returns_the_contact_or_null(app: TestApp) {
     );
 }
 
-async fn get_update_and_delete_by_id(app: TestApp) {
+async fn get_update_and_delete_by_id(app: &TestApp) {
     let id = app
         .contact(
             json!({"email": "a@example.com", "name": "Ann", "metadata": {"tier": "gold", "x": 1}}),
@@ -513,7 +516,7 @@ async fn get_update_and_delete_by_id(app: TestApp) {
     assert_eq!(json["data"]["created"], true);
 }
 
-async fn merge_moves_identifiers_and_deletes_the_duplicate(app: TestApp) {
+async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
     let primary = app
         .contact(json!({"phone_number": "+14155550192", "name": "Sarah"}))
         .await;
@@ -596,7 +599,7 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: TestApp) {
     );
 }
 
-async fn detach_frees_one_identifier(app: TestApp) {
+async fn detach_frees_one_identifier(app: &TestApp) {
     let id = app
         .contact(json!({"phone_number": "+14155550192", "email": "old@example.com"}))
         .await;
@@ -653,7 +656,7 @@ async fn detach_frees_one_identifier(app: TestApp) {
     assert_eq!(json["data"]["created"], true);
 }
 
-async fn memory_endpoints_read_and_write_a_record(app: TestApp) {
+async fn memory_endpoints_read_and_write_a_record(app: &TestApp) {
     let contact = app.contact(json!({"phone_number": "+14155550192"})).await;
     let (status, created) = app
         .a(
@@ -871,7 +874,7 @@ async fn memory_endpoints_read_and_write_a_record(app: TestApp) {
     assert_eq!(context["data"]["contactFacts"], json!({}));
 }
 
-async fn memory_errors_name_their_field(app: TestApp) {
+async fn memory_errors_name_their_field(app: &TestApp) {
     let contact = app.contact(json!({"phone_number": "+14155550192"})).await;
     let id = app.memory(&contact, "p").await;
     let base = format!("/v1/memory/contact/{id}");
@@ -1030,7 +1033,7 @@ async fn memory_errors_name_their_field(app: TestApp) {
     );
 }
 
-async fn auth_failures_are_401_and_reveal_nothing(app: TestApp) {
+async fn auth_failures_are_401_and_reveal_nothing(app: &TestApp) {
     let body = Some(json!({"phone_number": "+14155550192"}));
     let expected =
         json!({"data": null, "errors": [{"error": "AUTH_FAILURE", "message": "Unauthorized"}]});
@@ -1069,12 +1072,15 @@ async fn auth_failures_are_401_and_reveal_nothing(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    // Revoked: refused from then on.
-    app.keyring
-        .store()
-        .revoke(&app.key_a[..11], SystemClock.now())
-        .unwrap();
-    app.keyring.invalidate();
+    // Revoked: refused from then on. (On a blocking thread: the key store may be a
+    // synchronous database client.)
+    let (keyring, prefix) = (Arc::clone(&app.keyring), app.key_a[..11].to_owned());
+    tokio::task::spawn_blocking(move || {
+        keyring.store().revoke(&prefix, SystemClock.now()).unwrap();
+        keyring.invalidate();
+    })
+    .await
+    .unwrap();
     let got = app.a("GET", "/v1/contacts", None).await;
     assert_eq!(got, (StatusCode::UNAUTHORIZED, expected));
 
@@ -1089,7 +1095,7 @@ async fn auth_failures_are_401_and_reveal_nothing(app: TestApp) {
     );
 }
 
-async fn orgs_never_see_each_other(app: TestApp) {
+async fn orgs_never_see_each_other(app: &TestApp) {
     let contact = app
         .contact(json!({"phone_number": "+14155550192", "email": "a@example.com"}))
         .await;
@@ -1183,7 +1189,7 @@ async fn orgs_never_see_each_other(app: TestApp) {
     assert_eq!(got["data"]["summary"], Value::Null);
 }
 
-async fn bodies_over_the_limit_are_413(app: TestApp) {
+async fn bodies_over_the_limit_are_413(app: &TestApp) {
     let big = format!(
         "{{\"phone_number\": \"+14155550192\", \"name\": \"{}\"}}",
         "x".repeat(api::DEFAULT_BODY_LIMIT)
@@ -1239,7 +1245,7 @@ impl futures_core::Stream for Chunks {
     }
 }
 
-async fn unknown_routes_and_methods_use_the_envelope(app: TestApp) {
+async fn unknown_routes_and_methods_use_the_envelope(app: &TestApp) {
     assert_error(
         &app.a("GET", "/v1/nothing-here", None).await,
         StatusCode::NOT_FOUND,
@@ -1254,7 +1260,7 @@ async fn unknown_routes_and_methods_use_the_envelope(app: TestApp) {
     );
 }
 
-async fn responses_carry_a_request_id(app: TestApp) {
+async fn responses_carry_a_request_id(app: &TestApp) {
     let req = Request::get("/healthz").body(Body::empty()).unwrap();
     let (_, headers, _) = app.send(req).await;
     let generated = headers
@@ -1322,7 +1328,7 @@ impl Store for BrokenStore {
 
 #[tokio::test]
 async fn storage_failures_are_500_without_detail() {
-    let app = TestApp::build(Box::new(BrokenStore), Box::new(MemoryKeys::new()), None);
+    let app = &TestApp::build(Box::new(BrokenStore), Box::new(MemoryKeys::new()), None);
     let expected =
         json!({"data": null, "errors": [{"error": "INTERNAL_ERROR", "message": "Internal error"}]});
     for (method, uri, body) in [
@@ -1349,13 +1355,86 @@ async fn storage_failures_are_500_without_detail() {
     assert_eq!(got, (StatusCode::INTERNAL_SERVER_ERROR, expected));
 }
 
+/// Drops the schema of a PostgreSQL test app.
+#[derive(Debug)]
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = ::postgres::Client::connect(&self.url, ::postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                self.schema
+            ));
+        }
+    }
+}
+
+const PG_URL_VAR: &str = "CONTACTS_TEST_POSTGRES_URL";
+
+impl TestApp {
+    /// An app on PostgreSQL in a fresh schema, or `None` (and a visible skip line)
+    /// without `CONTACTS_TEST_POSTGRES_URL`. Built on a blocking thread: the
+    /// synchronous PostgreSQL client must not block the async runtime.
+    async fn postgres(test: &str) -> Option<TestApp> {
+        let Some(url) = std::env::var(PG_URL_VAR).ok().filter(|u| !u.is_empty()) else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED postgres::{test}: {PG_URL_VAR} is not set"
+            );
+            return None;
+        };
+        let app = tokio::task::spawn_blocking(move || {
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let schema = format!(
+                "contacts_api_test_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let guard = DropSchema {
+                url: url.clone(),
+                schema: schema.clone(),
+            };
+            let options = contacts_postgres::Options::default()
+                .with_schema(&schema)
+                .with_pool_size(4);
+            let store = contacts_postgres::PostgresStore::connect_with(&url, options).unwrap();
+            let keys = contacts_server::PostgresKeys::open(&url, &schema).unwrap();
+            let mut app = TestApp::build(Box::new(store), Box::new(keys), None);
+            app._pg = Some(guard);
+            app
+        })
+        .await
+        .unwrap();
+        Some(app)
+    }
+}
+
+/// Drops `app` on a blocking thread (closing PostgreSQL connections blocks).
+async fn drop_blocking(app: TestApp) {
+    tokio::task::spawn_blocking(move || drop(app))
+        .await
+        .unwrap();
+}
+
 macro_rules! api_tests {
     ($($name:ident),* $(,)?) => {
         mod inmemory {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestApp::inmemory()).await; })*
+            $(#[tokio::test] async fn $name() { super::$name(&super::TestApp::inmemory()).await; })*
         }
         mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestApp::sqlite()).await; })*
+            $(#[tokio::test] async fn $name() { super::$name(&super::TestApp::sqlite()).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let Some(app) = super::TestApp::postgres(stringify!($name)).await else { return };
+                super::$name(&app).await;
+                super::drop_blocking(app).await;
+            })*
         }
     };
 }

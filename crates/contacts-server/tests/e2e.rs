@@ -37,9 +37,14 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, env_keys: Option<&str>) -> Server {
+        let db = db.to_str().unwrap();
+        Server::start_with(&["--db", db], env_keys)
+    }
+
+    fn start_with(storage: &[&str], env_keys: Option<&str>) -> Server {
         let mut cmd = bin();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(storage)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(k) = env_keys {
@@ -444,4 +449,65 @@ fn cli_resolve_and_list_print_the_servers_json() {
         bad["errors"][0]["message"],
         "At least one identifier (phone_number, email, or external_id) is required"
     );
+}
+
+/// `serve --postgres`: first-start key, the seed request, and a clean SIGTERM (the
+/// pool's connections close outside the async runtime).
+#[test]
+fn serve_on_postgres() {
+    let Some(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED serve_on_postgres: CONTACTS_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let schema = format!("contacts_e2e_test_{}", std::process::id());
+    let drop_schema = |url: &str| {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .unwrap();
+    };
+    drop_schema(&url);
+    let server = Server::start_with(&["--postgres", &url, "--postgres-schema", &schema], None);
+    let key = server
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("key: "))
+        .unwrap_or_else(|| panic!("no key printed: {:?}", server.banner))
+        .to_owned();
+    let http = client();
+    let (status, json) = send(
+        http.post(server.url("/v1/contacts/resolve"))
+            .header("authorization", &key)
+            .json(&json!({"phone_number": "+14155550192", "name": "John Doe", "metadata": {"source": "api"}})),
+    );
+    assert_eq!(status, 200, "{json}");
+    assert_shape(&serde_json::from_str(RESOLVE_SEED).unwrap(), &json, "");
+    let (status, list) = send(
+        http.get(server.url("/v1/contacts"))
+            .header("authorization", &key),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(list["pagination"]["total"], 1);
+    let (status, _) = send(http.get(server.url("/healthz")));
+    assert_eq!(status, 200);
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+
+    // A restart on the same schema keeps the key (and creates none).
+    let server = Server::start_with(&["--postgres", &url, "--postgres-schema", &schema], None);
+    assert!(server.banner.is_empty(), "{:?}", server.banner);
+    let (status, _) = send(
+        client()
+            .get(server.url("/v1/contacts"))
+            .header("authorization", &key),
+    );
+    assert_eq!(status, 200);
+    assert!(server.terminate().success());
+    drop_schema(&url);
 }
