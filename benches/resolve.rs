@@ -1,7 +1,8 @@
 //! The engine's hot and cold paths against their physical floors, in one run.
 //!
 //! `CONTACTS_BENCH_SIZE=1000000 cargo bench -p contacts-benches --bench resolve`
-//! reproduces `docs/benchmarks.md`; the default size (10,000) keeps
+//! reproduces `docs/benchmarks.md` (with `CONTACTS_BENCH_POSTGRES_URL` set for the
+//! PostgreSQL figures); the default size (10,000) keeps
 //! `cargo test --benches` quick. Every engine figure has its floor in the same group.
 
 use std::collections::HashMap;
@@ -242,5 +243,101 @@ fn sqlite(c: &mut Criterion) {
     list(c, "sqlite", &e, n);
 }
 
-criterion_group!(benches, inmemory, sqlite);
+/// PostgreSQL, when `CONTACTS_BENCH_POSTGRES_URL` (or the tests' variable) names a
+/// server: the engine's hit and create against one prepared `postgres`-crate query
+/// (and one raw two-insert transaction) on the same schema, over the same socket.
+fn postgres(c: &mut Criterion) {
+    let url = ["CONTACTS_BENCH_POSTGRES_URL", "CONTACTS_TEST_POSTGRES_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+    let Some(url) = url else {
+        eprintln!("SKIPPED postgres benchmarks: CONTACTS_BENCH_POSTGRES_URL is not set");
+        return;
+    };
+    let n = size();
+    let schema = format!("contacts_bench_{}", std::process::id());
+    let options = contacts_postgres::Options::default()
+        .with_schema(&schema)
+        .with_pool_size(4);
+    let store = contacts_postgres::PostgresStore::connect_with(&url, options).expect("connect");
+    load(&store, n);
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).expect("raw client");
+    raw.batch_execute(&format!("SET search_path TO {schema}; ANALYZE"))
+        .expect("analyze");
+    let e = engine(store);
+    hits(c, "postgres_hit", &e, n);
+
+    let keys: Vec<String> = sample(n, 7).into_iter().map(phone).collect();
+    let org_id = org().0;
+    let stmt = raw
+        .prepare(
+            "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version \
+             FROM identifiers AS i JOIN contacts AS c ON c.id = i.contact_id \
+             WHERE i.org = $1 AND i.kind = 'phone_number' AND i.value = $2",
+        )
+        .expect("prepare");
+    let mut k = 0;
+    c.benchmark_group("postgres_hit")
+        .bench_function("floor_raw_join", |b| {
+            b.iter(|| {
+                k = (k + 1) % SAMPLE;
+                let row = raw.query_one(&stmt, &[&org_id, &keys[k]]).expect("row");
+                let row: (Uuid, Option<String>, String, i64, i64, i64) = (
+                    row.get(0),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                );
+                black_box(row)
+            })
+        });
+
+    let mut next = n;
+    let mut g = c.benchmark_group("create");
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("postgres", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(e.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
+    let insert_contact = raw
+        .prepare(
+            "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
+             VALUES ($1, $2, NULL, '{}', 0, 0, 1)",
+        )
+        .expect("prepare");
+    let insert_identifier = raw
+        .prepare(
+            "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+             VALUES ($1, $2, $3, 'phone_number', $4, true)",
+        )
+        .expect("prepare");
+    let mut raw_next = 0u64;
+    g.bench_function("postgres_floor_two_inserts", |b| {
+        b.iter(|| {
+            raw_next += 1;
+            let id = Uuid::now_v7();
+            let mut tx = raw.transaction().expect("begin");
+            tx.execute(&insert_contact, &[&id, &org_id])
+                .expect("insert contact");
+            tx.execute(
+                &insert_identifier,
+                &[&Uuid::now_v7(), &id, &org_id, &format!("+1999{raw_next:07}")],
+            )
+            .expect("insert identifier");
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+
+    list(c, "postgres", &e, n);
+    drop(e);
+    raw.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drop the bench schema");
+}
+
+criterion_group!(benches, inmemory, sqlite, postgres);
 criterion_main!(benches);
