@@ -491,3 +491,52 @@ fn two_processes_resolve_overlapping_people() {
     let engine = Engine::new(store);
     assert_eq!(contact_count(&engine), 150);
 }
+
+/// A real restart of the server between two calls. Ignored because it restarts the
+/// machine's shared PostgreSQL (other tests running at the same moment would fail);
+/// run it alone: `cargo test -p contacts-postgres --test concurrency -- --ignored
+/// a_real_server_restart`. Needs `pg_ctlcluster` and the rights to use it.
+#[test]
+#[ignore = "restarts the shared PostgreSQL server; run alone with --ignored"]
+fn a_real_server_restart() {
+    let Some(store) = pg_store_or_skip("a_real_server_restart") else {
+        return;
+    };
+    let engine = Engine::new(store);
+    let before = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550100"))
+        .unwrap();
+    let version = std::fs::read_dir("/etc/postgresql")
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let status = Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect"])
+        .arg(&version)
+        .args(["main", "restart"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_ctlcluster restart failed");
+    // The first call after the restart may hit a dead connection (a clean storage
+    // error, nothing written) or get a fresh one; within a few seconds calls succeed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut errors = Vec::new();
+    let after = loop {
+        match engine.resolve(org(), &ResolveRequest::new().with_phone("+14155550101")) {
+            Ok(out) => break out,
+            Err(e @ Error::Storage { .. }) => errors.push(e.to_string()),
+            Err(other) => panic!("not a storage error: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "no call succeeded after the restart: {errors:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(after.created);
+    let again = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550100"))
+        .unwrap();
+    assert_eq!((again.contact.id, again.created), (before.contact.id, false));
+    assert_eq!(contact_count(&engine), 2);
+    eprintln!("storage errors before the first success: {errors:?}");
+}

@@ -74,13 +74,21 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// SIGTERM, then the exit status (graceful shutdown must finish promptly).
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status (graceful shutdown must finish promptly).
+    fn terminate(mut self) -> std::process::ExitStatus {
+        self.sigterm();
+        self.wait()
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -510,4 +518,41 @@ fn serve_on_postgres() {
     assert_eq!(status, 200);
     assert!(server.terminate().success());
     drop_schema(&url);
+}
+
+/// SIGTERM while a request is half-way in: the server stops accepting, lets that
+/// request finish (its response is complete and correct), then exits cleanly.
+#[test]
+fn sigterm_lets_the_request_in_flight_finish() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("contacts.db"), Some(&format!("{KEY}={ORG}")));
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let body = json!({"phone_number": "+14155550192", "name": "In Flight"}).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/contacts/resolve HTTP/1.1\r\nhost: {addr}\r\nauthorization: {KEY}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.sigterm();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.child.try_wait().unwrap().is_none(), "serve exited with a request in flight");
+    // New connections are no longer accepted.
+    assert!(
+        client().get(server.url("/healthz")).send().is_err(),
+        "a new request was served after SIGTERM"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+    stream.flush().unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("\"created\":true"), "{response}");
+    assert!(server.wait().success());
 }
