@@ -328,7 +328,12 @@ fn postgres(c: &mut Criterion) {
                 .expect("insert contact");
             tx.execute(
                 &insert_identifier,
-                &[&Uuid::now_v7(), &id, &org_id, &format!("+1999{raw_next:07}")],
+                &[
+                    &Uuid::now_v7(),
+                    &id,
+                    &org_id,
+                    &format!("+1999{raw_next:07}"),
+                ],
             )
             .expect("insert identifier");
             tx.commit().expect("commit");

@@ -226,8 +226,9 @@ impl PostgresStore {
         config
             .application_name(&options.application_name)
             .connect_timeout(options.timeout)
-            // Generic plans for the prepared statements: every statement here is a
-            // key lookup that one plan serves well, and PostgreSQL's default would
+            // Generic plans for the prepared statements: every statement but the list
+            // (see `list`) is a key lookup that one plan serves well, and PostgreSQL's
+            // default would
             // keep re-planning the lookup (its custom plans look cheaper than the
             // generic one for an `unnest` of unknown length), which measured as
             // about 0.3 ms per hit.
@@ -512,7 +513,23 @@ impl Store for PostgresStore {
 
     fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let rows = self.query(LIST, &[&org.0, &clamp(limit), &clamp(offset)])?;
+        let rows = {
+            let mut conn = self.conn()?;
+            let Conn { client, statements } = &mut *conn;
+            let stmt = prepared(client, statements, LIST).map_err(read_error)?;
+            // The one statement that wants a plan made for its values: a generic plan
+            // cannot know that LIMIT is small and sorts the whole org instead of
+            // walking the (org, created_at, id) index (measured 266 ms against 76 ms
+            // for the first page of a million contacts).
+            let mut tx = client.transaction().map_err(read_error)?;
+            tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                .map_err(read_error)?;
+            let rows = tx
+                .query(&stmt, &[&org.0, &clamp(limit), &clamp(offset)])
+                .map_err(read_error)?;
+            tx.commit().map_err(read_error)?;
+            rows
+        };
         let mut total = 0;
         let mut contacts = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -7,23 +7,17 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use contacts_core::{Engine, Error, ListRequest, OrgId, ResolveRequest, UpdateRequest};
 use contacts_postgres::{Options, PostgresStore, SCHEMA_VERSION};
+use contacts_testkit::concurrent::{Tally, acks, person_request};
 
 fn org() -> OrgId {
     OrgId("11111111-2222-3333-4444-555555555555".parse().unwrap())
-}
-
-fn person_request(person: u64) -> ResolveRequest {
-    ResolveRequest::new()
-        .with_phone(format!("+1415555{person:04}"))
-        .with_email(format!("p{person}@example.com"))
 }
 
 macro_rules! url_or_skip {
@@ -76,23 +70,13 @@ fn threads_with_their_own_pools_resolve_overlapping_people() {
             })
         })
         .collect();
-    let mut ids: BTreeMap<u64, BTreeSet<_>> = BTreeMap::new();
-    let mut created: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut tally = Tally::default();
     for h in handles {
         for (person, id, was_created) in h.join().unwrap() {
-            ids.entry(person).or_default().insert(id);
-            *created.entry(person).or_default() += u32::from(was_created);
+            tally.record(person, id, was_created);
         }
     }
-    assert_eq!(ids.len(), 120);
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a person got two contacts"
-    );
-    assert!(
-        created.values().all(|n| *n == 1),
-        "a person was created twice"
-    );
+    tally.assert_each_person_once(120);
     let mut client = common::client(&options.schema);
     let row = client
         .query_one(
@@ -461,33 +445,14 @@ fn two_processes_resolve_overlapping_people() {
                 .unwrap()
         })
         .collect();
-    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut created: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tally = Tally::default();
     for mut child in children {
-        let lines: Vec<Vec<String>> = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| {
-                l.split_once("ACK ")
-                    .map(|(_, r)| r.split(' ').map(String::from).collect())
-            })
-            .collect();
+        let lines = acks(child.stdout.take().unwrap());
         assert!(child.wait().unwrap().success(), "child failed");
         assert_eq!(lines.len(), 150, "the child acknowledged every resolve");
-        for l in lines {
-            ids.entry(l[0].clone()).or_default().insert(l[1].clone());
-            *created.entry(l[0].clone()).or_default() += u32::from(l[2] == "true");
-        }
+        tally.record_acks(&lines);
     }
-    assert_eq!(ids.len(), 150);
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a person got two contacts across processes"
-    );
-    assert!(
-        created.values().all(|n| *n == 1),
-        "a person was created twice across processes"
-    );
+    tally.assert_each_person_once(150);
     let engine = Engine::new(store);
     assert_eq!(contact_count(&engine), 150);
 }
@@ -529,14 +494,20 @@ fn a_real_server_restart() {
             Err(e @ Error::Storage { .. }) => errors.push(e.to_string()),
             Err(other) => panic!("not a storage error: {other:?}"),
         }
-        assert!(Instant::now() < deadline, "no call succeeded after the restart: {errors:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no call succeeded after the restart: {errors:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(after.created);
     let again = engine
         .resolve(org(), &ResolveRequest::new().with_phone("+14155550100"))
         .unwrap();
-    assert_eq!((again.contact.id, again.created), (before.contact.id, false));
+    assert_eq!(
+        (again.contact.id, again.created),
+        (before.contact.id, false)
+    );
     assert_eq!(contact_count(&engine), 2);
     eprintln!("storage errors before the first success: {errors:?}");
 }

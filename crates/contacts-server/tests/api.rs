@@ -138,6 +138,24 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A call as org A that must fail with `status` and `code` (and `message`, if
+    /// given); returns the envelope.
+    async fn fails_a(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+        status: StatusCode,
+        code: &str,
+        message: Option<&str>,
+    ) -> Value {
+        let got = self.a(method, uri, body).await;
+        assert_error(&got, status, code, message);
+        got.1
+    }
+}
+
 /// Asserts the failure envelope: status, code, `data: null`, and (if given) the message.
 #[track_caller]
 fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str, message: Option<&str>) {
@@ -231,17 +249,15 @@ async fn resolve_with_a_scope_creates_the_memory(app: &TestApp) {
 }
 
 async fn bad_bodies_are_400_naming_the_field(app: &TestApp) {
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/contacts/resolve",
-            Some(json!({"name": "No Identifier"})),
-        )
-        .await,
+    app.fails_a(
+        "POST",
+        "/v1/contacts/resolve",
+        Some(json!({"name": "No Identifier"})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("At least one identifier (phone_number, email, or external_id) is required"),
-    );
+    )
+    .await;
     let got = app
         .a(
             "POST",
@@ -398,12 +414,15 @@ async fn find_returns_the_contact_or_null(app: &TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(none, json!({"data": null, "errors": null}));
 
-    assert_error(
-        &app.a("POST", "/v1/contacts/find", Some(json!({}))).await,
+    app.fails_a(
+        "POST",
+        "/v1/contacts/find",
+        Some(json!({})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("At least one identifier (phone_number, email, or external_id) is required"),
-    );
+    )
+    .await;
 }
 
 async fn get_update_and_delete_by_id(app: &TestApp) {
@@ -443,17 +462,15 @@ async fn get_update_and_delete_by_id(app: &TestApp) {
 
     // The phone is now owned: a second contact cannot take it (409, nothing changes).
     let other = app.contact(json!({"email": "b@example.com"})).await;
-    assert_error(
-        &app.a(
-            "PATCH",
-            &format!("/v1/contacts/{other}"),
-            Some(json!({"phone_number": "+14155550123"})),
-        )
-        .await,
+    app.fails_a(
+        "PATCH",
+        &format!("/v1/contacts/{other}"),
+        Some(json!({"phone_number": "+14155550123"})),
         StatusCode::CONFLICT,
         "CONFLICT",
         None,
-    );
+    )
+    .await;
     let got = app
         .a(
             "PATCH",
@@ -472,39 +489,46 @@ async fn get_update_and_delete_by_id(app: &TestApp) {
         Some("contact_id: must be a UUID"),
     );
     let missing = "00000000-0000-7000-8000-000000000000";
-    assert_error(
-        &app.a("GET", &format!("/v1/contacts/{missing}"), None).await,
+    app.fails_a(
+        "GET",
+        &format!("/v1/contacts/{missing}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact not found"),
-    );
-    assert_error(
-        &app.a(
-            "PATCH",
-            &format!("/v1/contacts/{missing}"),
-            Some(json!({"name": "X"})),
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "PATCH",
+        &format!("/v1/contacts/{missing}"),
+        Some(json!({"name": "X"})),
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact not found"),
-    );
+    )
+    .await;
 
     let (status, deleted) = app.a("DELETE", &format!("/v1/contacts/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(deleted["data"]["success"], true);
-    assert_error(
-        &app.a("GET", &format!("/v1/contacts/{id}"), None).await,
+    app.fails_a(
+        "GET",
+        &format!("/v1/contacts/{id}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         None,
-    );
-    assert_error(
-        &app.a("DELETE", &format!("/v1/contacts/{id}"), None).await,
+    )
+    .await;
+    app.fails_a(
+        "DELETE",
+        &format!("/v1/contacts/{id}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         None,
-    );
+    )
+    .await;
     // Its phone number is free again.
     let (_, json) = app
         .a(
@@ -541,25 +565,25 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
         )
         .await;
     assert_eq!(found["data"]["id"], primary);
-    assert_error(
-        &app.a("GET", &format!("/v1/contacts/{duplicate}"), None)
-            .await,
+    app.fails_a(
+        "GET",
+        &format!("/v1/contacts/{duplicate}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         None,
-    );
+    )
+    .await;
 
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/contacts/merge",
-            Some(json!({"primary_contact_id": primary, "duplicate_contact_id": primary})),
-        )
-        .await,
+    app.fails_a(
+        "POST",
+        "/v1/contacts/merge",
+        Some(json!({"primary_contact_id": primary, "duplicate_contact_id": primary})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("Cannot merge a contact with itself"),
-    );
+    )
+    .await;
     let got = app
         .a(
             "POST",
@@ -586,17 +610,15 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
         "BAD_REQUEST",
         Some("primary_contact_id: must be a UUID"),
     );
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/contacts/merge",
-            Some(json!({"primary_contact_id": primary, "duplicate_contact_id": duplicate})),
-        )
-        .await,
+    app.fails_a(
+        "POST",
+        "/v1/contacts/merge",
+        Some(json!({"primary_contact_id": primary, "duplicate_contact_id": duplicate})),
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact not found"),
-    );
+    )
+    .await;
 }
 
 async fn detach_frees_one_identifier(app: &TestApp) {
@@ -624,28 +646,24 @@ async fn detach_frees_one_identifier(app: &TestApp) {
     let left = after["data"]["identifiers"].as_array().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["identifier_type"], "email");
-    assert_error(
-        &app.a(
-            "DELETE",
-            &format!("/v1/contacts/{id}/identifiers/{phone}"),
-            None,
-        )
-        .await,
+    app.fails_a(
+        "DELETE",
+        &format!("/v1/contacts/{id}/identifiers/{phone}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Identifier not found"),
-    );
-    assert_error(
-        &app.a(
-            "DELETE",
-            &format!("/v1/contacts/{id}/identifiers/nope"),
-            None,
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "DELETE",
+        &format!("/v1/contacts/{id}/identifiers/nope"),
+        None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("identifier_id: must be a UUID"),
-    );
+    )
+    .await;
     let (_, json) = app
         .a(
             "POST",
@@ -813,13 +831,15 @@ async fn memory_endpoints_read_and_write_a_record(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(removed["data"]["open_items"], json!([]));
-    assert_error(
-        &app.a("DELETE", &format!("{base}/open_items/{item_id}"), None)
-            .await,
+    app.fails_a(
+        "DELETE",
+        &format!("{base}/open_items/{item_id}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         None,
-    );
+    )
+    .await;
     let (status, removed) = app
         .a("DELETE", &format!("{base}/entities/order/order-8821"), None)
         .await;
@@ -828,17 +848,15 @@ async fn memory_endpoints_read_and_write_a_record(app: &TestApp) {
 
     // A write naming a stale revision is a conflict.
     let revision = removed["data"]["revision"].as_u64().unwrap();
-    assert_error(
-        &app.a(
-            "PATCH",
-            &format!("{base}/summary"),
-            Some(json!({"summary": "late", "expected_revision": revision - 1})),
-        )
-        .await,
+    app.fails_a(
+        "PATCH",
+        &format!("{base}/summary"),
+        Some(json!({"summary": "late", "expected_revision": revision - 1})),
         StatusCode::CONFLICT,
         "CONFLICT",
         None,
-    );
+    )
+    .await;
     let (status, _) = app
         .a(
             "PATCH",
@@ -857,12 +875,15 @@ async fn memory_endpoints_read_and_write_a_record(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reset["data"]["success"], true);
-    assert_error(
-        &app.a("GET", &base, None).await,
+    app.fails_a(
+        "GET",
+        &base,
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact memory not found"),
-    );
+    )
+    .await;
     let (_, context) = app
         .a(
             "GET",
@@ -879,81 +900,78 @@ async fn memory_errors_name_their_field(app: &TestApp) {
     let id = app.memory(&contact, "p").await;
     let base = format!("/v1/memory/contact/{id}");
     let scope_required = Some("persona_id or agent_number is required");
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/memory/contact",
-            Some(json!({"contact_id": contact})),
-        )
-        .await,
+    app.fails_a(
+        "POST",
+        "/v1/memory/contact",
+        Some(json!({"contact_id": contact})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         scope_required,
-    );
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/memory/reset",
-            Some(json!({"contact_id": contact})),
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "POST",
+        "/v1/memory/reset",
+        Some(json!({"contact_id": contact})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         scope_required,
-    );
-    assert_error(
-        &app.a(
-            "GET",
-            &format!("/v1/memory/context?contact_id={contact}"),
-            None,
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "GET",
+        &format!("/v1/memory/context?contact_id={contact}"),
+        None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         scope_required,
-    );
-    assert_error(
-        &app.a("GET", "/v1/memory/context?persona_id=p", None).await,
+    )
+    .await;
+    app.fails_a(
+        "GET",
+        "/v1/memory/context?persona_id=p",
+        None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("contact_id is required"),
-    );
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/memory/contact",
-            Some(json!({"persona_id": "p"})),
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "POST",
+        "/v1/memory/contact",
+        Some(json!({"persona_id": "p"})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("contact_id is required"),
-    );
-    assert_error(
-        &app.a("PATCH", &format!("{base}/summary"), Some(json!({})))
-            .await,
+    )
+    .await;
+    app.fails_a(
+        "PATCH",
+        &format!("{base}/summary"),
+        Some(json!({})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("summary is required"),
-    );
-    assert_error(
-        &app.a("PATCH", &format!("{base}/facts"), Some(json!({})))
-            .await,
+    )
+    .await;
+    app.fails_a(
+        "PATCH",
+        &format!("{base}/facts"),
+        Some(json!({})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("facts is required"),
-    );
-    assert_error(
-        &app.a(
-            "PATCH",
-            &format!("{base}/facts"),
-            Some(json!({"facts": [1]})),
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "PATCH",
+        &format!("{base}/facts"),
+        Some(json!({"facts": [1]})),
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("facts: must be a JSON object"),
-    );
+    )
+    .await;
     let got = app
         .a(
             "POST",
@@ -996,41 +1014,42 @@ async fn memory_errors_name_their_field(app: &TestApp) {
     assert_eq!(got.1["errors"][0]["field"], "description");
 
     let missing = "00000000-0000-7000-8000-000000000000";
-    assert_error(
-        &app.a("GET", &format!("/v1/memory/contact/{missing}"), None)
-            .await,
+    app.fails_a(
+        "GET",
+        &format!("/v1/memory/contact/{missing}"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact memory not found"),
-    );
-    assert_error(
-        &app.a(
-            "GET",
-            &format!("/v1/memory/contact/{missing}/messages"),
-            None,
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "GET",
+        &format!("/v1/memory/contact/{missing}/messages"),
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact memory not found"),
-    );
-    assert_error(
-        &app.a(
-            "POST",
-            "/v1/memory/contact",
-            Some(json!({"contact_id": missing, "persona_id": "p"})),
-        )
-        .await,
+    )
+    .await;
+    app.fails_a(
+        "POST",
+        "/v1/memory/contact",
+        Some(json!({"contact_id": missing, "persona_id": "p"})),
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Contact not found"),
-    );
-    assert_error(
-        &app.a("GET", "/v1/memory/contact/mem-1", None).await,
+    )
+    .await;
+    app.fails_a(
+        "GET",
+        "/v1/memory/contact/mem-1",
+        None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
         Some("memory_id: must be a UUID"),
-    );
+    )
+    .await;
 }
 
 async fn auth_failures_are_401_and_reveal_nothing(app: &TestApp) {
@@ -1246,18 +1265,24 @@ impl futures_core::Stream for Chunks {
 }
 
 async fn unknown_routes_and_methods_use_the_envelope(app: &TestApp) {
-    assert_error(
-        &app.a("GET", "/v1/nothing-here", None).await,
+    app.fails_a(
+        "GET",
+        "/v1/nothing-here",
+        None,
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         Some("Route not found"),
-    );
-    assert_error(
-        &app.a("PUT", "/v1/contacts/resolve", None).await,
+    )
+    .await;
+    app.fails_a(
+        "PUT",
+        "/v1/contacts/resolve",
+        None,
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
         None,
-    );
+    )
+    .await;
 }
 
 async fn responses_carry_a_request_id(app: &TestApp) {

@@ -526,7 +526,10 @@ fn serve_on_postgres() {
 fn sigterm_lets_the_request_in_flight_finish() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(&dir.path().join("contacts.db"), Some(&format!("{KEY}={ORG}")));
+    let mut server = Server::start(
+        &dir.path().join("contacts.db"),
+        Some(&format!("{KEY}={ORG}")),
+    );
     let addr = server.base.trim_start_matches("http://").to_owned();
     let body = json!({"phone_number": "+14155550192", "name": "In Flight"}).to_string();
     let (first, rest) = body.split_at(body.len() / 2);
@@ -542,7 +545,10 @@ fn sigterm_lets_the_request_in_flight_finish() {
     std::thread::sleep(Duration::from_millis(300));
     server.sigterm();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(server.child.try_wait().unwrap().is_none(), "serve exited with a request in flight");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "serve exited with a request in flight"
+    );
     // New connections are no longer accepted.
     assert!(
         client().get(server.url("/healthz")).send().is_err(),

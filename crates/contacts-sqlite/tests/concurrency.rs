@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, mpsc};
@@ -17,16 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use contacts_core::{ContactId, Engine, IdentifierKind, ListRequest, OrgId, ResolveRequest};
 use contacts_sqlite::SqliteStore;
 use contacts_testkit::Guarded;
+use contacts_testkit::concurrent::{Tally, acks, person_request};
 use rusqlite::Connection;
 
 fn org() -> OrgId {
     OrgId("11111111-2222-3333-4444-555555555555".parse().unwrap())
-}
-
-fn person_request(person: u64) -> ResolveRequest {
-    ResolveRequest::new()
-        .with_phone(format!("+1415555{person:04}"))
-        .with_email(format!("p{person}@example.com"))
 }
 
 /// Every contact of the org, checking on the way that no identifier has two owners.
@@ -135,23 +130,14 @@ fn two_connections_resolve_overlapping_people() {
             })
         })
         .collect();
-    let mut ids: BTreeMap<u64, BTreeSet<ContactId>> = BTreeMap::new();
-    let mut created: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut tally = Tally::default();
     for h in handles {
         for (person, id, was_created) in h.join().unwrap() {
-            ids.entry(person).or_default().insert(id);
-            *created.entry(person).or_default() += u32::from(was_created);
+            tally.record(person, id, was_created);
         }
     }
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a person got two contacts"
-    );
-    assert!(
-        created.values().all(|n| *n == 1),
-        "a person was created twice"
-    );
-    assert_eq!(all_contacts(&engines[0]).len(), ids.len());
+    tally.assert_each_person_once(150);
+    assert_eq!(all_contacts(&engines[0]).len(), 150);
 }
 
 /// Runs the child half of a multi-process test. Ignored so it never runs on its own:
@@ -223,18 +209,6 @@ fn child(db: &Path, job: &str, seed: u64, start: u128) -> std::process::Child {
         .unwrap()
 }
 
-fn acks(stdout: impl std::io::Read) -> Vec<Vec<String>> {
-    BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        // The test harness may print its own "test ... " prefix on the first line.
-        .filter_map(|l| {
-            l.split_once("ACK ")
-                .map(|(_, rest)| rest.split(' ').map(String::from).collect())
-        })
-        .collect()
-}
-
 /// Three processes open the same file and resolve an overlapping set of new people at
 /// the same moment: afterwards no identifier has two owners and each person was
 /// created exactly once.
@@ -249,26 +223,14 @@ fn processes_resolve_overlapping_people() {
     let children: Vec<_> = (0..3)
         .map(|seed| child(&common::path(&t), "overlap", seed, start))
         .collect();
-    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut created: BTreeMap<String, u32> = BTreeMap::new();
+    let mut tally = Tally::default();
     for mut c in children {
         let lines = acks(c.stdout.take().unwrap());
         assert!(c.wait().unwrap().success(), "child failed");
         assert_eq!(lines.len(), 200, "child acknowledged every resolve");
-        for l in lines {
-            ids.entry(l[0].clone()).or_default().insert(l[1].clone());
-            *created.entry(l[0].clone()).or_default() += u32::from(l[2] == "true");
-        }
+        tally.record_acks(&lines);
     }
-    assert_eq!(ids.len(), 200);
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a person got two contacts across processes"
-    );
-    assert!(
-        created.values().all(|n| *n == 1),
-        "a person was created twice across processes"
-    );
+    tally.assert_each_person_once(200);
     let engine = Engine::new(SqliteStore::open(common::path(&t)).unwrap());
     let contacts = all_contacts(&engine);
     assert_eq!(contacts.len(), 200);

@@ -22,6 +22,7 @@
 //!
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
+pub mod concurrent;
 pub mod conformance;
 pub mod differential;
 pub mod fuzz;
