@@ -211,9 +211,15 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     else {
         return ApiError::unauthorized().into_response();
     };
-    let keys = Arc::clone(&state.keys);
-    // The key store may read a file or a database; keep that off the async workers.
-    let verdict = tokio::task::spawn_blocking(move || keys.verify(&presented)).await;
+    // Cached keys answer in place; reading the key store (a file or a database,
+    // about once a second) happens off the async workers.
+    let verdict = match state.keys.verify_cached(&presented) {
+        Some(org) => Ok(Ok(org)),
+        None => {
+            let keys = Arc::clone(&state.keys);
+            tokio::task::spawn_blocking(move || keys.verify(&presented)).await
+        }
+    };
     match verdict {
         Ok(Ok(Some(org))) => {
             req.extensions_mut().insert(Org(org));

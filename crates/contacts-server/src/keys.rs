@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use contacts_core::{OrgId, Timestamp};
@@ -157,7 +157,7 @@ pub fn parse_env_keys(value: &str) -> Result<Vec<(KeyHash, OrgId)>, KeyError> {
 }
 
 /// The store's active keys as read at an instant.
-type CachedKeys = (Instant, Vec<(KeyHash, OrgId)>);
+type CachedKeys = (Instant, Arc<Vec<(KeyHash, OrgId)>>);
 
 /// Checks presented keys against the environment's keys and a [`KeyStore`].
 #[derive(Debug)]
@@ -207,35 +207,52 @@ impl Keyring {
     /// # Errors
     /// [`KeyError`] when the store cannot be read.
     pub fn verify(&self, presented: &str) -> Result<Option<OrgId>, KeyError> {
+        let stored = match self.fresh() {
+            Some(keys) => keys,
+            None => {
+                let keys = Arc::new(self.store.active()?);
+                *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), Arc::clone(&keys)));
+                keys
+            }
+        };
+        Ok(self.check(presented, &stored))
+    }
+
+    /// [`Keyring::verify`] without touching the store: `None` when the cached keys
+    /// are older than [`KEY_CACHE_TTL`] (then call `verify` where blocking is fine).
+    /// The server's hot path uses this, so a request costs no trip to a blocking
+    /// thread except about once a second.
+    pub fn verify_cached(&self, presented: &str) -> Option<Option<OrgId>> {
+        let stored = self.fresh()?;
+        Some(self.check(presented, &stored))
+    }
+
+    /// The cached store keys, if younger than [`KEY_CACHE_TTL`].
+    fn fresh(&self) -> Option<Arc<Vec<(KeyHash, OrgId)>>> {
+        match &*self.cache.read().unwrap_or_else(|p| p.into_inner()) {
+            Some((at, keys)) if at.elapsed() < KEY_CACHE_TTL => Some(Arc::clone(keys)),
+            _ => None,
+        }
+    }
+
+    fn check(&self, presented: &str, stored: &[(KeyHash, OrgId)]) -> Option<OrgId> {
         let key = presented.trim();
         let key = match key.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
             _ => key,
         };
         if key.is_empty() {
-            return Ok(None);
+            return None;
         }
         let hash = hash_key(key);
-        let stored = self.active_cached()?;
         let mut found = None;
-        for (candidate, org) in self.env.iter().chain(stored.iter()) {
+        for (candidate, org) in self.env.iter().chain(stored) {
             if bool::from(candidate.ct_eq(&hash)) {
                 found = Some(*org);
             }
         }
-        Ok(found)
-    }
-
-    fn active_cached(&self) -> Result<Vec<(KeyHash, OrgId)>, KeyError> {
-        if let Some((at, keys)) = &*self.cache.read().unwrap_or_else(|p| p.into_inner())
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(keys.clone());
-        }
-        let keys = self.store.active()?;
-        *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), keys.clone()));
-        Ok(keys)
+        found
     }
 }
 
@@ -614,11 +631,19 @@ mod tests {
         assert_eq!(ring.verify("").unwrap(), None);
         assert_eq!(ring.verify("Bearer ").unwrap(), None);
         assert_eq!(ring.verify(&stored[..stored.len() - 1]).unwrap(), None);
+        // Fresh after `verify` read the store: the cached path answers alike.
+        assert_eq!(ring.verify_cached(&stored), Some(Some(org(1))));
+        assert_eq!(ring.verify_cached("nope"), Some(None));
         let prefix = &stored[..PREFIX_LEN];
         ring.store()
             .revoke(prefix, Timestamp::from_millis(2))
             .unwrap();
         ring.invalidate();
+        assert_eq!(
+            ring.verify_cached(&stored),
+            None,
+            "stale: the store must be read"
+        );
         assert_eq!(ring.verify(&stored).unwrap(), None);
         let listed = ring.store().list().unwrap();
         assert_eq!(listed.len(), 1);

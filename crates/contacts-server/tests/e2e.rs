@@ -396,12 +396,16 @@ fn first_start_prints_one_key_and_the_cli_manages_keys() {
     assert!(server.terminate().success());
 
     // A restart creates no new key: the store is not empty (even with a revoked key).
-    let server = Server::start(&db, None);
+    assert_restart_keeps(Server::start(&db, None), &second);
+}
+
+/// `server`, just restarted on existing data, printed no new key and accepts `key`.
+fn assert_restart_keeps(server: Server, key: &str) {
     assert!(server.banner.is_empty(), "{:?}", server.banner);
     let (status, _) = send(
         client()
             .get(server.url("/v1/contacts"))
-            .header("authorization", &second),
+            .header("authorization", key),
     );
     assert_eq!(status, 200);
     assert!(server.terminate().success());
@@ -508,15 +512,10 @@ fn serve_on_postgres() {
     assert!(status.success(), "serve exited with {status}");
 
     // A restart on the same schema keeps the key (and creates none).
-    let server = Server::start_with(&["--postgres", &url, "--postgres-schema", &schema], None);
-    assert!(server.banner.is_empty(), "{:?}", server.banner);
-    let (status, _) = send(
-        client()
-            .get(server.url("/v1/contacts"))
-            .header("authorization", &key),
+    assert_restart_keeps(
+        Server::start_with(&["--postgres", &url, "--postgres-schema", &schema], None),
+        &key,
     );
-    assert_eq!(status, 200);
-    assert!(server.terminate().success());
     drop_schema(&url);
 }
 
