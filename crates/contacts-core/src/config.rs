@@ -33,6 +33,20 @@ pub struct Config {
     pub junk_values: Vec<String>,
     /// Also treat any value made only of `0` and `-` as junk (default on).
     pub junk_zeros_and_dashes: bool,
+    /// Placeholder numbers that voice and SMS platforms send for withheld or unknown
+    /// callers, in E.164 (docs/semantics.md 2.1, "Junk"). They are ignored like junk,
+    /// with or without their `+`, so anonymous callers never share one contact. The
+    /// default holds Twilio's (`+266696687` ANONYMOUS, `+7378742833` and `+17378742833`
+    /// RESTRICTED, `+2562533` BLOCKED, `+8656696` UNKNOWN, `+86282452253`
+    /// UNAVAILABLE, spelled on a keypad).
+    pub junk_phone_numbers: Vec<String>,
+    /// Forms of one number that networks deliver differently and that fold into one key
+    /// (docs/semantics.md 2.1, "Equivalent forms"). All on by default.
+    pub phone_equivalences: crate::normalize::PhoneEquivalences,
+    /// Accept email addresses that are not globally deliverable: a domain without a dot
+    /// (`user@localhost`) or on a special-use name (`.local`, `.test`, `.invalid`, ...).
+    /// Off by default.
+    pub email_local_domains: bool,
     /// Longest accepted `name`, in characters. Default 256.
     pub max_name_chars: usize,
     /// Largest accepted `metadata`, serialised, in bytes. Default 64 KiB.
@@ -58,11 +72,31 @@ impl Default for Config {
                 "n/a",
                 "unknown",
                 "anonymous",
+                "restricted",
+                "unavailable",
+                "private",
+                "blocked",
+                "withheld",
                 "-1",
+                "-2",
+                "-3",
             ]
             .map(String::from)
             .to_vec(),
             junk_zeros_and_dashes: true,
+            junk_phone_numbers: [
+                "+266696687",
+                "+1266696687",
+                "+7378742833",
+                "+17378742833",
+                "+2562533",
+                "+8656696",
+                "+86282452253",
+            ]
+            .map(String::from)
+            .to_vec(),
+            phone_equivalences: crate::normalize::PhoneEquivalences::default(),
+            email_local_domains: false,
             max_name_chars: 256,
             max_metadata_bytes: 64 * 1024,
             max_metadata_depth: 16,
@@ -118,6 +152,34 @@ impl Config {
         self
     }
 
+    /// Replaces the placeholder numbers ignored as withheld callers (E.164).
+    #[must_use]
+    pub fn with_junk_phone_numbers<I, S>(mut self, numbers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.junk_phone_numbers = numbers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets which equivalent phone forms fold into one key.
+    #[must_use]
+    pub fn with_phone_equivalences(
+        mut self,
+        equivalences: crate::normalize::PhoneEquivalences,
+    ) -> Self {
+        self.phone_equivalences = equivalences;
+        self
+    }
+
+    /// Accepts (or not) email addresses on dotless and special-use domains.
+    #[must_use]
+    pub fn with_email_local_domains(mut self, allow: bool) -> Self {
+        self.email_local_domains = allow;
+        self
+    }
+
     /// The cap for `kind`.
     pub fn cap(&self, kind: IdentifierKind) -> u32 {
         self.caps[kind.index()]
@@ -153,13 +215,8 @@ impl Config {
                 ));
             }
         }
-        if let Some(region) = &self.default_region
-            && region.parse::<phonenumber::country::Id>().is_err()
-        {
-            return Err(Error::invalid(
-                "config.default_region",
-                format!("{region:?} is not an ISO 3166 region the phone library knows"),
-            ));
+        if let Some(region) = &self.default_region {
+            crate::normalize::parse_region(region)?;
         }
         let m = &self.memory;
         if self.max_name_chars == 0

@@ -168,7 +168,7 @@ impl<S: Store> Engine<S> {
         let keys = prepared.keys();
         for _ in 0..MAX_ATTEMPTS {
             let owners = self.store.lookup(org, &keys)?;
-            let mut decision = self.decide(org, &prepared, &owners, name, metadata)?;
+            let mut decision = self.decide(org, &prepared, &owners, name.as_deref(), metadata)?;
             if let Some(scope) = &scope {
                 self.resolve_memory(org, scope, &mut decision)?;
             }
@@ -346,26 +346,41 @@ impl<S: Store> Engine<S> {
             match self.normalizer.normalize(kind, raw)? {
                 Normalized::Value(v) => prepared.values.push((kind, v)),
                 Normalized::Blank => {}
-                Normalized::Junk => prepared.ignored.push(IgnoredValue {
+                Normalized::Junk(reason) => prepared.ignored.push(IgnoredValue {
                     field: kind,
                     value: raw.to_owned(),
-                    reason: "junk_value".to_owned(),
+                    reason: reason.as_str().to_owned(),
                 }),
             }
         }
         if prepared.values.is_empty() {
-            return Err(Error::invalid("identifiers", NO_IDENTIFIER));
+            if prepared.ignored.is_empty() {
+                return Err(Error::invalid("identifiers", NO_IDENTIFIER));
+            }
+            // Say why: a caller who sent values must learn they were ignored.
+            let ignored: Vec<String> = prepared
+                .ignored
+                .iter()
+                .map(|i| format!("{} {:?} ({})", i.field, i.value, i.reason))
+                .collect();
+            return Err(Error::invalid(
+                "identifiers",
+                format!("{NO_IDENTIFIER}; ignored as junk: {}", ignored.join(", ")),
+            ));
         }
         Ok(prepared)
     }
 
-    pub(crate) fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<&'a str>> {
+    /// The name, trimmed and in Unicode NFC (so `José` typed either way is one
+    /// spelling, and its length is counted as people count it), or `None` when blank.
+    pub(crate) fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<Cow<'a, str>>> {
         let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
             return Ok(None);
         };
         if name.contains('\0') {
             return Err(Error::invalid("name", "must not contain NUL"));
         }
+        let name = crate::normalize::nfc(name);
         if name.chars().count() > self.config.max_name_chars {
             return Err(Error::invalid(
                 "name",

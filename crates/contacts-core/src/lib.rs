@@ -4,7 +4,7 @@
 //! by phone number, email or their own external id, and get back one stable contact,
 //! created on first sight. [`Engine`] holds the rules (normalisation, precedence, the
 //! compatibility rule, caps, fill-never-overwrite, pagination); a [`Store`] only stores
-//! and retrieves. Backends: `contacts-inmemory` (and SQLite, PostgreSQL to come).
+//! and retrieves. Backends: `contacts-inmemory`, `contacts-sqlite` and `contacts-postgres`.
 //!
 //! ```
 //! use contacts_core::{Engine, FindRequest, ListRequest, OrgId, ResolveRequest};
@@ -55,9 +55,9 @@ pub use memory::{
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,
     OpenItemId, Role,
 };
-pub use normalize::{
-    Normalized, Normalizer, is_canonical_e164, parse_with_library, takes_fast_path,
-};
+#[doc(hidden)]
+pub use normalize::testing as normalize_testing;
+pub use normalize::{IgnoreReason, Normalized, Normalizer, PhoneEquivalences};
 pub use request::{
     ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
     ListRequest, MemoryOutcome, Pagination, ResolveOutcome, ResolveRequest, ScopeRequest,

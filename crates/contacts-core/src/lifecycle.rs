@@ -165,7 +165,7 @@ impl<S: Store> Engine<S> {
             let Some(raw) = raw else { continue };
             match self.normalizer.normalize(kind, raw)? {
                 Normalized::Value(v) => idents.push((kind, v.into_owned())),
-                Normalized::Blank | Normalized::Junk => {
+                Normalized::Blank | Normalized::Junk(_) => {
                     return Err(Error::invalid(
                         kind.as_str(),
                         "must be a real value (blank and junk values cannot be set)",
@@ -188,7 +188,7 @@ impl<S: Store> Engine<S> {
             let mut contact = stored.contact.clone();
             let mut writes = Vec::new();
             let mut changed = false;
-            if let Some(n) = name
+            if let Some(n) = name.as_deref()
                 && contact.name.as_deref() != Some(n)
             {
                 contact.name = Some(n.to_owned());

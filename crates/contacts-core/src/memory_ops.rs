@@ -83,7 +83,7 @@ impl<S: Store> Engine<S> {
         match self.normalizer.normalize(IdentifierKind::PhoneNumber, raw) {
             Ok(Normalized::Value(v)) => Ok(Some(MemoryScope::AgentNumber(v.into_owned()))),
             Ok(Normalized::Blank) => Ok(None),
-            Ok(Normalized::Junk) => Err(Error::invalid("agent_number", "is not a phone number")),
+            Ok(Normalized::Junk(_)) => Err(Error::invalid("agent_number", "is not a phone number")),
             Err(Error::InvalidInput { reason, .. }) => Err(Error::invalid("agent_number", reason)),
             Err(e) => Err(e),
         }

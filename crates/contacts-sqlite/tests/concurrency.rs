@@ -177,7 +177,8 @@ fn child_process_entry() {
         }
         "crash" => {
             for i in 0u64.. {
-                let phone = format!("+1{}{:06}", 200 + seed, i % 1_000_000);
+                // Ten digits after +1: a possible North American number.
+                let phone = format!("+1{}{:07}", 200 + seed, i % 10_000_000);
                 let r = engine
                     .resolve(org(), &ResolveRequest::new().with_phone(phone))
                     .unwrap();

@@ -2,10 +2,10 @@
 //! replay tests call them on every committed seed and regression input, so a crash
 //! found once is an ordinary `cargo test` forever.
 
+use contacts_core::normalize_testing as testing;
 use contacts_core::{
     Config, EntityUpsert, Error, IdentifierKind, NewMessage, NewOpenItem, Normalized, Normalizer,
-    ResolveRequest, ScopeRequest, Store, UpdateRequest, is_canonical_e164, parse_with_library,
-    takes_fast_path,
+    ResolveRequest, ScopeRequest, Store, UpdateRequest,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
@@ -185,8 +185,10 @@ pub fn fuzz_requests<S: Store>(store: S, data: &[u8]) {
     }
 }
 
-/// Target `phone`: phone normalisation never panics, its output is canonical E.164
-/// and a fixed point, and the fast path and the library agree wherever both accept.
+/// Target `phone` (docs/semantics.md 2.1): phone normalisation never panics; every key
+/// has the E.164 shape and is a fixed point; the fast path and the library agree; and a
+/// random rendering of one of the golden corpus's numbers (`data` picks the number and
+/// shapes the rendering) gets that number's key, in lenient and strict mode.
 ///
 /// # Panics
 /// On any of those properties failing.
@@ -195,12 +197,14 @@ pub fn fuzz_phone(data: &[u8]) {
     for config in [
         Config::default(),
         Config::default().with_default_region("GB"),
+        Config::default().with_default_region("AU"),
+        Config::default().with_strict_phone_validation(true),
     ] {
         let norm = Normalizer::new(&config).expect("valid config");
         if let Ok(Normalized::Value(v)) = norm.normalize(IdentifierKind::PhoneNumber, &text) {
             assert!(
-                is_canonical_e164(&v),
-                "{text:?} normalised to non-canonical {v:?}"
+                testing::is_e164_shaped(&v),
+                "{text:?} normalised to {v:?}, which is no key"
             );
             let again = norm.normalize(IdentifierKind::PhoneNumber, &v);
             assert_eq!(
@@ -210,11 +214,75 @@ pub fn fuzz_phone(data: &[u8]) {
             );
         }
     }
-    if takes_fast_path(&text)
-        && let Ok(lib) = parse_with_library(&text, None, false)
-    {
-        assert_eq!(lib, text, "fast path and library disagree");
+    let norm = Normalizer::new(&Config::default()).expect("default config");
+    if testing::takes_fast_path(&norm, &text) {
+        let lib = testing::library(&text, None);
+        assert_eq!(
+            lib.map(|(e164, possible, _)| (e164, possible)),
+            Some((text.to_string(), true)),
+            "the fast path took {text:?}, which the library reads differently"
+        );
     }
+    if let Some((&pick, shape)) = data.split_first() {
+        let numbers = corpus_numbers();
+        let number = &numbers[(usize::from(pick) * 257 + shape.len() * 31) % numbers.len()];
+        for strict in [false, true] {
+            let norm = Normalizer::new(&Config::default().with_strict_phone_validation(strict))
+                .expect("valid config");
+            let raw = render(number, shape);
+            let key = |raw: &str| match norm.normalize(IdentifierKind::PhoneNumber, raw) {
+                Ok(Normalized::Value(v)) => Some(v.into_owned()),
+                _ => None,
+            };
+            assert_eq!(
+                key(&raw),
+                key(number),
+                "{raw:?} is a rendering of {number}, strict {strict}"
+            );
+        }
+    }
+}
+
+/// The golden corpus's numbers in E.164, each one libphonenumber calls possible.
+fn corpus_numbers() -> &'static [String] {
+    static NUMBERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NUMBERS.get_or_init(|| {
+        include_str!("../../contacts-core/tests/corpus/phones.tsv")
+            .lines()
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split('\t').collect();
+                (f.first() == Some(&"e164")
+                    && f.get(3).is_some_and(|l| l.contains(" IS_POSSIBLE ")))
+                .then(|| f[2].to_owned())
+            })
+            .collect()
+    })
+}
+
+/// A rendering of `e164` shaped by `shape`: an international prefix (`+`, `00`,
+/// `tel:+`, full-width plus, a byte order mark), each digit in one of five scripts, and
+/// separators from libphonenumber's set and invisible characters between them.
+fn render(e164: &str, shape: &[u8]) -> String {
+    const SEPARATORS: [&str; 14] = [
+        "", " ", "-", ".", "/", "(", ")", "\u{a0}", "\u{2013}", "\u{2212}", "\u{3000}", "\u{200b}",
+        "\u{202f}", "\u{200e}",
+    ];
+    const ZEROS: [u32; 5] = [0x30, 0xFF10, 0x0660, 0x06F0, 0x0966];
+    let byte = |i: usize| shape.get(i).copied().unwrap_or(0);
+    let mut out = String::from(match byte(0) % 5 {
+        0 => "+",
+        1 => "00",
+        2 => "tel:+",
+        3 => "\u{ff0b}",
+        _ => "\u{feff}+",
+    });
+    for (i, d) in e164[1..].bytes().enumerate() {
+        let b = byte(i + 1);
+        let zero = ZEROS[usize::from(b % 5)];
+        out.extend(char::from_u32(zero + u32::from(d - b'0')));
+        out.push_str(SEPARATORS[usize::from(b / 5) % SEPARATORS.len()]);
+    }
+    out
 }
 
 /// Every file in `fuzz/seeds/<target>` and `fuzz/regressions/<target>` of the

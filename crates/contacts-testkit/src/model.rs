@@ -168,7 +168,7 @@ impl Model {
             let Some(raw) = get(kind) else { continue };
             match self.normalizer.normalize(kind, &raw) {
                 Ok(Normalized::Value(v)) => ids.push((kind, v.into_owned())),
-                Ok(Normalized::Junk) => {
+                Ok(Normalized::Junk(_)) => {
                     junk.insert(kind);
                 }
                 Ok(Normalized::Blank) => {}

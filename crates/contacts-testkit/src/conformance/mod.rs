@@ -780,7 +780,9 @@ pub fn awkward_values_round_trip<S: Store>(store: S) {
     let e = engine(store);
     let ext = format!("ü'; DROP TABLE contacts; --\"{}x", "日".repeat(75));
     assert_eq!(ext.len(), 255, "at the external id limit");
-    let email = format!("{}@{}.example.com", "o'neil%_\\".repeat(7), "ü".repeat(20));
+    // SQL's quote and LIKE wildcards are RFC 5322 `atext`; a backslash is not (only
+    // inside a quoted local part, which the engine refuses: docs/semantics.md 2.1).
+    let email = format!("{}@{}.example.com", "o'neil%_".repeat(8), "ü".repeat(20));
     let name = "Zoë \"Q\" O'Brien 👋 %_\\".to_owned();
     let metadata =
         json!({"sql": "' OR 1=1 --", "nested": {"emoji": "🎉", "n": [1, 2.5, null, true]}, "": ""});
