@@ -15,6 +15,7 @@ use crate::api::{self, AppState, DEFAULT_BODY_LIMIT, DynEngine};
 use crate::error::{ApiError, ErrorChain};
 use crate::import;
 use crate::keys::{self, KeyStore, Keyring, MemoryKeys, SqliteKeys};
+use crate::settings::EngineArgs;
 
 /// Errors the CLI reports on stderr before exiting with status 1.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
@@ -80,6 +81,9 @@ pub struct ServeArgs {
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -140,6 +144,9 @@ pub struct ResolveArgs {
     /// Memory scope: an agent phone number.
     #[arg(long)]
     pub agent_number: Option<String>,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -157,6 +164,9 @@ pub struct ListArgs {
     /// Contacts to skip.
     #[arg(long, allow_negative_numbers = true)]
     pub offset: Option<i64>,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -170,6 +180,9 @@ pub struct ImportArgs {
     /// The org to import into.
     #[arg(long)]
     pub org: OrgId,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -269,8 +282,9 @@ fn print_envelope<T: Serialize>(result: contacts_core::Result<T>) -> Result<Exit
 }
 
 fn resolve(args: ResolveArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
     let opened = args.storage.open(false)?;
-    let engine = Engine::new(opened.store);
+    let engine = Engine::with_config(opened.store, config)?;
     let metadata = match &args.metadata {
         Some(m) => {
             Some(serde_json::from_str(m).map_err(|e| format!("--metadata is not JSON: {e}"))?)
@@ -289,8 +303,9 @@ fn resolve(args: ResolveArgs) -> Result<ExitCode, CliError> {
 }
 
 fn list(args: ListArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
     let opened = args.storage.open(false)?;
-    let engine = Engine::new(opened.store);
+    let engine = Engine::with_config(opened.store, config)?;
     let req = ListRequest {
         limit: args.limit,
         offset: args.offset,
@@ -354,6 +369,7 @@ fn keys_command(command: KeysCommand) -> Result<ExitCode, CliError> {
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
     let opened = args.storage.open(true)?;
     let env = match std::env::var("CONTACTS_API_KEYS") {
         Ok(v) => keys::parse_env_keys(&v)?,
@@ -375,7 +391,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
             "(shown once: only its hash is stored; more with `contacts keys create`)"
         )?;
     }
-    let engine: Arc<DynEngine> = Arc::new(Engine::new(opened.store));
+    let engine: Arc<DynEngine> = Arc::new(Engine::with_config(opened.store, config)?);
     let keyring = Arc::new(keyring);
     let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit);
     let runtime = tokio::runtime::Builder::new_multi_thread()

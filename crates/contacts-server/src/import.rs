@@ -51,8 +51,9 @@ pub fn rejects_path(input: &Path) -> PathBuf {
 }
 
 pub(crate) fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
     let opened = args.storage.open(false)?;
-    let engine = Engine::new(opened.store);
+    let engine = Engine::with_config(opened.store, config)?;
     let summary = import_file(&engine, args.org, &args.file, true)?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &summary)?;

@@ -10,6 +10,7 @@
 //! - [`api::router`] builds the whole API over any [`contacts_core::Store`].
 //! - [`keys`]: API keys, stored as SHA-256 hashes, each opening one org.
 //! - [`cli`]: `serve`, `keys`, `resolve`, `list`, `import`.
+//! - [`settings`]: the engine's settings from a TOML file, the environment and flags.
 //!
 //! # Example
 //! ```
@@ -54,6 +55,7 @@ pub mod cli;
 pub mod error;
 pub mod import;
 pub mod keys;
+pub mod settings;
 
 pub use api::{AppState, DynEngine, Org};
 pub use error::{ApiError, ErrorBody};

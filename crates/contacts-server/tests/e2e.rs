@@ -561,3 +561,93 @@ fn sigterm_lets_the_request_in_flight_finish() {
     assert!(response.contains("\"created\":true"), "{response}");
     assert!(server.wait().success());
 }
+
+/// docs/semantics.md 2.1, "Settings": `serve --default-region US` reads national
+/// numbers; a settings file and an environment variable reach the CLI and the import;
+/// a bad setting stops a command before it opens or creates anything, naming the
+/// setting.
+#[test]
+fn settings_reach_serve_the_cli_and_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("contacts.db");
+    let db_arg = db.to_str().unwrap();
+    let server = Server::start_with(
+        &["--db", db_arg, "--default-region", "US"],
+        Some(&format!("{KEY}={ORG}")),
+    );
+    let (status, body) = send(
+        client()
+            .post(server.url("/v1/contacts/resolve"))
+            .header("authorization", KEY)
+            .json(&json!({"phone_number": "(415) 555-0192"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["attached"][0]["identifier_value"],
+        "+14155550192"
+    );
+    assert!(server.terminate().success());
+
+    // A settings file for the CLI, then the environment for the import: national
+    // numbers in a CRM export.
+    let cli = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = bin();
+        cmd.args(args).args(["--org", ORG, "--db", db_arg]);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json
+    };
+    let toml = dir.path().join("contacts.toml");
+    std::fs::write(&toml, "[phone]\ndefault_region = \"GB\"\n").unwrap();
+    let toml_arg = toml.to_str().unwrap();
+    let got = cli(
+        &["resolve", "--phone", "07911 123456", "--config", toml_arg],
+        None,
+    );
+    assert_eq!(
+        got["data"]["attached"][0]["identifier_value"],
+        "+447911123456"
+    );
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "phone_number,name\n(212) 555-0100,Ann\n212.555.0101,Bob\n",
+    )
+    .unwrap();
+    cli(
+        &["import", csv.to_str().unwrap()],
+        Some(("CONTACTS_DEFAULT_REGION", "US")),
+    );
+    let got = cli(&["resolve", "--phone", "+12125550101"], None);
+    assert_eq!(got["data"]["created"], false, "{got}");
+    assert_eq!(got["data"]["contact"]["name"], "Bob");
+
+    // Bad settings stop the command before anything is created.
+    let fresh = dir.path().join("never.db");
+    std::fs::write(&toml, "[phone]\ndefault_regoin = \"US\"\n").unwrap();
+    for args in [
+        vec!["serve", "--listen", "127.0.0.1:0", "--default-region", "XX"],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            toml.to_str().unwrap(),
+        ],
+        vec!["list", "--org", ORG, "--cap", "email=0"],
+    ] {
+        let out = bin().args(&args).arg("--db").arg(&fresh).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains("setting "), "{args:?}: {stderr}");
+        assert!(!fresh.exists(), "{args:?} created the database");
+    }
+}
