@@ -9,10 +9,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use contacts_core::serde_json::json;
+use contacts_core::store::{WriteBatch, WriteOp};
 use contacts_core::uuid::Uuid;
 use contacts_core::{
     Contact, ContactId, Engine, Identifier, IdentifierId, IdentifierKind, OrgId, ResolveRequest,
-    Store, Timestamp, WriteBatch, WriteOp,
+    Store, Timestamp,
 };
 
 /// Contacts per data set: `CONTACTS_BENCH_SIZE`, default 10,000 (quick enough for

@@ -11,7 +11,7 @@ use crate::types::{IdentifierKind, Timestamp};
 
 /// How the engine resolves, normalises and bounds its input.
 ///
-/// `Config::default()` is the behaviour SPEC.md describes. Build a variant with the
+/// `Config::default()` is the behaviour docs/semantics.md describes. Build a variant with the
 /// `with_*` methods; [`Engine::new`](crate::Engine::new) validates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -227,6 +227,7 @@ impl Config {
             || m.max_summary_bytes == 0
             || m.max_fact_keys == 0
             || m.max_facts_bytes == 0
+            || m.max_facts_depth == 0
             || m.max_entities == 0
             || m.max_open_items == 0
             || m.max_history == 0

@@ -5,31 +5,22 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
-use crate::error::{Error, Result};
-use crate::memory::MemoryRecord;
-use crate::memory::MemoryScope;
+use crate::error::{Error, NO_IDENTIFIER, Result};
+use crate::memory::{MemoryRecord, MemoryScope};
 use crate::normalize::{Normalized, Normalizer};
 use crate::request::{
-    ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
-    ListRequest, Pagination, ResolveOutcome, ResolveRequest,
+    ConflictReason, ContactPage, ContactWithRelations, FindRequest, IdentifierConflict,
+    IdentifierRef, IgnoredValue, ListRequest, Pagination, ResolveOutcome, ResolveRequest,
 };
+use crate::retry::Step;
 use crate::store::{ContactRecord, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
 use crate::types::{
-    Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
-    OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
 };
-
-/// How often a resolve re-reads and re-decides after losing a race before giving up
-/// with [`Error::Conflict`]. Each lost race means another writer committed, so the
-/// system as a whole always progresses; the bound only stops one unlucky caller from
-/// spinning forever under a pathological write storm.
-pub(crate) const MAX_ATTEMPTS: usize = 64;
+use crate::validate;
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 200;
-
-const NO_IDENTIFIER: &str =
-    "At least one identifier (phone_number, email, or external_id) is required";
 
 /// The contact-resolution engine over a [`Store`].
 ///
@@ -147,7 +138,7 @@ impl<S: Store> Engine<S> {
         &self.config
     }
 
-    /// Finds the contact for the request's identifiers or creates one (SPEC 3).
+    /// Finds the contact for the request's identifiers or creates one (docs/semantics.md 3).
     ///
     /// Atomic and serialisable: concurrent resolves behave as if run one at a time,
     /// and of two concurrent resolves of the same new identifier exactly one reports
@@ -166,7 +157,10 @@ impl<S: Store> Engine<S> {
         let metadata = self.validate_metadata(req.metadata.as_ref())?;
         let scope = self.scope(req.persona_id.as_deref(), req.agent_number.as_deref())?;
         let keys = prepared.keys();
-        for _ in 0..MAX_ATTEMPTS {
+        // Look up, decide in pure code, return at once when nothing must change (a
+        // pure read takes no write lock), else commit; a lost race reads again
+        // (`retry.rs`).
+        self.run(org, "resolve", || {
             let owners = self.store.lookup(org, &keys)?;
             let mut decision = self.decide(org, &prepared, &owners, name.as_deref(), metadata)?;
             if let Some(scope) = &scope {
@@ -174,26 +168,16 @@ impl<S: Store> Engine<S> {
             }
             let Decision {
                 outcome,
-                expects,
+                mut expects,
                 writes,
                 ..
             } = decision;
             if writes.is_empty() {
-                // Everything was in place: a pure read, no write lock taken.
-                return Ok(outcome);
+                return Ok(Step::Done(outcome));
             }
-            let mut batch = WriteBatch { ops: expects };
-            batch.ops.extend(writes);
-            match self.store.commit(org, &batch) {
-                Ok(()) => return Ok(outcome),
-                // A precondition failed: someone else wrote first. Read again.
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::conflict(
-            "resolve lost the race against concurrent writers too many times; retry",
-        ))
+            expects.extend(writes);
+            Ok(Step::Commit(WriteBatch::new(expects), outcome))
+        })
     }
 
     /// Step 7: the memory record for the resolved contact and `scope`, created if
@@ -271,20 +255,18 @@ impl<S: Store> Engine<S> {
             IdentifierKind::ExternalId => req.external_id.as_deref(),
         })?;
         let keys = prepared.keys();
-        for _ in 0..MAX_ATTEMPTS {
+        self.run(org, "find", || {
             let owners = self.store.lookup(org, &keys)?;
             let Some(winner) = self.winner(&prepared, &owners) else {
-                return Ok(None);
+                return Ok(Step::Done(None));
             };
             // Read the winner again with its memories, as one snapshot. If it vanished
             // in between (deleted), decide again.
-            if let Some(record) = self.store.get(org, winner.contact.id)? {
-                return Ok(Some(self.with_relations(&record)));
-            }
-        }
-        Err(Error::conflict(
-            "find lost the race against concurrent writers too many times; retry",
-        ))
+            Ok(match self.store.get(org, winner.contact.id)? {
+                Some(record) => Step::Done(Some(self.with_relations(&record))),
+                None => Step::Again,
+            })
+        })
     }
 
     /// The contact `id` of `org` with its identifiers and memories.
@@ -299,7 +281,7 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// A page of the org's contacts in creation order (SPEC 5).
+    /// A page of the org's contacts in creation order (docs/semantics.md 5).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`limit`) for a limit of 0 or less, (`offset`) for a
@@ -374,47 +356,18 @@ impl<S: Store> Engine<S> {
     /// The name, trimmed and in Unicode NFC (so `José` typed either way is one
     /// spelling, and its length is counted as people count it), or `None` when blank.
     pub(crate) fn validate_name<'a>(&self, name: Option<&'a str>) -> Result<Option<Cow<'a, str>>> {
-        let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
-            return Ok(None);
-        };
-        if name.contains('\0') {
-            return Err(Error::invalid("name", "must not contain NUL"));
-        }
-        let name = crate::normalize::nfc(name);
-        if name.chars().count() > self.config.max_name_chars {
-            return Err(Error::invalid(
-                "name",
-                format!("longer than {} characters", self.config.max_name_chars),
-            ));
-        }
-        Ok(Some(name))
+        validate::name(name, self.config.max_name_chars)
     }
 
     pub(crate) fn validate_metadata<'a>(
         &self,
         metadata: Option<&'a serde_json::Value>,
     ) -> Result<Option<&'a Metadata>> {
-        let Some(value) = metadata else {
-            return Ok(None);
-        };
-        let serde_json::Value::Object(map) = value else {
-            return Err(Error::invalid("metadata", "must be a JSON object"));
-        };
-        check_json(value, 1, self.config.max_metadata_depth)?;
-        let mut counter = ByteCounter(0);
-        // Writing into a counter cannot fail: it has no I/O and the value is valid JSON.
-        serde_json::to_writer(&mut counter, value)
-            .map_err(|e| Error::invalid("metadata", format!("cannot be serialised: {e}")))?;
-        if counter.0 > self.config.max_metadata_bytes {
-            return Err(Error::invalid(
-                "metadata",
-                format!(
-                    "larger than {} bytes serialised",
-                    self.config.max_metadata_bytes
-                ),
-            ));
-        }
-        Ok(Some(map))
+        validate::metadata(
+            metadata,
+            self.config.max_metadata_bytes,
+            self.config.max_metadata_depth,
+        )
     }
 
     /// Whether `c` may be the request's contact: for every kind capped at one, the
@@ -620,51 +573,5 @@ impl<S: Store> Engine<S> {
             identifiers,
             memories: record.memories.iter().map(|m| m.embedded()).collect(),
         }
-    }
-}
-
-/// Rejects metadata nested deeper than `max_depth` or holding NUL in any string.
-/// Recursion stops at `max_depth + 1`, so a hostile value cannot exhaust the stack.
-fn check_json(value: &serde_json::Value, depth: usize, max_depth: usize) -> Result<()> {
-    use serde_json::Value;
-    let nested = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
-    match value {
-        Value::String(s) if s.contains('\0') => {
-            Err(Error::invalid("metadata", "strings must not contain NUL"))
-        }
-        Value::Array(items) => items.iter().try_for_each(|v| {
-            if nested(v) && depth >= max_depth {
-                return Err(too_deep(max_depth));
-            }
-            check_json(v, depth + usize::from(nested(v)), max_depth)
-        }),
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            if k.contains('\0') {
-                return Err(Error::invalid("metadata", "keys must not contain NUL"));
-            }
-            if nested(v) && depth >= max_depth {
-                return Err(too_deep(max_depth));
-            }
-            check_json(v, depth + usize::from(nested(v)), max_depth)
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn too_deep(max_depth: usize) -> Error {
-    Error::invalid("metadata", format!("nested deeper than {max_depth} levels"))
-}
-
-/// An `io::Write` that only counts bytes, to measure serialised size without
-/// allocating the serialisation.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

@@ -1,6 +1,19 @@
-//! The engine's error categories (SPEC section 8).
+//! The engine's error categories (docs/semantics.md 8).
 
 use std::borrow::Cow;
+
+/// The public API's documented error sentences (docs/semantics.md 8). An [`Error::InvalidInput`] whose reason is one of them (or
+/// starts with one, as the no-identifier error does when it adds which values were
+/// ignored) is shown as it is; every other reason is a fragment shown after its field.
+pub(crate) const DOCUMENTED: [&str; 3] = [NO_IDENTIFIER, NO_SCOPE, MERGE_WITH_ITSELF];
+
+/// `BAD_REQUEST` when no identifier survives normalisation.
+pub(crate) const NO_IDENTIFIER: &str =
+    "At least one identifier (phone_number, email, or external_id) is required";
+/// `BAD_REQUEST` when a memory operation has no scope.
+pub(crate) const NO_SCOPE: &str = "persona_id or agent_number is required";
+/// `BAD_REQUEST` when a contact is merged with itself.
+pub(crate) const MERGE_WITH_ITSELF: &str = "Cannot merge a contact with itself";
 
 /// Boxed source error carried by [`Error::Storage`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -82,6 +95,24 @@ impl Error {
         Error::Storage {
             backend,
             source: source.into(),
+        }
+    }
+
+    /// What a person reads: for [`Error::InvalidInput`], `field: reason`, except
+    /// the public API's own documented sentences, which are complete as they
+    /// are and name their fields themselves; for the other categories, their display.
+    pub fn message(&self) -> String {
+        match self {
+            Error::InvalidInput { field, reason } => {
+                if DOCUMENTED.iter().any(|d| reason.starts_with(d)) {
+                    reason.to_string()
+                } else {
+                    format!("{field}: {reason}")
+                }
+            }
+            Error::NotFound { entity } => format!("{entity} not found"),
+            Error::Conflict { reason } => reason.to_string(),
+            Error::Storage { .. } => "Internal error".to_owned(),
         }
     }
 

@@ -38,18 +38,21 @@
 mod config;
 mod engine;
 mod error;
+mod ids;
 mod lifecycle;
 mod memory;
 mod memory_ops;
 mod normalize;
 mod request;
-mod store;
+mod retry;
+pub mod store;
+mod time;
 mod types;
+mod validate;
 
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
-pub use lifecycle::UpdateRequest;
 pub use memory::{
     EmbeddedMemory, Entity, EntityRef, EntityUpsert, HistoryEntry, MemoryContext, MemoryId,
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,
@@ -59,15 +62,13 @@ pub use memory::{
 pub use normalize::testing as normalize_testing;
 pub use normalize::{IgnoreReason, Normalized, Normalizer, PhoneEquivalences};
 pub use request::{
-    ConflictReason, ContactPage, FindRequest, IdentifierConflict, IdentifierRef, IgnoredValue,
-    ListRequest, MemoryOutcome, Pagination, ResolveOutcome, ResolveRequest, ScopeRequest,
+    ConflictReason, ContactPage, ContactWithRelations, FindRequest, IdentifierConflict,
+    IdentifierRef, IgnoredValue, ListRequest, MemoryOutcome, Pagination, ResolveOutcome,
+    ResolveRequest, ScopeRequest, UpdateRequest,
 };
-pub use store::{
-    ContactRecord, IdentifierKey, ListPage, Store, StoredContact, WriteBatch, WriteOp,
-};
+pub use store::Store;
 pub use types::{
-    Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
-    OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
 };
 
 /// Re-exported so callers can build metadata without depending on `serde_json`.

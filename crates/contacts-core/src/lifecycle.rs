@@ -1,75 +1,16 @@
-//! The contact lifecycle (SPEC 4): update, merge, delete, detach.
+//! The contact lifecycle (docs/semantics.md 4): update, merge, delete, detach.
 
-use serde::{Deserialize, Serialize};
-
-use crate::engine::{Engine, MAX_ATTEMPTS};
-use crate::error::{Error, Result};
+use crate::engine::Engine;
+use crate::error::{Error, MERGE_WITH_ITSELF, Result};
 use crate::memory::{Entity, MemoryRecord};
 use crate::normalize::Normalized;
+use crate::request::ContactWithRelations;
+use crate::request::UpdateRequest;
+use crate::retry::Step;
 use crate::store::{ContactRecord, IdentifierKey, Store, WriteBatch, WriteOp};
 use crate::types::{
-    Contact, ContactId, ContactWithRelations, Identifier, IdentifierId, IdentifierKind, Metadata,
-    OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
 };
-
-/// The body of `PATCH /v1/contacts/{id}`. Every field is optional.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct UpdateRequest {
-    /// Replaces the name; blank is `InvalidInput`.
-    pub name: Option<String>,
-    /// A JSON Merge Patch (RFC 7396) applied to the metadata: objects merge
-    /// recursively, `null` deletes a key.
-    pub metadata: Option<serde_json::Value>,
-    /// Adds an email.
-    pub email: Option<String>,
-    /// Adds a phone number.
-    pub phone_number: Option<String>,
-    /// Replaces the contact's external id.
-    pub external_id: Option<String>,
-}
-
-impl UpdateRequest {
-    /// An empty update.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the name.
-    #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets the metadata merge patch.
-    #[must_use]
-    pub fn with_metadata(mut self, patch: serde_json::Value) -> Self {
-        self.metadata = Some(patch);
-        self
-    }
-
-    /// Adds an email.
-    #[must_use]
-    pub fn with_email(mut self, email: impl Into<String>) -> Self {
-        self.email = Some(email.into());
-        self
-    }
-
-    /// Adds a phone number.
-    #[must_use]
-    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
-        self.phone_number = Some(phone.into());
-        self
-    }
-
-    /// Replaces the external id.
-    #[must_use]
-    pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
-        self.external_id = Some(id.into());
-        self
-    }
-}
 
 /// RFC 7396: objects merge recursively, `null` deletes, anything else replaces.
 fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
@@ -106,32 +47,7 @@ impl<S: Store> Engine<S> {
         self.store.get(org, id)?.ok_or_else(not_found)
     }
 
-    /// Commits what `decide` returns, re-reading and re-deciding when a precondition
-    /// fails because another writer came first. `decide` returns the batch (empty for
-    /// nothing to do) and the value to return.
-    fn write_loop<T>(
-        &self,
-        org: OrgId,
-        what: &str,
-        mut decide: impl FnMut() -> Result<(WriteBatch, T)>,
-    ) -> Result<T> {
-        for _ in 0..MAX_ATTEMPTS {
-            let (batch, value) = decide()?;
-            if batch.is_empty() {
-                return Ok(value);
-            }
-            match self.store.commit(org, &batch) {
-                Ok(()) => return Ok(value),
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::conflict(format!(
-            "{what} lost the race against concurrent writers too many times; retry"
-        )))
-    }
-
-    /// Updates a contact (SPEC 4): `name` replaces, `metadata` is a JSON Merge Patch,
+    /// Updates a contact (docs/semantics.md 4): `name` replaces, `metadata` is a JSON Merge Patch,
     /// `email` and `phone_number` add an identifier, `external_id` replaces the
     /// contact's external id. All or nothing.
     ///
@@ -177,7 +93,7 @@ impl<S: Store> Engine<S> {
             .iter()
             .map(|(kind, value)| IdentifierKey { kind: *kind, value })
             .collect();
-        self.write_loop(org, "update", || {
+        self.run(org, "update", || {
             let record = self.record(org, id)?;
             let stored = &record.contact;
             let owners = if keys.is_empty() {
@@ -252,7 +168,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             if !changed {
-                return Ok((WriteBatch::default(), contact));
+                return Ok(Step::Done(contact));
             }
             contact.updated_at = advance(contact.updated_at, self.clock.now());
             let mut ops = vec![WriteOp::UpdateContact {
@@ -260,11 +176,11 @@ impl<S: Store> Engine<S> {
                 expected_version: stored.version,
             }];
             ops.extend(writes);
-            Ok((WriteBatch { ops }, contact))
+            Ok(Step::Commit(WriteBatch::new(ops), contact))
         })
     }
 
-    /// Merges `duplicate` into `primary` (SPEC 4) and deletes the duplicate.
+    /// Merges `duplicate` into `primary` (docs/semantics.md 4) and deletes the duplicate.
     ///
     /// # Errors
     /// - [`Error::InvalidInput`] (`duplicate_contact_id`) when both are the same;
@@ -274,12 +190,9 @@ impl<S: Store> Engine<S> {
     /// - [`Error::Storage`].
     pub fn merge(&self, org: OrgId, primary: ContactId, duplicate: ContactId) -> Result<Contact> {
         if primary == duplicate {
-            return Err(Error::invalid(
-                "duplicate_contact_id",
-                "Cannot merge a contact with itself",
-            ));
+            return Err(Error::invalid("duplicate_contact_id", MERGE_WITH_ITSELF));
         }
-        self.write_loop(org, "merge", || {
+        self.run(org, "merge", || {
             let p = self.record(org, primary)?;
             let d = self.record(org, duplicate)?;
             for kind in IdentifierKind::ALL {
@@ -344,11 +257,11 @@ impl<S: Store> Engine<S> {
                 id: duplicate,
                 expected_version: d.contact.version,
             });
-            Ok((WriteBatch { ops }, contact))
+            Ok(Step::Commit(WriteBatch::new(ops), contact))
         })
     }
 
-    /// Two records of one scope combined (SPEC 4): facts union with the primary
+    /// Two records of one scope combined (docs/semantics.md 4): facts union with the primary
     /// winning, messages interleaved by timestamp and trimmed to the window, entities
     /// merged by key, open items concatenated, the primary's summary unless empty.
     fn combine(&self, p: &MemoryRecord, d: &MemoryRecord, now: Timestamp) -> Result<MemoryRecord> {
@@ -400,12 +313,12 @@ impl<S: Store> Engine<S> {
     }
 
     /// Deletes a contact with its identifiers and memories; its identifiers become
-    /// free (SPEC 4).
+    /// free (docs/semantics.md 4).
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
     pub fn delete(&self, org: OrgId, id: ContactId) -> Result<()> {
-        self.write_loop(org, "delete", || {
+        self.run(org, "delete", || {
             let record = self.record(org, id)?;
             let batch = WriteBatch {
                 ops: vec![WriteOp::DeleteContact {
@@ -413,7 +326,7 @@ impl<S: Store> Engine<S> {
                     expected_version: record.contact.version,
                 }],
             };
-            Ok((batch, ()))
+            Ok(Step::Commit(batch, ()))
         })
     }
 
@@ -430,7 +343,7 @@ impl<S: Store> Engine<S> {
         contact: ContactId,
         identifier: IdentifierId,
     ) -> Result<ContactWithRelations> {
-        self.write_loop(org, "detach", || {
+        self.run(org, "detach", || {
             let record = self.record(org, contact)?;
             let stored = &record.contact;
             let ident = stored
@@ -480,7 +393,7 @@ impl<S: Store> Engine<S> {
                 contact: std::sync::Arc::new(after),
                 memories: record.memories.clone(),
             });
-            Ok((WriteBatch { ops }, view))
+            Ok(Step::Commit(WriteBatch::new(ops), view))
         })
     }
 }

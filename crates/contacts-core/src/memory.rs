@@ -1,44 +1,12 @@
-//! Per-persona memory (SPEC 6): what an agent remembers about one contact, scoped to
+//! Per-persona memory (docs/semantics.md 6): what an agent remembers about one contact, scoped to
 //! one persona or one agent phone number.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::types::{ContactId, Metadata, OrgId, Timestamp};
-
-/// A memory record's id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MemoryId(pub Uuid);
-
-/// An open item's id, stable for the item's life so it can be removed when resolved.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OpenItemId(pub Uuid);
-
-macro_rules! uuid_fmt {
-    ($($t:ident),*) => {$(
-        impl fmt::Debug for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($t), self.0)
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map($t)
-            }
-        }
-    )*};
-}
-uuid_fmt!(MemoryId, OpenItemId);
+use crate::ids::{ContactId, OrgId};
+pub use crate::ids::{MemoryId, OpenItemId};
+use crate::time::Timestamp;
+use crate::types::Metadata;
 
 /// Whose memory: one persona, or one agent phone number (normalised E.164).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -296,7 +264,7 @@ pub struct NewOpenItem {
     pub related_to: Option<EntityRef>,
 }
 
-/// Bounds on every part of a memory record (SPEC 6). Over a bound is `InvalidInput`,
+/// Bounds on every part of a memory record (docs/semantics.md 6). Over a bound is `InvalidInput`,
 /// except the message window and the history, which slide.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -311,6 +279,10 @@ pub struct MemoryLimits {
     pub max_fact_keys: usize,
     /// Largest facts object, serialised bytes. Default 64 KiB.
     pub max_facts_bytes: usize,
+    /// Deepest nesting inside facts (the facts object is depth 1), for a record's and
+    /// each entity's facts. Default 16, like metadata: a stored record must always
+    /// decode again, and JSON decoders bound their recursion.
+    pub max_facts_depth: usize,
     /// Most entities. Default 200.
     pub max_entities: usize,
     /// Most open items. Default 200.
@@ -327,6 +299,7 @@ impl Default for MemoryLimits {
             max_summary_bytes: 8 * 1024,
             max_fact_keys: 256,
             max_facts_bytes: 64 * 1024,
+            max_facts_depth: 16,
             max_entities: 200,
             max_open_items: 200,
             max_history: 100,

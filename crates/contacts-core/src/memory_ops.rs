@@ -1,60 +1,19 @@
-//! The engine's memory operations (SPEC 6).
+//! The engine's memory operations (docs/semantics.md 6).
 
-use crate::engine::{Engine, MAX_ATTEMPTS};
-use crate::error::{Error, Result};
+use crate::engine::Engine;
+use crate::error::{Error, NO_SCOPE, Result};
 use crate::memory::{
     Entity, EntityUpsert, HistoryEntry, MemoryContext, MemoryId, MemoryRecord, MemoryScope,
     Message, NewMessage, NewOpenItem, OpenItem, OpenItemId,
 };
 use crate::normalize::Normalized;
 use crate::request::{MemoryOutcome, ScopeRequest};
+use crate::retry::Step;
 use crate::store::{Store, WriteBatch, WriteOp};
 use crate::types::{ContactId, IdentifierKind, Metadata, OrgId, Timestamp};
+use crate::validate::{self, MAX_KEY_BYTES};
 
-const MAX_PERSONA_BYTES: usize = 255;
-const MAX_KEY_BYTES: usize = 255;
 const MAX_CHANNEL_BYTES: usize = 32;
-const SCOPE_REQUIRED: &str = "persona_id or agent_number is required";
-
-fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
-    if value.len() > max {
-        return Err(Error::invalid(
-            field.to_owned(),
-            format!("longer than {max} bytes"),
-        ));
-    }
-    if value.contains('\0') {
-        return Err(Error::invalid(field.to_owned(), "must not contain NUL"));
-    }
-    Ok(())
-}
-
-fn check_key(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid(field.to_owned(), "must not be blank"));
-    }
-    check_text(field, value, MAX_KEY_BYTES)?;
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field.to_owned(),
-            "contains control characters",
-        ));
-    }
-    Ok(())
-}
-
-fn json_bytes(value: &Metadata) -> usize {
-    serde_json::to_string(value).map_or(usize::MAX, |s| s.len())
-}
-
-fn has_nul(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(a) => a.iter().any(has_nul),
-        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
 
 fn memory_not_found() -> Error {
     Error::NotFound {
@@ -71,10 +30,7 @@ impl<S: Store> Engine<S> {
         agent_number: Option<&str>,
     ) -> Result<Option<MemoryScope>> {
         if let Some(p) = persona.map(str::trim).filter(|p| !p.is_empty()) {
-            check_text("persona_id", p, MAX_PERSONA_BYTES)?;
-            if p.chars().any(char::is_control) {
-                return Err(Error::invalid("persona_id", "contains control characters"));
-            }
+            validate::key("persona_id", p)?;
             return Ok(Some(MemoryScope::Persona(p.to_owned())));
         }
         let Some(raw) = agent_number else {
@@ -91,7 +47,7 @@ impl<S: Store> Engine<S> {
 
     fn required_scope(&self, scope: &ScopeRequest) -> Result<MemoryScope> {
         self.scope(scope.persona_id.as_deref(), scope.agent_number.as_deref())?
-            .ok_or_else(|| Error::invalid("persona_id", SCOPE_REQUIRED))
+            .ok_or_else(|| Error::invalid("persona_id", NO_SCOPE))
     }
 
     fn require_contact(&self, org: OrgId, contact: ContactId) -> Result<()> {
@@ -113,31 +69,26 @@ impl<S: Store> Engine<S> {
         scope: &ScopeRequest,
     ) -> Result<MemoryOutcome> {
         let scope = self.required_scope(scope)?;
-        for _ in 0..MAX_ATTEMPTS {
+        // A lost race means it was created concurrently (or the contact vanished):
+        // look again.
+        self.run(org, "memory create", || {
             if let Some(m) = self.store.memory(org, contact, &scope)? {
-                return Ok(MemoryOutcome {
+                return Ok(Step::Done(MemoryOutcome {
                     memory: (*m).clone(),
                     created: false,
-                });
+                }));
             }
             self.require_contact(org, contact)?;
             let record = self.new_memory(org, contact, &scope);
-            let batch = WriteBatch {
-                ops: vec![WriteOp::InsertMemory(record.clone())],
-            };
-            match self.store.commit(org, &batch) {
-                Ok(()) => {
-                    return Ok(MemoryOutcome {
-                        memory: record,
-                        created: true,
-                    });
-                }
-                // Created concurrently (or the contact vanished): look again.
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::conflict("memory create kept racing; retry"))
+            let batch = WriteBatch::new(vec![WriteOp::InsertMemory(record.clone())]);
+            Ok(Step::Commit(
+                batch,
+                MemoryOutcome {
+                    memory: record,
+                    created: true,
+                },
+            ))
+        })
     }
 
     /// The memory record `id`.
@@ -210,24 +161,17 @@ impl<S: Store> Engine<S> {
         scope: &ScopeRequest,
     ) -> Result<bool> {
         let scope = self.required_scope(scope)?;
-        for _ in 0..MAX_ATTEMPTS {
+        self.run(org, "memory reset", || {
             let Some(m) = self.store.memory(org, contact, &scope)? else {
                 self.require_contact(org, contact)?;
-                return Ok(false);
+                return Ok(Step::Done(false));
             };
-            let batch = WriteBatch {
-                ops: vec![WriteOp::DeleteMemory {
-                    id: m.id,
-                    expected_revision: m.revision,
-                }],
-            };
-            match self.store.commit(org, &batch) {
-                Ok(()) => return Ok(true),
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::conflict("memory reset kept racing; retry"))
+            let batch = WriteBatch::new(vec![WriteOp::DeleteMemory {
+                id: m.id,
+                expected_revision: m.revision,
+            }]);
+            Ok(Step::Commit(batch, true))
+        })
     }
 
     /// Appends messages, keeps them chronological, and slides the window to the newest
@@ -256,7 +200,7 @@ impl<S: Store> Engine<S> {
             if m.content.trim().is_empty() {
                 return Err(Error::invalid(field("content"), "must not be blank"));
             }
-            check_text(&field("content"), &m.content, limits.max_message_bytes)?;
+            validate::text(&field("content"), &m.content, limits.max_message_bytes)?;
             let channel_ok = !m.channel.is_empty()
                 && m.channel.len() <= MAX_CHANNEL_BYTES
                 && m.channel.bytes().all(|b| {
@@ -296,7 +240,7 @@ impl<S: Store> Engine<S> {
         summary: &str,
         expected_revision: Option<u64>,
     ) -> Result<MemoryRecord> {
-        check_text("summary", summary, self.config.memory.max_summary_bytes)?;
+        validate::text("summary", summary, self.config.memory.max_summary_bytes)?;
         self.update_memory(org, id, expected_revision, |rec, now| {
             rec.summary = Some(summary.to_owned());
             rec.summary_updated_at = Some(now);
@@ -317,10 +261,8 @@ impl<S: Store> Engine<S> {
         facts: &Metadata,
         expected_revision: Option<u64>,
     ) -> Result<MemoryRecord> {
-        if facts.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
-            return Err(Error::invalid("facts", "must not contain NUL"));
-        }
         let limits = &self.config.memory;
+        validate::json_object("facts", facts, limits.max_facts_depth)?;
         self.update_memory(org, id, expected_revision, |rec, now| {
             for (k, v) in facts {
                 rec.facts.insert(k.clone(), v.clone());
@@ -331,7 +273,7 @@ impl<S: Store> Engine<S> {
                     format!("more than {} keys", limits.max_fact_keys),
                 ));
             }
-            if json_bytes(&rec.facts) > limits.max_facts_bytes {
+            if validate::json_bytes(&rec.facts) > limits.max_facts_bytes {
                 return Err(Error::invalid(
                     "facts",
                     format!("larger than {} bytes serialised", limits.max_facts_bytes),
@@ -360,19 +302,17 @@ impl<S: Store> Engine<S> {
         upsert: &EntityUpsert,
         expected_revision: Option<u64>,
     ) -> Result<MemoryRecord> {
-        check_key("entity_type", &upsert.entity_type)?;
-        check_key("entity_id", &upsert.entity_id)?;
+        validate::key("entity_type", &upsert.entity_type)?;
+        validate::key("entity_id", &upsert.entity_id)?;
         let limits = &self.config.memory;
         if let Some(status) = &upsert.status {
-            check_text("status", status, MAX_KEY_BYTES)?;
+            validate::text("status", status, MAX_KEY_BYTES)?;
         }
         if let Some(notes) = &upsert.notes {
-            check_text("notes", notes, limits.max_summary_bytes)?;
+            validate::text("notes", notes, limits.max_summary_bytes)?;
         }
-        if let Some(facts) = &upsert.facts
-            && facts.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
-        {
-            return Err(Error::invalid("facts", "must not contain NUL"));
+        if let Some(facts) = &upsert.facts {
+            validate::json_object("facts", facts, limits.max_facts_depth)?;
         }
         self.update_memory(org, id, expected_revision, |rec, now| {
             let pos = rec.entities.iter().position(|e| {
@@ -402,7 +342,7 @@ impl<S: Store> Engine<S> {
                 entity.facts.insert(k.clone(), v.clone());
             }
             if entity.facts.len() > limits.max_fact_keys
-                || json_bytes(&entity.facts) > limits.max_facts_bytes
+                || validate::json_bytes(&entity.facts) > limits.max_facts_bytes
             {
                 return Err(Error::invalid(
                     "facts",
@@ -456,18 +396,18 @@ impl<S: Store> Engine<S> {
         item: &NewOpenItem,
         expected_revision: Option<u64>,
     ) -> Result<(MemoryRecord, OpenItem)> {
-        check_key("type", &item.item_type)?;
+        validate::key("type", &item.item_type)?;
         if item.description.trim().is_empty() {
             return Err(Error::invalid("description", "must not be blank"));
         }
         let limits = &self.config.memory;
-        check_text("description", &item.description, limits.max_summary_bytes)?;
+        validate::text("description", &item.description, limits.max_summary_bytes)?;
         if let Some(p) = &item.priority {
-            check_key("priority", p)?;
+            validate::key("priority", p)?;
         }
         if let Some(r) = &item.related_to {
-            check_key("related_to.entity_type", &r.entity_type)?;
-            check_key("related_to.entity_id", &r.entity_id)?;
+            validate::key("related_to.entity_type", &r.entity_type)?;
+            validate::key("related_to.entity_id", &r.entity_id)?;
         }
         let item_id = OpenItemId(self.ids.next_id());
         let mut added = None;
@@ -550,7 +490,7 @@ impl<S: Store> Engine<S> {
         expected_revision: Option<u64>,
         mut change: impl FnMut(&mut MemoryRecord, Timestamp) -> Result<()>,
     ) -> Result<MemoryRecord> {
-        for _ in 0..MAX_ATTEMPTS {
+        self.run(org, "memory write", || {
             let current = self
                 .store
                 .memory_by_id(org, id)?
@@ -568,23 +508,18 @@ impl<S: Store> Engine<S> {
             change(&mut record, now)?;
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
-            let batch = WriteBatch {
-                ops: vec![WriteOp::UpdateMemory {
-                    record: record.clone(),
-                    expected_revision: current.revision,
-                }],
-            };
-            match self.store.commit(org, &batch) {
-                Ok(()) => return Ok(record),
-                Err(Error::Conflict { .. }) if expected_revision.is_none() => continue,
-                Err(Error::Conflict { .. }) => {
-                    return Err(Error::conflict(
-                        "another write to the memory came first; read it again",
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::conflict("memory write kept racing; retry"))
+            let batch = WriteBatch::new(vec![WriteOp::UpdateMemory {
+                record: record.clone(),
+                expected_revision: current.revision,
+            }]);
+            Ok(match expected_revision {
+                None => Step::Commit(batch, record),
+                Some(_) => Step::CommitOrConflict(
+                    batch,
+                    record,
+                    "another write to the memory came first; read it again",
+                ),
+            })
+        })
     }
 }

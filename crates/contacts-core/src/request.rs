@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::MemoryRecord;
-use crate::types::{Contact, ContactId, ContactWithRelations, IdentifierKind};
+use crate::memory::{EmbeddedMemory, MemoryRecord};
+use crate::types::{Contact, ContactId, Identifier, IdentifierKind};
 
 /// The body of `POST /v1/contacts/resolve`: identifiers plus optional data to fill.
 ///
@@ -91,6 +91,65 @@ impl ResolveRequest {
             IdentifierKind::Email => self.email.as_deref(),
             IdentifierKind::ExternalId => self.external_id.as_deref(),
         }
+    }
+}
+
+/// The body of `PATCH /v1/contacts/{id}`. Every field is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UpdateRequest {
+    /// Replaces the name; blank is `InvalidInput`.
+    pub name: Option<String>,
+    /// A JSON Merge Patch (RFC 7396) applied to the metadata: objects merge
+    /// recursively, `null` deletes a key.
+    pub metadata: Option<serde_json::Value>,
+    /// Adds an email.
+    pub email: Option<String>,
+    /// Adds a phone number.
+    pub phone_number: Option<String>,
+    /// Replaces the contact's external id.
+    pub external_id: Option<String>,
+}
+
+impl UpdateRequest {
+    /// An empty update.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the metadata merge patch.
+    #[must_use]
+    pub fn with_metadata(mut self, patch: serde_json::Value) -> Self {
+        self.metadata = Some(patch);
+        self
+    }
+
+    /// Adds an email.
+    #[must_use]
+    pub fn with_email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Adds a phone number.
+    #[must_use]
+    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
+        self.phone_number = Some(phone.into());
+        self
+    }
+
+    /// Replaces the external id.
+    #[must_use]
+    pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
     }
 }
 
@@ -286,4 +345,17 @@ pub struct ContactPage {
     pub data: Vec<ContactWithRelations>,
     /// Where the page sits.
     pub pagination: Pagination,
+}
+
+/// A contact with its identifiers and memories: what list, get and find return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactWithRelations {
+    /// The contact's own fields, flattened into the object.
+    #[serde(flatten)]
+    pub contact: Contact,
+    /// Identifiers, by kind precedence, primary first, then oldest first.
+    pub identifiers: Vec<Identifier>,
+    /// Per-persona memory records (docs/semantics.md 6), oldest first, each with its
+    /// entities.
+    pub memories: Vec<EmbeddedMemory>,
 }

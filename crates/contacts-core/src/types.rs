@@ -2,124 +2,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use uuid::Uuid;
+use serde::{Deserialize, Serialize};
+
+pub use crate::ids::{ContactId, IdentifierId, OrgId};
+pub use crate::time::Timestamp;
 
 /// A JSON object, the type of contact `metadata`.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl $name {
-            /// The underlying UUID.
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
-                $name(id)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map($name)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// A tenant. Every call names one; nothing crosses between orgs.
-    OrgId
-);
-id_type!(
-    /// A contact's id (UUIDv7 by default).
-    ContactId
-);
-id_type!(
-    /// An identifier's id (UUIDv7 by default).
-    IdentifierId
-);
-
-/// A UTC instant with millisecond precision, written `2025-07-22T10:30:00.000Z`.
-///
-/// Stored as milliseconds since the Unix epoch, so it is `Copy`, totally ordered and
-/// compares exactly across backends.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(i64);
-
-impl Timestamp {
-    /// The instant `millis` milliseconds after the Unix epoch.
-    pub const fn from_millis(millis: i64) -> Self {
-        Timestamp(millis)
-    }
-
-    /// Milliseconds since the Unix epoch.
-    pub const fn as_millis(self) -> i64 {
-        self.0
-    }
-
-    /// Parses an RFC 3339 timestamp (any offset), truncating to milliseconds.
-    ///
-    /// # Errors
-    /// Returns a description of the problem when `s` is not RFC 3339.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| Timestamp(t.timestamp_millis()))
-            .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match chrono::DateTime::from_timestamp_millis(self.0) {
-            Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
-            // Out of chrono's range (about ±262,000 years): never produced by a clock,
-            // but Display must not panic.
-            None => write!(f, "@{}ms", self.0),
-        }
-    }
-}
-
-impl fmt::Debug for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
 
 /// The kind of an identifier.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
@@ -207,17 +96,4 @@ pub struct Identifier {
     pub identifier_value: String,
     /// Whether it is the contact's primary identifier of its kind (the oldest one).
     pub is_primary: bool,
-}
-
-/// A contact with its identifiers and memories: what list, get and find return.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ContactWithRelations {
-    /// The contact's own fields, flattened into the object.
-    #[serde(flatten)]
-    pub contact: Contact,
-    /// Identifiers, by kind precedence, primary first, then oldest first.
-    pub identifiers: Vec<Identifier>,
-    /// Per-persona memory records (SPEC section 6), oldest first, each with its
-    /// entities.
-    pub memories: Vec<crate::memory::EmbeddedMemory>,
 }

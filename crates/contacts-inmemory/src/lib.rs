@@ -32,9 +32,12 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use contacts_core::store::{
+    CommitError, ContactRecord, IdentifierKey, ListPage, StoredContact, WriteBatch, WriteOp,
+};
 use contacts_core::{
-    ContactId, ContactRecord, Error, IdentifierKey, IdentifierKind, ListPage, MemoryId,
-    MemoryRecord, MemoryScope, OrgId, Result, Store, StoredContact, Timestamp, WriteBatch, WriteOp,
+    ContactId, Error, IdentifierKind, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store,
+    Timestamp,
 };
 use hashbrown::{DefaultHashBuilder, Equivalent, HashMap};
 
@@ -215,8 +218,6 @@ struct Staged {
     memories: Vec<Arc<MemoryRecord>>,
     /// The version it had before this batch; `None` if the batch inserted it.
     base_version: Option<u64>,
-    /// Whether this batch already moved its version.
-    bumped: bool,
     /// Whether this batch deleted it.
     deleted: bool,
 }
@@ -235,13 +236,19 @@ struct Stage<'a> {
     memories: Vec<(MemoryId, Option<ContactId>)>,
 }
 
-fn conflict(what: String) -> Error {
-    Error::conflict(what)
+fn conflict(what: String) -> CommitError {
+    CommitError::precondition(what)
+}
+
+/// A batch the engine never builds (a contact or memory of another org): a bug, not a
+/// race.
+fn malformed(what: &'static str) -> CommitError {
+    CommitError::backend(BACKEND, what)
 }
 
 impl Stage<'_> {
     /// The staged copy of a live contact of the org, staging it on first use.
-    fn staged(&mut self, id: ContactId) -> Result<&mut Staged> {
+    fn staged(&mut self, id: ContactId) -> std::result::Result<&mut Staged, CommitError> {
         if self.contacts.get(&id).is_some_and(|s| s.deleted) {
             return Err(conflict(format!("contact {id} was deleted")));
         }
@@ -257,7 +264,6 @@ impl Stage<'_> {
                     contact: (*slot.contact).clone(),
                     memories: slot.memories,
                     base_version: Some(base),
-                    bumped: false,
                     deleted: false,
                 },
             );
@@ -283,14 +289,11 @@ impl Stage<'_> {
         self.idents.push((key(value), owner));
     }
 
-    fn bump(staged: &mut Staged) {
-        if staged.base_version.is_some() && !staged.bumped {
-            staged.contact.version += 1;
-            staged.bumped = true;
-        }
-    }
-
-    fn check_version(base: Option<u64>, expected: u64, id: ContactId) -> Result<()> {
+    fn check_version(
+        base: Option<u64>,
+        expected: u64,
+        id: ContactId,
+    ) -> std::result::Result<(), CommitError> {
         if base == Some(expected) {
             Ok(())
         } else {
@@ -308,7 +311,7 @@ impl Stage<'_> {
         }
     }
 
-    fn apply(&mut self, op: &WriteOp) -> Result<()> {
+    fn apply(&mut self, op: &WriteOp) -> std::result::Result<(), CommitError> {
         let org = self.org;
         match op {
             WriteOp::Expect {
@@ -323,7 +326,7 @@ impl Stage<'_> {
             }
             WriteOp::InsertContact(c) => {
                 if c.org_id != org {
-                    return Err(Error::storage(BACKEND, "contact of another org in batch"));
+                    return Err(malformed("contact of another org in batch"));
                 }
                 if self.contacts.contains_key(&c.id)
                     || read(self.inner.contact_shard(c.id)).contains_key(&c.id)
@@ -340,7 +343,6 @@ impl Stage<'_> {
                         },
                         memories: Vec::new(),
                         base_version: None,
-                        bumped: false,
                         deleted: false,
                     },
                 );
@@ -352,7 +354,7 @@ impl Stage<'_> {
             } => {
                 let s = self.staged(contact.id)?;
                 Self::check_version(s.base_version, *expected_version, contact.id)?;
-                Self::bump(s);
+                s.contact.version = expected_version + 1;
                 s.contact.contact.name = contact.name.clone();
                 s.contact.contact.metadata = contact.metadata.clone();
                 s.contact.contact.updated_at = contact.updated_at;
@@ -371,7 +373,6 @@ impl Stage<'_> {
                     )));
                 }
                 let s = self.staged(ident.contact_id)?;
-                Self::bump(s);
                 s.contact.identifiers.push(ident.clone());
                 self.set_owner(
                     ident.identifier_type,
@@ -390,7 +391,6 @@ impl Stage<'_> {
                     .ok_or_else(|| {
                         conflict(format!("identifier {id} is not on contact {contact_id}"))
                     })?;
-                Self::bump(s);
                 let gone = s.contact.identifiers.remove(pos);
                 self.set_owner(gone.identifier_type, &gone.identifier_value, None);
                 Ok(())
@@ -410,7 +410,6 @@ impl Stage<'_> {
                         conflict(format!("identifier {id} is not on contact {contact_id}"))
                     })?;
                 ident.is_primary = *is_primary;
-                Self::bump(s);
                 Ok(())
             }
             WriteOp::MoveIdentifier {
@@ -427,12 +426,9 @@ impl Stage<'_> {
                     .iter()
                     .position(|i| i.id == *id)
                     .ok_or_else(|| conflict(format!("identifier {id} is not on contact {from}")))?;
-                Self::bump(s);
                 let mut moved = s.contact.identifiers.remove(pos);
                 moved.contact_id = *to;
                 moved.is_primary = *is_primary;
-                let t = self.staged(*to)?;
-                Self::bump(t);
                 self.set_owner(moved.identifier_type, &moved.identifier_value, Some(*to));
                 let t = self.staged(*to)?;
                 t.contact.identifiers.push(moved);
@@ -462,7 +458,7 @@ impl Stage<'_> {
             }
             WriteOp::InsertMemory(m) => {
                 if m.org_id != org {
-                    return Err(Error::storage(BACKEND, "memory of another org in batch"));
+                    return Err(malformed("memory of another org in batch"));
                 }
                 if self.memory_contact(m.id).is_some() {
                     return Err(conflict(format!("memory {} already exists", m.id)));
@@ -633,7 +629,7 @@ impl Store for InMemoryStore {
         })
     }
 
-    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let inner = &*self.inner;
         let _writer = lock(&inner.writer);
 

@@ -1,6 +1,7 @@
 //! The backend's own errors, mapped into the engine's categories.
 
 use contacts_core::Error;
+use contacts_core::store::CommitError;
 use postgres::error::SqlState;
 
 pub(crate) const BACKEND: &str = "postgres";
@@ -32,26 +33,26 @@ pub(crate) fn read_error(e: postgres::Error) -> Error {
     PgError::Postgres(e).into()
 }
 
-/// Maps an error from inside a write transaction. A violated unique or foreign key
-/// means a precondition of the batch failed (another writer got there first); a
-/// serialization failure or a deadlock means this transaction was chosen to yield.
-/// All are [`Error::Conflict`], which makes the engine re-read and re-decide (its
-/// retry is bounded); anything else is a storage error.
-pub(crate) fn write_error(e: postgres::Error) -> Error {
-    let conflict = [
+/// Maps an error from inside a commit. A violated unique or foreign key means a
+/// precondition of the batch failed (another writer got there first); a serialization
+/// failure or a deadlock means the server chose this transaction to yield. Those are
+/// [`CommitError::Precondition`], which makes the engine re-read and re-decide (its
+/// retry is bounded); anything else is the backend failing.
+pub(crate) fn commit_error(e: postgres::Error) -> CommitError {
+    let lost_race = [
         SqlState::UNIQUE_VIOLATION,
         SqlState::FOREIGN_KEY_VIOLATION,
         SqlState::T_R_SERIALIZATION_FAILURE,
         SqlState::T_R_DEADLOCK_DETECTED,
     ];
     match e.code() {
-        Some(code) if conflict.contains(code) => {
+        Some(code) if lost_race.contains(code) => {
             let detail = e
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |db| db.message().to_owned());
-            Error::conflict(format!("a precondition failed in postgres: {detail}"))
+            CommitError::precondition(format!("a precondition failed in postgres: {detail}"))
         }
-        _ => PgError::Postgres(e).into(),
+        _ => CommitError::backend(BACKEND, PgError::Postgres(e)),
     }
 }
 

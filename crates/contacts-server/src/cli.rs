@@ -256,7 +256,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Keys { command } => keys_command(command),
         Command::Resolve(args) => resolve(args),
         Command::List(args) => list(args),
-        Command::Import(args) => import::run(&args),
+        Command::Import(args) => import(&args),
     }
 }
 
@@ -300,6 +300,15 @@ fn resolve(args: ResolveArgs) -> Result<ExitCode, CliError> {
     req.persona_id = args.persona;
     req.agent_number = args.agent_number;
     print_envelope(engine.resolve(args.org, &req))
+}
+
+fn import(args: &ImportArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
+    let opened = args.storage.open(false)?;
+    let engine = Engine::with_config(opened.store, config)?;
+    let summary = import::import_file(&engine, args.org, &args.file, true)?;
+    print_json(&summary)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(args: ListArgs) -> Result<ExitCode, CliError> {

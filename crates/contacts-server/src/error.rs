@@ -1,5 +1,5 @@
 //! The JSON envelope's error side: `{"data": null, "errors": [{"error", "message"}]}`
-//! with the HTTP status of SPEC section 8.
+//! with the HTTP status of docs/semantics.md section 8.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -39,16 +39,18 @@ impl ApiError {
         }
     }
 
-    /// 400 `BAD_REQUEST` about `field`; the message names the field.
+    /// 400 `BAD_REQUEST` about `field`: the message is `field: reason`.
     pub fn bad_field(field: impl Into<String>, reason: impl AsRef<str>) -> Self {
         let field = field.into();
-        let reason = reason.as_ref();
-        let mut e = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            field_message(&field, reason),
-        );
-        e.body.field = Some(field);
+        let message = format!("{field}: {}", reason.as_ref());
+        ApiError::bad_field_message(field, message)
+    }
+
+    /// 400 `BAD_REQUEST` about `field` with a whole `message` that names the field
+    /// itself (`name is required`).
+    pub fn bad_field_message(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
+        e.body.field = Some(field.into());
         e
     }
 
@@ -95,30 +97,23 @@ impl ApiError {
     }
 }
 
-/// `reason` alone when it already reads as a whole message (the seeds' "At least one
-/// identifier ... is required", "persona_id or agent_number is required"), otherwise
-/// `"{field}: {reason}"` so the caller always learns which field is at fault.
-fn field_message(field: &str, reason: &str) -> String {
-    let whole = reason.starts_with(|c: char| c.is_ascii_uppercase()) || reason.contains(field);
-    if whole {
-        reason.to_owned()
-    } else {
-        format!("{field}: {reason}")
-    }
-}
-
 impl From<contacts_core::Error> for ApiError {
     fn from(e: contacts_core::Error) -> Self {
         use contacts_core::Error;
-        match e {
-            Error::InvalidInput { field, reason } => ApiError::bad_field(field, reason),
-            Error::NotFound { entity } => ApiError::not_found(format!("{entity} not found")),
-            Error::Conflict { reason } => ApiError::new(StatusCode::CONFLICT, "CONFLICT", reason),
+        // The core says what a person reads (`Error::message`: `field: reason`, or the
+        // public API's own sentences as they are) and the code; the server adds the
+        // HTTP status.
+        match &e {
+            Error::InvalidInput { field, .. } => {
+                ApiError::bad_field_message(field.to_string(), e.message())
+            }
+            Error::NotFound { .. } => ApiError::not_found(e.message()),
+            Error::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.code(), e.message()),
             other => {
                 // Storage errors (and any category added later) keep their detail in
                 // the log, inside the request's span, so the request id ties them to
                 // the response; the client learns only that it failed.
-                tracing::error!(error = %ErrorChain(&other), "engine call failed");
+                tracing::error!(error = %ErrorChain(other), "engine call failed");
                 ApiError::internal()
             }
         }
@@ -170,18 +165,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_name_the_field_unless_the_reason_already_does() {
-        assert_eq!(
-            field_message("limit", "must be at least 1"),
-            "limit: must be at least 1"
+    fn messages_name_the_field_except_the_documented_sentences() {
+        let e = ApiError::from(contacts_core::Error::invalid("limit", "must be at least 1"));
+        assert_eq!(e.body.message, "limit: must be at least 1");
+        assert_eq!(e.body.field.as_deref(), Some("limit"));
+        // The public API's own sentence, from the core, stays as it is.
+        let engine = contacts_core::Engine::new(contacts_inmemory::InMemoryStore::new());
+        let org = contacts_core::OrgId(uuid::Uuid::nil());
+        let e = ApiError::from(
+            engine
+                .resolve(org, &contacts_core::ResolveRequest::new())
+                .unwrap_err(),
         );
         assert_eq!(
-            field_message("persona_id", "persona_id or agent_number is required"),
-            "persona_id or agent_number is required"
+            e.body.message,
+            "At least one identifier (phone_number, email, or external_id) is required"
         );
         assert_eq!(
-            field_message("identifiers", "At least one identifier is required"),
-            "At least one identifier is required"
+            ApiError::bad_field_message("name", "name is required")
+                .body
+                .message,
+            "name is required"
         );
     }
 

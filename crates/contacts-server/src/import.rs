@@ -1,14 +1,12 @@
 //! `contacts import FILE.csv --org <uuid>`: resolve every row, keep every rejected row.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
-use contacts_core::{Engine, Error, OrgId, ResolveRequest, Store};
+use contacts_core::{BoxError, Engine, Error, OrgId, ResolveRequest, Store};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cli::{CliError, ImportArgs};
 use crate::error::ApiError;
 
 /// What an import did.
@@ -50,17 +48,6 @@ pub fn rejects_path(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.rejects.csv"))
 }
 
-pub(crate) fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
-    let config = args.engine.config()?;
-    let opened = args.storage.open(false)?;
-    let engine = Engine::with_config(opened.store, config)?;
-    let summary = import_file(&engine, args.org, &args.file, true)?;
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &summary)?;
-    std::io::Write::write_all(&mut out, b"\n")?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Resolves every data row of the CSV file at `path` into `org`.
 ///
 /// Rows that the engine refuses (bad input, or a write that kept losing races) are
@@ -76,7 +63,7 @@ pub fn import_file<S: Store>(
     org: OrgId,
     path: &Path,
     progress: bool,
-) -> Result<Summary, CliError> {
+) -> Result<Summary, BoxError> {
     let started = Instant::now();
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -185,7 +172,7 @@ pub fn import_file<S: Store>(
     Ok(summary)
 }
 
-fn columns(headers: &csv::StringRecord) -> Result<Vec<Column>, CliError> {
+fn columns(headers: &csv::StringRecord) -> Result<Vec<Column>, BoxError> {
     let mut columns = Vec::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
         let name = h.trim();

@@ -187,6 +187,8 @@ pub struct MemorySection {
     pub max_fact_keys: Option<usize>,
     /// Largest facts, serialised bytes.
     pub max_facts_bytes: Option<usize>,
+    /// Deepest nesting inside facts.
+    pub max_facts_depth: Option<usize>,
     /// Most entities.
     pub max_entities: Option<usize>,
     /// Most open items.
@@ -279,6 +281,7 @@ impl SettingsFile {
         set(&mut l.max_summary_bytes, m.max_summary_bytes);
         set(&mut l.max_fact_keys, m.max_fact_keys);
         set(&mut l.max_facts_bytes, m.max_facts_bytes);
+        set(&mut l.max_facts_depth, m.max_facts_depth);
         set(&mut l.max_entities, m.max_entities);
         set(&mut l.max_open_items, m.max_open_items);
         set(&mut l.max_history, m.max_history);

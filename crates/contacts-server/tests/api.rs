@@ -1317,15 +1317,15 @@ impl Store for BrokenStore {
     fn lookup(
         &self,
         _: OrgId,
-        _: &[contacts_core::IdentifierKey<'_>],
-    ) -> contacts_core::Result<Vec<Option<Arc<contacts_core::StoredContact>>>> {
+        _: &[contacts_core::store::IdentifierKey<'_>],
+    ) -> contacts_core::Result<Vec<Option<Arc<contacts_core::store::StoredContact>>>> {
         broken()
     }
     fn get(
         &self,
         _: OrgId,
         _: contacts_core::ContactId,
-    ) -> contacts_core::Result<Option<contacts_core::ContactRecord>> {
+    ) -> contacts_core::Result<Option<contacts_core::store::ContactRecord>> {
         broken()
     }
     fn memory(
@@ -1343,11 +1343,20 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<Option<Arc<contacts_core::MemoryRecord>>> {
         broken()
     }
-    fn list(&self, _: OrgId, _: u64, _: u64) -> contacts_core::Result<contacts_core::ListPage> {
+    fn list(
+        &self,
+        _: OrgId,
+        _: u64,
+        _: u64,
+    ) -> contacts_core::Result<contacts_core::store::ListPage> {
         broken()
     }
-    fn commit(&self, _: OrgId, _: &contacts_core::WriteBatch) -> contacts_core::Result<()> {
-        broken()
+    fn commit(
+        &self,
+        _: OrgId,
+        _: &contacts_core::store::WriteBatch,
+    ) -> Result<(), contacts_core::store::CommitError> {
+        Err(broken::<()>().unwrap_err().into())
     }
 }
 

@@ -1,6 +1,8 @@
 //! The backend's own errors, mapped into the engine's categories.
 
 use contacts_core::Error;
+use contacts_core::store::CommitError;
+use rusqlite::ffi;
 
 pub(crate) const BACKEND: &str = "sqlite";
 
@@ -43,13 +45,25 @@ impl From<SqliteError> for Error {
     }
 }
 
-/// Maps an error from inside a write transaction: a constraint violation means a
-/// precondition of the batch failed (another writer got there first).
-pub(crate) fn write_error(e: rusqlite::Error) -> Error {
-    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
-        Error::conflict(format!("a uniqueness precondition failed: {e}"))
+/// Maps an error from inside a commit. A violated unique, primary or foreign key is a
+/// precondition the storage enforces (an identifier or scope taken by another writer,
+/// a contact deleted meanwhile): a lost race. Anything else (a CHECK or NOT NULL
+/// constraint, I/O, a lock held past the busy timeout) is the backend failing, and
+/// must not be retried as a race.
+pub(crate) fn commit_error(e: rusqlite::Error) -> CommitError {
+    let extended = e.sqlite_error().map(|f| f.extended_code);
+    let lost_race = matches!(
+        extended,
+        Some(
+            ffi::SQLITE_CONSTRAINT_UNIQUE
+                | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                | ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+        )
+    );
+    if lost_race {
+        CommitError::precondition(format!("a uniqueness precondition failed: {e}"))
     } else {
-        SqliteError::from(e).into()
+        CommitError::backend(BACKEND, SqliteError::from(e))
     }
 }
 

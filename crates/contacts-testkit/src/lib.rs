@@ -1,6 +1,6 @@
 //! `contacts-testkit`: what every contacts backend must pass.
 //!
-//! - [`conformance`]: one `pub fn` per scenario of SPEC.md sections 2, 3, 5 and 7, and
+//! - [`conformance`]: one `pub fn` per scenario of docs/semantics.md and of the `Store` contract, and
 //!   [`conformance_tests!`] to expand them into one named `#[test]` each;
 //! - [`model`]: a reference model of the semantics over `BTreeMap`s, plain enough to be
 //!   obviously correct;
@@ -116,26 +116,27 @@ macro_rules! conformance_tests {
     };
 }
 
-use contacts_core::{OrgId, Result, Store, WriteBatch};
+use contacts_core::store::{CommitError, WriteBatch};
+use contacts_core::{OrgId, Store};
 
 /// Expands, inside an `impl Store for Wrapper`, into the five read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
 macro_rules! forward_store_reads {
-    ($field:ident) => {
+    ($field:tt) => {
         fn lookup(
             &self,
             org: $crate::__core::OrgId,
-            keys: &[$crate::__core::IdentifierKey<'_>],
-        ) -> $crate::__core::Result<Vec<Option<std::sync::Arc<$crate::__core::StoredContact>>>> {
+            keys: &[$crate::__core::store::IdentifierKey<'_>],
+        ) -> $crate::__core::Result<Vec<Option<std::sync::Arc<$crate::__core::store::StoredContact>>>> {
             self.$field.lookup(org, keys)
         }
         fn get(
             &self,
             org: $crate::__core::OrgId,
             id: $crate::__core::ContactId,
-        ) -> $crate::__core::Result<Option<$crate::__core::ContactRecord>> {
+        ) -> $crate::__core::Result<Option<$crate::__core::store::ContactRecord>> {
             self.$field.get(org, id)
         }
         fn memory(
@@ -158,7 +159,7 @@ macro_rules! forward_store_reads {
             org: $crate::__core::OrgId,
             offset: u64,
             limit: u64,
-        ) -> $crate::__core::Result<$crate::__core::ListPage> {
+        ) -> $crate::__core::Result<$crate::__core::store::ListPage> {
             self.$field.list(org, offset, limit)
         }
     };
@@ -166,6 +167,25 @@ macro_rules! forward_store_reads {
 
 #[doc(hidden)]
 pub use contacts_core as __core;
+
+/// A store that checks every batch it is given against the rule that keeps versions
+/// out of the backends ([`WriteBatch::validate`]) before passing it on, and panics on
+/// a bad one. The state-machine test runs every store through it, so random operation
+/// sequences prove the engine builds only valid batches (the engine also checks in
+/// debug builds).
+#[derive(Debug)]
+pub struct Validating<S>(pub S);
+
+#[deny(clippy::missing_trait_methods)]
+impl<S: Store> Store for Validating<S> {
+    forward_store_reads!(0);
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<(), CommitError> {
+        if let Err(problem) = batch.validate() {
+            panic!("the engine built an invalid batch: {problem}\n{batch:#?}");
+        }
+        self.0.commit(org, batch)
+    }
+}
 
 /// A store that keeps something alive as long as it lives: a temporary directory
 /// holding its database file, or a test schema to drop afterwards. Forwards every
@@ -181,7 +201,7 @@ pub struct Guarded<S, G> {
 #[deny(clippy::missing_trait_methods)]
 impl<S: Store, G: std::fmt::Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     forward_store_reads!(store);
-    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<(), CommitError> {
         self.store.commit(org, batch)
     }
 }

@@ -196,7 +196,7 @@ impl Model {
             .find(|i| self.compatible(&o.contacts[*i], ids))
     }
 
-    /// SPEC 3, restated.
+    /// docs/semantics.md 3, restated.
     ///
     /// # Errors
     /// The field the engine must name when it rejects the request.
@@ -552,7 +552,7 @@ impl Model {
         }
     }
 
-    /// Update, restated (SPEC 4). Returns whether the contact changed.
+    /// Update, restated (docs/semantics.md 4). Returns whether the contact changed.
     ///
     /// # Errors
     /// A field name, [`NOT_FOUND`] or [`CONFLICT`], as the engine must report them.
@@ -630,7 +630,7 @@ impl Model {
         Ok(changed)
     }
 
-    /// Merge, restated (SPEC 4).
+    /// Merge, restated (docs/semantics.md 4).
     ///
     /// # Errors
     /// `duplicate_contact_id`, [`NOT_FOUND`] or [`CONFLICT`].
@@ -709,7 +709,7 @@ impl Model {
         Ok(())
     }
 
-    /// Delete, restated (SPEC 4).
+    /// Delete, restated (docs/semantics.md 4).
     ///
     /// # Errors
     /// [`NOT_FOUND`].
@@ -725,7 +725,7 @@ impl Model {
         Ok(())
     }
 
-    /// Detach, restated (SPEC 4): the identifier `(kind, value)` of contact `index`.
+    /// Detach, restated (docs/semantics.md 4): the identifier `(kind, value)` of contact `index`.
     ///
     /// # Errors
     /// [`NOT_FOUND`].

@@ -174,9 +174,10 @@ impl Normalizer {
         let Some((code, national)) = fast_path::library_keeps(raw) else {
             return false;
         };
-        !self.equivalences.may_apply(code, national)
-            && !self.fast_junk_numbers.iter().any(|j| j == raw)
-            && !(self.junk_looks_numeric && self.is_junk(raw))
+        let rewritten = self.equivalences.may_apply(code, national);
+        let placeholder = self.fast_junk_numbers.iter().any(|j| j == raw);
+        let junk = self.junk_looks_numeric && self.is_junk(raw);
+        !(rewritten || placeholder || junk)
     }
 
     fn is_junk(&self, trimmed: &str) -> bool {

@@ -4,7 +4,7 @@
 ///
 /// # Panics
 /// On an escape the generators never write.
-pub fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {

@@ -1,11 +1,12 @@
-//! Conformance scenarios for the contact lifecycle (SPEC 4).
+//! Conformance scenarios for the contact lifecycle (docs/semantics.md 4).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use contacts_core::store::{CommitError, WriteBatch, WriteOp};
 use contacts_core::{
     Config, ContactId, Engine, EntityUpsert, Error, FindRequest, IdentifierId, IdentifierKind,
     ListRequest, Metadata, NewMessage, NewOpenItem, OrgId, ResolveRequest, Result, Role,
-    ScopeRequest, Store, Timestamp, UpdateRequest, WriteBatch, WriteOp,
+    ScopeRequest, Store, Timestamp, UpdateRequest,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -46,7 +47,7 @@ fn facts(v: Value) -> Metadata {
     }
 }
 
-/// SPEC 4: `name` replaces; a blank name is `InvalidInput`; an update that changes
+/// docs/semantics.md 4: `name` replaces; a blank name is `InvalidInput`; an update that changes
 /// nothing leaves `updated_at` alone.
 pub fn update_replaces_name<S: Store>(store: S) {
     let e = engine(store);
@@ -102,7 +103,7 @@ pub fn update_replaces_name<S: Store>(store: S) {
     ));
 }
 
-/// SPEC 4: metadata is a JSON Merge Patch (RFC 7396): recursive merge, `null` deletes.
+/// docs/semantics.md 4: metadata is a JSON Merge Patch (RFC 7396): recursive merge, `null` deletes.
 pub fn update_metadata_is_a_merge_patch<S: Store>(store: S) {
     let e = engine(store);
     let a = resolve(
@@ -142,7 +143,7 @@ pub fn update_metadata_is_a_merge_patch<S: Store>(store: S) {
     );
 }
 
-/// SPEC 4: `email` and `phone_number` add an identifier (primary if first of its
+/// docs/semantics.md 4: `email` and `phone_number` add an identifier (primary if first of its
 /// kind); one already held is a no-op; a cap overflow is `Conflict`.
 pub fn update_adds_identifiers<S: Store>(store: S) {
     let e = engine_with(store, Config::default().with_cap(Email, 2));
@@ -211,7 +212,7 @@ pub fn update_adds_identifiers<S: Store>(store: S) {
     );
 }
 
-/// SPEC 4: `external_id` replaces the contact's external id; the old one is free.
+/// docs/semantics.md 4: `external_id` replaces the contact's external id; the old one is free.
 pub fn update_replaces_external_id<S: Store>(store: S) {
     let e = engine(store);
     let a = resolve(&e, phone("+14155550192").with_external_id("u-1"));
@@ -234,7 +235,7 @@ pub fn update_replaces_external_id<S: Store>(store: S) {
     assert!(fresh.created, "the old external id was not freed");
 }
 
-/// SPEC 4: an identifier owned by another contact is `Conflict` and nothing changes.
+/// docs/semantics.md 4: an identifier owned by another contact is `Conflict` and nothing changes.
 pub fn update_conflicts_with_another_owner<S: Store>(store: S) {
     let e = engine(store);
     let a = resolve(&e, phone("+14155550192"));
@@ -266,7 +267,7 @@ pub fn update_conflicts_with_another_owner<S: Store>(store: S) {
     );
 }
 
-/// SPEC 4: merge moves the duplicate's identifiers to the primary, keeps the
+/// docs/semantics.md 4: merge moves the duplicate's identifiers to the primary, keeps the
 /// primary's name (or takes the duplicate's), unions metadata with the primary
 /// winning, and deletes the duplicate.
 pub fn merge_moves_identifiers_and_deletes_duplicate<S: Store>(store: S) {
@@ -332,7 +333,7 @@ pub fn merge_moves_identifiers_and_deletes_duplicate<S: Store>(store: S) {
     );
 }
 
-/// SPEC 4: a merge that would break a cap is refused with `Conflict`; nothing changes.
+/// docs/semantics.md 4: a merge that would break a cap is refused with `Conflict`; nothing changes.
 /// Merging a contact with itself is `InvalidInput`; another org's contact is
 /// `NotFound`.
 pub fn merge_refusals<S: Store>(store: S) {
@@ -382,7 +383,7 @@ fn msg(content: &str, ts: i64) -> NewMessage {
     }
 }
 
-/// SPEC 4: a memory scope only the duplicate has moves to the primary (same record
+/// docs/semantics.md 4: a memory scope only the duplicate has moves to the primary (same record
 /// id); a scope both have is combined: facts union with the primary winning, messages
 /// interleaved by timestamp and trimmed to the window (the newest kept), entities
 /// merged by key, open items concatenated, the primary's summary unless empty.
@@ -525,7 +526,7 @@ pub fn merge_moves_and_combines_memories<S: Store>(store: S) {
     );
 }
 
-/// SPEC 4: deleting a contact takes its identifiers and memories with it; its
+/// docs/semantics.md 4: deleting a contact takes its identifiers and memories with it; its
 /// identifiers become free.
 pub fn delete_frees_identifiers<S: Store>(store: S) {
     let e = engine(store);
@@ -563,7 +564,7 @@ pub fn delete_frees_identifiers<S: Store>(store: S) {
     ));
 }
 
-/// SPEC 2.2, 4: detaching an identifier frees it; if it was primary, the oldest
+/// docs/semantics.md 2.2, 4: detaching an identifier frees it; if it was primary, the oldest
 /// remaining one of its kind becomes primary.
 pub fn detach_frees_and_promotes_the_oldest<S: Store>(store: S) {
     let e = engine(store);
@@ -626,7 +627,7 @@ pub struct FailLate<S> {
 impl<S: Store> Store for FailLate<S> {
     crate::forward_store_reads!(store);
 
-    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<()> {
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<(), CommitError> {
         if !self.armed.load(Ordering::SeqCst) {
             return self.store.commit(org, batch);
         }
@@ -636,7 +637,7 @@ impl<S: Store> Store for FailLate<S> {
             version: 1,
         });
         match self.store.commit(org, &doomed) {
-            Err(Error::Conflict { .. }) => Err(Error::storage(
+            Err(CommitError::Precondition(_)) => Err(CommitError::backend(
                 "fail-late",
                 "injected failure at the end of a batch",
             )),
@@ -645,7 +646,7 @@ impl<S: Store> Store for FailLate<S> {
     }
 }
 
-/// SPEC 4: every lifecycle operation is one atomic write: a failure after its writes
+/// docs/semantics.md 4: every lifecycle operation is one atomic write: a failure after its writes
 /// were applied leaves nothing changed.
 pub fn lifecycle_writes_are_atomic<S: Store>(store: S) {
     let e = engine(FailLate {

@@ -1,4 +1,4 @@
-//! Conformance scenarios for per-persona memory (SPEC 6).
+//! Conformance scenarios for per-persona memory (docs/semantics.md 6).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// SPEC 3.7, 6: resolve with a persona creates the memory record for (contact,
+/// docs/semantics.md 3 (step 7), 6: resolve with a persona creates the memory record for (contact,
 /// persona) once and returns it with its own `created` flag.
 pub fn resolve_with_persona_creates_memory<S: Store>(store: S) {
     let e = engine(store);
@@ -106,7 +106,7 @@ pub fn resolve_with_persona_creates_memory<S: Store>(store: S) {
     assert_eq!((plain.memory, plain.memory_created), (None, None));
 }
 
-/// SPEC 6: the persona wins when both are given; an agent number is normalised like
+/// docs/semantics.md 6: the persona wins when both are given; an agent number is normalised like
 /// any phone number.
 pub fn resolve_scope_rules<S: Store>(store: S) {
     let e = engine(store);
@@ -182,7 +182,7 @@ pub fn resolve_scope_rules<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: create is get-or-create; it needs a scope and a contact of the org.
+/// docs/semantics.md 6: create is get-or-create; it needs a scope and a contact of the org.
 pub fn memory_create_is_get_or_create<S: Store>(store: S) {
     let e = engine(store);
     let c = new_contact(&e);
@@ -206,7 +206,7 @@ pub fn memory_create_is_get_or_create<S: Store>(store: S) {
     ));
 }
 
-/// SPEC 1, 6: a memory id of org A is `NotFound` in org B; an unknown id is
+/// docs/semantics.md 1, 6: a memory id of org A is `NotFound` in org B; an unknown id is
 /// "Contact memory not found".
 pub fn memory_org_isolation<S: Store>(store: S) {
     let e = engine(store);
@@ -247,7 +247,7 @@ pub fn memory_org_isolation<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: reads match the scope exactly; a scope never sees another scope's data.
+/// docs/semantics.md 6: reads match the scope exactly; a scope never sees another scope's data.
 pub fn memory_scopes_are_isolated<S: Store>(store: S) {
     let e = engine(store);
     let c = new_contact(&e);
@@ -278,7 +278,7 @@ pub fn memory_scopes_are_isolated<S: Store>(store: S) {
     assert_ne!(lookalike.memory.id, agent);
 }
 
-/// SPEC 6: context returns everything the agent sees, camelCase, and creates nothing
+/// docs/semantics.md 6: context returns everything the agent sees, camelCase, and creates nothing
 /// when there is no record.
 pub fn memory_context_creates_nothing<S: Store>(store: S) {
     let e = engine(store);
@@ -319,7 +319,7 @@ pub fn memory_context_creates_nothing<S: Store>(store: S) {
     assert_eq!(ctx.open_items.len(), 1);
 }
 
-/// SPEC 6: messages are kept chronological and only the newest N stay (a sliding
+/// docs/semantics.md 6: messages are kept chronological and only the newest N stay (a sliding
 /// window that never errors).
 pub fn memory_messages_slide<S: Store>(store: S) {
     let e = engine_with(store, Config::default().with_message_window(3));
@@ -377,7 +377,7 @@ pub fn memory_messages_slide<S: Store>(store: S) {
     assert_eq!(m.recent_messages.len(), 3);
 }
 
-/// SPEC 6, 7: message bounds and shapes; a rejected append writes nothing.
+/// docs/semantics.md 6, 7: message bounds and shapes; a rejected append writes nothing.
 pub fn memory_message_validation<S: Store>(store: S) {
     let e = engine(store);
     let c = new_contact(&e);
@@ -428,7 +428,7 @@ pub fn memory_message_validation<S: Store>(store: S) {
     assert_eq!(at.recent_messages.len(), 1);
 }
 
-/// SPEC 6: the summary is replaced as a whole, with `summary_updated_at` and a history
+/// docs/semantics.md 6: the summary is replaced as a whole, with `summary_updated_at` and a history
 /// entry; over the bound is `InvalidInput`.
 pub fn memory_summary_replaced<S: Store>(store: S) {
     let e = engine(store);
@@ -464,7 +464,7 @@ pub fn memory_summary_replaced<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: facts merge shallowly, incoming keys overwrite, no key is ever deleted;
+/// docs/semantics.md 6: facts merge shallowly, incoming keys overwrite, no key is ever deleted;
 /// bounded by key count and size.
 pub fn memory_facts_merge<S: Store>(store: S) {
     let e = engine(store);
@@ -493,7 +493,7 @@ pub fn memory_facts_merge<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: entities upsert by (entity_type, entity_id): facts merged, status and notes
+/// docs/semantics.md 6: entities upsert by (entity_type, entity_id): facts merged, status and notes
 /// replaced when given, last_discussed_at refreshed; removal by key.
 pub fn memory_entities_upsert_and_remove<S: Store>(store: S) {
     let e = engine(store);
@@ -576,7 +576,7 @@ pub fn memory_entities_upsert_and_remove<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: entities and open items are bounded; over the bound is `InvalidInput`.
+/// docs/semantics.md 6: entities and open items are bounded; over the bound is `InvalidInput`.
 pub fn memory_entity_and_item_bounds<S: Store>(store: S) {
     let mut config = Config::default();
     config.memory.max_entities = 2;
@@ -626,7 +626,7 @@ pub fn memory_entity_and_item_bounds<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: open items get stable ids and are removed by id.
+/// docs/semantics.md 6: open items get stable ids and are removed by id.
 pub fn memory_open_items<S: Store>(store: S) {
     let e = engine(store);
     let c = new_contact(&e);
@@ -701,7 +701,7 @@ pub fn memory_open_items<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: history keeps only the newest entries.
+/// docs/semantics.md 6: history keeps only the newest entries.
 pub fn memory_history_is_bounded<S: Store>(store: S) {
     let mut config = Config::default();
     config.memory.max_history = 3;
@@ -717,7 +717,7 @@ pub fn memory_history_is_bounded<S: Store>(store: S) {
     assert_eq!(values, vec![json!("s2"), json!("s3"), json!("s4")]);
 }
 
-/// SPEC 6: reset deletes the record (its id is `NotFound`, a later create starts
+/// docs/semantics.md 6: reset deletes the record (its id is `NotFound`, a later create starts
 /// empty); resetting nothing succeeds.
 pub fn memory_reset<S: Store>(store: S) {
     let e = engine(store);
@@ -749,7 +749,7 @@ pub fn memory_reset<S: Store>(store: S) {
     );
 }
 
-/// SPEC 6: every record has a revision; a write naming a stale revision is `Conflict`
+/// docs/semantics.md 6: every record has a revision; a write naming a stale revision is `Conflict`
 /// and writes nothing.
 pub fn memory_revision_prevents_lost_updates<S: Store>(store: S) {
     let e = engine(store);
@@ -774,7 +774,7 @@ pub fn memory_revision_prevents_lost_updates<S: Store>(store: S) {
     assert_eq!((now.summary.as_deref(), now.revision), (Some("mine"), 2));
 }
 
-/// SPEC 6, 3.8: concurrent creates of one scope make one record; concurrent appends
+/// docs/semantics.md 6, 3.8: concurrent creates of one scope make one record; concurrent appends
 /// without a revision all land (no lost update).
 pub fn memory_concurrent_writes<S: Store>(store: S) {
     let e = Arc::new(engine_with(

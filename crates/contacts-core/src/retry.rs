@@ -1,0 +1,66 @@
+//! The one loop every engine operation runs in (docs/semantics.md, "The Store seam"):
+//! read, decide in pure code, commit the decision's batch, and on a lost race read
+//! again and decide again.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::ids::OrgId;
+use crate::store::{CommitError, Store, WriteBatch};
+
+/// How often an operation re-reads and re-decides after losing a race before giving up
+/// with [`Error::Conflict`]. Each lost race means another writer committed, so the
+/// system as a whole always progresses; the bound only stops one unlucky caller from
+/// spinning forever under a pathological write storm.
+pub(crate) const MAX_ATTEMPTS: usize = 64;
+
+/// What one attempt decided.
+pub(crate) enum Step<T> {
+    /// Nothing to write (a pure read): return this.
+    Done(T),
+    /// Commit this batch, then return the value; if a precondition fails, another
+    /// writer came first: read and decide again.
+    Commit(WriteBatch, T),
+    /// Commit this batch; if a precondition fails, give up with this conflict, because
+    /// the caller named the state it read (an `expected_revision`).
+    CommitOrConflict(WriteBatch, T, &'static str),
+    /// What was read changed between two reads of one attempt: start again.
+    Again,
+}
+
+impl<S: Store> Engine<S> {
+    /// Runs `attempt` until it returns a value or commits its batch, at most
+    /// [`MAX_ATTEMPTS`] times. `what` names the operation in the give-up message.
+    pub(crate) fn run<T>(
+        &self,
+        org: OrgId,
+        what: &str,
+        mut attempt: impl FnMut() -> Result<Step<T>>,
+    ) -> Result<T> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (batch, value, on_lost_race) = match attempt()? {
+                Step::Done(value) => return Ok(value),
+                Step::Again => continue,
+                Step::Commit(batch, value) => (batch, value, None),
+                Step::CommitOrConflict(batch, value, conflict) => (batch, value, Some(conflict)),
+            };
+            if batch.is_empty() {
+                return Ok(value);
+            }
+            debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
+            match self.store.commit(org, &batch) {
+                Ok(()) => return Ok(value),
+                Err(CommitError::Precondition(_)) => match on_lost_race {
+                    None => continue,
+                    Some(conflict) => return Err(Error::conflict(conflict)),
+                },
+                Err(CommitError::Backend { backend, source }) => {
+                    return Err(Error::Storage { backend, source });
+                }
+            }
+        }
+        Err(Error::conflict(format!(
+            "{what} lost the race against concurrent writers {MAX_ATTEMPTS} times; \
+             nothing was written; retry"
+        )))
+    }
+}

@@ -1,0 +1,223 @@
+//! What a commit carries: the operations of one atomic, conditional write, the rule
+//! that keeps versions out of the backends, and the error a commit returns.
+
+use std::borrow::Cow;
+
+use crate::error::{BoxError, Error};
+use crate::ids::{ContactId, IdentifierId, MemoryId};
+use crate::memory::MemoryRecord;
+use crate::types::{Contact, Identifier};
+
+/// One change inside a [`WriteBatch`].
+///
+/// Versions: a contact inserted by a batch starts at 1, and only
+/// [`WriteOp::UpdateContact`] moves it, by exactly one. Identifier operations never
+/// touch versions: the engine pairs every change to a contact's identifiers with an
+/// `UpdateContact` (or inserts or deletes the contact in the same batch), which
+/// [`WriteBatch::validate`] checks. Memory records carry their own revision and do not
+/// move the contact's version.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOp {
+    /// Precondition: the contact exists in the org with exactly this version.
+    Expect {
+        /// The contact read.
+        contact_id: ContactId,
+        /// The version it had when it was read.
+        version: u64,
+    },
+    /// Insert a new contact at version 1. Its id must be new.
+    InsertContact(Contact),
+    /// Replace the contact's `name`, `metadata` and `updated_at` (`id`, `org_id` and
+    /// `created_at` never change). Precondition: its version is `expected_version`;
+    /// afterwards it is `expected_version + 1`.
+    UpdateContact {
+        /// The contact's new fields.
+        contact: Contact,
+        /// The version the engine read.
+        expected_version: u64,
+    },
+    /// Attach an identifier to `identifier.contact_id` (inserted earlier in the batch or
+    /// already stored). Precondition: no contact of the org owns
+    /// `(identifier_type, identifier_value)`; the backend's storage enforces this with
+    /// a unique index or equivalent, not only with a check.
+    InsertIdentifier(Identifier),
+    /// Delete identifier `id` from `contact_id`; afterwards its value is free.
+    /// Precondition: the contact holds it.
+    DeleteIdentifier {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it.
+        contact_id: ContactId,
+    },
+    /// Set the `is_primary` flag of identifier `id` of `contact_id`. Precondition: the
+    /// contact holds it.
+    SetPrimary {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it.
+        contact_id: ContactId,
+        /// The new flag.
+        is_primary: bool,
+    },
+    /// Move identifier `id` from contact `from` to contact `to` (both of the org),
+    /// keeping its id and value; it becomes `to`'s newest identifier. Precondition:
+    /// `from` holds it and `to` exists.
+    MoveIdentifier {
+        /// The identifier.
+        id: IdentifierId,
+        /// The contact holding it now.
+        from: ContactId,
+        /// The contact receiving it.
+        to: ContactId,
+        /// Its primary flag on `to`.
+        is_primary: bool,
+    },
+    /// Delete a contact with its identifiers and memory records. Precondition: it
+    /// exists in the org at `expected_version`.
+    DeleteContact {
+        /// The contact.
+        id: ContactId,
+        /// The version the engine read.
+        expected_version: u64,
+    },
+    /// Insert a memory record (its `revision` is 1). Preconditions: its contact exists
+    /// in the org, its id is new, and no record of the org has the same contact and
+    /// scope (enforced by the storage: a unique index or equivalent).
+    InsertMemory(MemoryRecord),
+    /// Replace a memory record with `record` (whose `revision` is
+    /// `expected_revision + 1`). Precondition: the stored record has
+    /// `expected_revision`. Its id, scope and `created_at` never change; its contact
+    /// may (a merge moves records), in which case the new contact must exist in the
+    /// org and must not already have a record for the scope.
+    UpdateMemory {
+        /// The record's new state.
+        record: MemoryRecord,
+        /// The revision the engine read.
+        expected_revision: u64,
+    },
+    /// Delete a memory record. Precondition: it exists in the org with
+    /// `expected_revision`.
+    DeleteMemory {
+        /// The record.
+        id: MemoryId,
+        /// The revision the engine read.
+        expected_revision: u64,
+    },
+}
+
+/// Changes the engine wants applied atomically, all or nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteBatch {
+    /// The operations, applied in order; preconditions are checked against the state
+    /// the batch itself has produced so far.
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// A batch of `ops`.
+    pub fn new(ops: Vec<WriteOp>) -> Self {
+        WriteBatch { ops }
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Checks the rule that lets a backend apply a batch without bookkeeping of its own
+    /// (contract rule 6): a contact is written by at most one `InsertContact`,
+    /// `UpdateContact` or `DeleteContact`, and every contact whose identifiers the
+    /// batch changes is one of them (inserted, updated or deleted in the same batch), so
+    /// its version moves exactly when, and exactly once, it changes.
+    ///
+    /// The engine checks every batch in debug builds, and the testkit's stores check
+    /// every batch they receive.
+    ///
+    /// # Errors
+    /// A description of the first violation.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut written: Vec<ContactId> = Vec::new();
+        for op in &self.ops {
+            let id = match op {
+                WriteOp::InsertContact(c) => c.id,
+                WriteOp::UpdateContact { contact, .. } => contact.id,
+                WriteOp::DeleteContact { id, .. } => *id,
+                _ => continue,
+            };
+            if written.contains(&id) {
+                return Err(format!("contact {id} is written twice by one batch"));
+            }
+            written.push(id);
+        }
+        for op in &self.ops {
+            let changed: &[ContactId] = match op {
+                WriteOp::InsertIdentifier(i) => &[i.contact_id],
+                WriteOp::DeleteIdentifier { contact_id, .. }
+                | WriteOp::SetPrimary { contact_id, .. } => &[*contact_id],
+                WriteOp::MoveIdentifier { from, to, .. } => &[*from, *to],
+                _ => continue,
+            };
+            if let Some(id) = changed.iter().find(|id| !written.contains(id)) {
+                return Err(format!(
+                    "the identifiers of contact {id} change but the batch neither inserts, \
+                     updates nor deletes it, so its version would not move"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why [`Store::commit`](super::Store::commit) wrote nothing.
+///
+/// The two cases call for opposite reactions, so they are kept apart: a lost race is
+/// retried by the engine on fresh data; a failed backend is reported, never retried as
+/// if it were a race.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// A precondition of the batch failed: another writer committed since the engine
+    /// read (a version moved, an identifier or scope was taken, a record vanished).
+    #[error("a precondition failed: {0}")]
+    Precondition(Cow<'static, str>),
+    /// The backend failed: I/O, a lost connection, a constraint the batch was never
+    /// expected to break, unreadable data.
+    #[error("storage error in {backend}")]
+    Backend {
+        /// Which backend failed (`sqlite`, `postgres`, ...).
+        backend: &'static str,
+        /// Its own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl CommitError {
+    /// A [`CommitError::Precondition`].
+    pub fn precondition(reason: impl Into<Cow<'static, str>>) -> Self {
+        CommitError::Precondition(reason.into())
+    }
+
+    /// A [`CommitError::Backend`] from `backend` wrapping `source`.
+    pub fn backend(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        CommitError::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+}
+
+/// A backend's read helpers return the engine's [`Error`]; inside a commit, their
+/// storage failures are the backend's. Any other category from a store would be a
+/// bug in it, and is reported as such rather than retried.
+impl From<Error> for CommitError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Storage { backend, source } => CommitError::Backend { backend, source },
+            other => CommitError::Backend {
+                backend: "store",
+                source: Box::new(other),
+            },
+        }
+    }
+}

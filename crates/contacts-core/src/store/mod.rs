@@ -1,0 +1,218 @@
+//! The seam between the engine's semantics and storage: what a backend author needs.
+//!
+//! - this module: the [`Store`] trait and its contract, and what reads return;
+//! - [`WriteBatch`], [`WriteOp`] and [`CommitError`]: what a commit carries and
+//!   answers (`batch.rs`);
+//! - [`codec`]: the stored forms of scopes, memory records and metadata, shared by
+//!   the SQL backends so they store one thing one way.
+
+mod batch;
+pub mod codec;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+pub use batch::{CommitError, WriteBatch, WriteOp};
+
+use crate::error::Result;
+use crate::ids::{ContactId, MemoryId, OrgId};
+use crate::memory::{MemoryRecord, MemoryScope};
+use crate::types::{Contact, Identifier, IdentifierKind};
+
+/// A contact as stored: its row, its identifiers and its version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredContact {
+    /// The contact's own fields.
+    pub contact: Contact,
+    /// Its identifiers, oldest first (the order they were attached).
+    pub identifiers: Vec<Identifier>,
+    /// Incremented by every committed batch that changes the contact or its
+    /// identifiers; a fresh contact has version 1. Compared by [`WriteOp::Expect`]
+    /// and [`WriteOp::UpdateContact`] to detect lost races.
+    pub version: u64,
+}
+
+impl StoredContact {
+    /// How many identifiers of `kind` the contact holds.
+    pub fn count(&self, kind: IdentifierKind) -> usize {
+        self.identifiers
+            .iter()
+            .filter(|i| i.identifier_type == kind)
+            .count()
+    }
+}
+
+/// One identifier key to look up: `(kind, normalised value)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IdentifierKey<'a> {
+    /// The kind.
+    pub kind: IdentifierKind,
+    /// The normalised value.
+    pub value: &'a str,
+}
+
+/// A contact with its memory records, read from one snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactRecord {
+    /// The contact and its identifiers.
+    pub contact: Arc<StoredContact>,
+    /// Its memory records in `(created_at, id)` order.
+    pub memories: Vec<Arc<MemoryRecord>>,
+}
+
+/// One page of an org's contacts and the org's total, read from one snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListPage {
+    /// Contacts in the org when the page was read.
+    pub total: u64,
+    /// The page's contacts in `(created_at, id)` order, with their memories.
+    pub contacts: Vec<ContactRecord>,
+}
+
+/// Storage for the engine: it stores and retrieves, and never decides.
+///
+/// The semantics (normalisation, precedence, compatibility, caps, fill-never-overwrite,
+/// pagination rules, versions) live once, in [`Engine`](crate::Engine). A store offers
+/// consistent reads and one atomic, conditional write. The engine resolves
+/// optimistically: it reads, decides in pure code, and commits a [`WriteBatch`] whose
+/// preconditions say "the world is still as I read it". If a precondition fails the
+/// store returns [`CommitError::Precondition`], writes nothing, and the engine reads
+/// again and re-decides. A resolve that finds everything in place commits nothing, so
+/// the hot path never takes a write lock.
+///
+/// # Contract
+///
+/// Every backend must honour these rules; `contacts-testkit`'s conformance suite checks
+/// them (scenario names in brackets; the store-contract scenarios live in
+/// `crates/contacts-testkit/src/conformance/store_contract.rs`).
+///
+/// 1. **Org scoping.** Every method is scoped to `org`: an object of another org is
+///    indistinguishable from a missing one, because ids leak nothing across tenants
+///    (`org_isolation`).
+/// 2. **Consistent reads.** [`lookup`](Store::lookup), [`get`](Store::get) and
+///    [`list`](Store::list) each observe one committed state, never half of a batch,
+///    and `list`'s `total` and rows the same state, because the engine decides from
+///    what it read (`concurrent_resolves_create_each_person_once`,
+///    `list_total_and_pages`).
+/// 3. **Atomic, serialisable commits.** [`commit`](Store::commit) applies all of a
+///    batch or none of it, as if batches ran one at a time, also across processes
+///    sharing one database; every precondition ([`WriteOp::Expect`], the versions of
+///    `UpdateContact` and `DeleteContact`, `InsertIdentifier`'s uniqueness,
+///    `InsertContact`'s new id, memory revisions) is checked inside the same atomic
+///    unit as the writes and a failed one is [`CommitError::Precondition`] with
+///    nothing changed, because that is what makes resolve serialisable
+///    (`concurrent_resolves_create_each_person_once`, `lifecycle_writes_are_atomic`).
+/// 4. **One owner per identifier.** Within an org, `(kind, value)` belongs to at most
+///    one contact, and `(contact, scope)` to at most one memory record, enforced by
+///    the storage itself so no race can break it (`identifier_has_one_owner`,
+///    `memory_create_is_get_or_create`).
+/// 5. **Order.** A contact's identifiers come back oldest first, `list` orders
+///    contacts by `(created_at, id)` ascending (a total order), and a contact's memory
+///    records come back by `(created_at, id)`, because pages and primaries depend on
+///    it (`list_order`, `get_returns_relations_in_order`).
+/// 6. **Versions.** A contact starts at version 1 and only `UpdateContact` moves it,
+///    by exactly one, because the engine pairs every change to a contact with one
+///    ([`WriteBatch::validate`]) and a backend need only store what it is given
+///    (`store_version_preconditions`).
+/// 7. **Errors.** A failing backend returns [`Error::Storage`](crate::Error::Storage)
+///    from reads and [`CommitError::Backend`] from commits, with its own error as the
+///    source, and only a lost race is [`CommitError::Precondition`]: a bug must not be
+///    retried as a race. A store never panics on any value the engine hands it (any
+///    UTF-8 string without NUL, any JSON object) (`awkward_values_round_trip`).
+/// 8. **Sharing.** A store is `Send + Sync`, and clones or `Arc`s of it share one
+///    state, because the engine is shared across threads (`dyn_store_round_trip`).
+///
+/// Stores are synchronous: the engine's work between reads is microseconds of pure
+/// code, SQLite is synchronous, and an async server calls the engine from a blocking
+/// pool (docs/semantics.md, "The Store seam").
+pub trait Store: Send + Sync + Debug + 'static {
+    /// For each key, the contact of `org` that owns it, if any, with its identifiers
+    /// and version. The result has one entry per key, in the order of `keys`; all
+    /// entries come from one consistent state.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn lookup(
+        &self,
+        org: OrgId,
+        keys: &[IdentifierKey<'_>],
+    ) -> Result<Vec<Option<Arc<StoredContact>>>>;
+
+    /// The contact `id` of `org` with its memory records, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>>;
+
+    /// The memory record of `contact` for `scope` in `org`, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<Arc<MemoryRecord>>>;
+
+    /// The memory record `id` of `org`, or `None`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>>;
+
+    /// Up to `limit` contacts of `org` after skipping `offset`, in `(created_at, id)`
+    /// order, and the org's total, from one snapshot.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage>;
+
+    /// Applies `batch` to `org` atomically (see the contract).
+    ///
+    /// # Errors
+    /// [`CommitError::Precondition`] when a precondition fails;
+    /// [`CommitError::Backend`] when the backend fails. Either way nothing is written.
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError>;
+}
+
+macro_rules! forward_store {
+    ($($ptr:ty),*) => {$(
+        #[deny(clippy::missing_trait_methods)]
+        impl<S: Store + ?Sized> Store for $ptr {
+            fn lookup(
+                &self,
+                org: OrgId,
+                keys: &[IdentifierKey<'_>],
+            ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+                (**self).lookup(org, keys)
+            }
+            fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
+                (**self).get(org, id)
+            }
+            fn memory(
+                &self,
+                org: OrgId,
+                contact: ContactId,
+                scope: &MemoryScope,
+            ) -> Result<Option<Arc<MemoryRecord>>> {
+                (**self).memory(org, contact, scope)
+            }
+            fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
+                (**self).memory_by_id(org, id)
+            }
+            fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+                (**self).list(org, offset, limit)
+            }
+            fn commit(
+                &self,
+                org: OrgId,
+                batch: &WriteBatch,
+            ) -> std::result::Result<(), CommitError> {
+                (**self).commit(org, batch)
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc<S>, Box<S>);

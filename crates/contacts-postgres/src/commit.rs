@@ -1,0 +1,295 @@
+//! A batch applied in one READ COMMITTED transaction: one function per operation,
+//! each a conditional write or a locking read that changes (or locks) exactly one row
+//! or fails the batch with a precondition (contract rule 3). PostgreSQL re-checks a
+//! `WHERE version = $n` against the newest row version, and `FOR NO KEY UPDATE` holds
+//! what it read until commit, so no decision rests on a row the batch does not pin.
+
+use std::collections::HashMap;
+
+use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
+use contacts_core::uuid::Uuid;
+use contacts_core::{Contact, ContactId, Identifier, IdentifierId, MemoryId, MemoryRecord, OrgId};
+use postgres::types::ToSql;
+use postgres::{Statement, Transaction};
+
+use crate::error::{BACKEND, commit_error};
+use crate::open::{Conn, prepared};
+
+type Outcome = Result<(), CommitError>;
+
+/// The transaction and this connection's prepared statements.
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+    org: Uuid,
+}
+
+impl Tx<'_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, CommitError> {
+        prepared(&mut self.tx, self.statements, sql).map_err(commit_error)
+    }
+
+    /// Runs `sql`; it must change exactly one row, or the precondition `what` failed.
+    fn one_row(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        what: impl FnOnce() -> String,
+    ) -> Outcome {
+        let stmt = self.statement(sql)?;
+        let changed = self.tx.execute(&stmt, params).map_err(commit_error)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(CommitError::precondition(what()))
+        }
+    }
+}
+
+pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome {
+    let Conn { client, statements } = conn;
+    let tx = client.transaction().map_err(commit_error)?;
+    let mut t = Tx {
+        tx,
+        statements,
+        org: org.0,
+    };
+    for op in &batch.ops {
+        match op {
+            WriteOp::Expect {
+                contact_id,
+                version,
+            } => expect(&mut t, *contact_id, *version)?,
+            WriteOp::InsertContact(c) => insert_contact(&mut t, c)?,
+            WriteOp::UpdateContact {
+                contact,
+                expected_version,
+            } => update_contact(&mut t, contact, *expected_version)?,
+            WriteOp::InsertIdentifier(ident) => insert_identifier(&mut t, ident)?,
+            WriteOp::DeleteIdentifier { id, contact_id } => {
+                delete_identifier(&mut t, *id, *contact_id)?;
+            }
+            WriteOp::SetPrimary {
+                id,
+                contact_id,
+                is_primary,
+            } => set_primary(&mut t, *id, *contact_id, *is_primary)?,
+            WriteOp::MoveIdentifier {
+                id,
+                from,
+                to,
+                is_primary,
+            } => move_identifier(&mut t, *id, *from, *to, *is_primary)?,
+            WriteOp::DeleteContact {
+                id,
+                expected_version,
+            } => delete_contact(&mut t, *id, *expected_version)?,
+            WriteOp::InsertMemory(m) => insert_memory(&mut t, m)?,
+            WriteOp::UpdateMemory {
+                record,
+                expected_revision,
+            } => update_memory(&mut t, record, *expected_revision)?,
+            WriteOp::DeleteMemory {
+                id,
+                expected_revision,
+            } => delete_memory(&mut t, *id, *expected_revision)?,
+        }
+    }
+    t.tx.commit().map_err(commit_error)
+}
+
+/// A stored version or revision: past `i64::MAX` it cannot be stored, so it can never
+/// match.
+fn version(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(-1)
+}
+
+/// Locks the row until commit, so its version cannot move under the batch; a writer
+/// that got there first makes this read its version.
+fn expect(t: &mut Tx<'_>, id: ContactId, expected: u64) -> Outcome {
+    let stmt =
+        t.statement("SELECT version FROM contacts WHERE id = $1 AND org = $2 FOR NO KEY UPDATE")?;
+    let found: Option<i64> =
+        t.tx.query_opt(&stmt, &[&id.0, &t.org])
+            .map_err(commit_error)?
+            .map(|r| r.get(0));
+    if found == Some(version(expected)) {
+        Ok(())
+    } else {
+        Err(CommitError::precondition(format!(
+            "contact {id} changed since it was read"
+        )))
+    }
+}
+
+fn insert_contact(t: &mut Tx<'_>, c: &Contact) -> Outcome {
+    if c.org_id.0 != t.org {
+        return Err(CommitError::backend(
+            BACKEND,
+            "a batch may only write its own org",
+        ));
+    }
+    let org = t.org;
+    // A taken id violates the primary key: a precondition, mapped by `commit_error`.
+    t.one_row(
+        "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1)",
+        &[
+            &c.id.0,
+            &org,
+            &c.name,
+            &codec::encode_metadata(&c.metadata),
+            &c.created_at.as_millis(),
+            &c.updated_at.as_millis(),
+        ],
+        || format!("contact {} already exists", c.id),
+    )
+}
+
+fn update_contact(t: &mut Tx<'_>, c: &Contact, expected: u64) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "UPDATE contacts SET name = $1, metadata = $2, updated_at = $3, \
+         version = version + 1 WHERE id = $4 AND org = $5 AND version = $6",
+        &[
+            &c.name,
+            &codec::encode_metadata(&c.metadata),
+            &c.updated_at.as_millis(),
+            &c.id.0,
+            &org,
+            &version(expected),
+        ],
+        || format!("contact {} changed since it was read", c.id),
+    )
+}
+
+/// A taken `(org, kind, value)` violates the unique index; a contact deleted meanwhile
+/// inserts nothing.
+fn insert_identifier(t: &mut Tx<'_>, i: &Identifier) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $2 AND org = $3)",
+        &[
+            &i.id.0,
+            &i.contact_id.0,
+            &org,
+            &i.identifier_type.as_str(),
+            &i.identifier_value,
+            &i.is_primary,
+        ],
+        || format!("contact {} no longer exists", i.contact_id),
+    )
+}
+
+fn delete_identifier(t: &mut Tx<'_>, id: IdentifierId, contact: ContactId) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "DELETE FROM identifiers WHERE id = $1 AND contact_id = $2 AND org = $3",
+        &[&id.0, &contact.0, &org],
+        || format!("identifier {id} is not on contact {contact}"),
+    )
+}
+
+fn set_primary(t: &mut Tx<'_>, id: IdentifierId, contact: ContactId, is_primary: bool) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "UPDATE identifiers SET is_primary = $1 WHERE id = $2 AND contact_id = $3 AND org = $4",
+        &[&is_primary, &id.0, &contact.0, &org],
+        || format!("identifier {id} is not on contact {contact}"),
+    )
+}
+
+/// Delete and re-insert, so the identifier becomes `to`'s newest (a new `seq`),
+/// keeping its id and value.
+fn move_identifier(
+    t: &mut Tx<'_>,
+    id: IdentifierId,
+    from: ContactId,
+    to: ContactId,
+    is_primary: bool,
+) -> Outcome {
+    let org = t.org;
+    let stmt = t.statement(
+        "DELETE FROM identifiers WHERE id = $1 AND contact_id = $2 AND org = $3 \
+         RETURNING kind, value",
+    )?;
+    let Some(row) =
+        t.tx.query_opt(&stmt, &[&id.0, &from.0, &org])
+            .map_err(commit_error)?
+    else {
+        return Err(CommitError::precondition(format!(
+            "identifier {id} is not on contact {from}"
+        )));
+    };
+    let (kind, value): (String, String) = (row.get(0), row.get(1));
+    t.one_row(
+        "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $2 AND org = $3)",
+        &[&id.0, &to.0, &org, &kind, &value, &is_primary],
+        || format!("contact {to} no longer exists"),
+    )
+}
+
+/// Identifiers and memories go with the contact (`ON DELETE CASCADE`).
+fn delete_contact(t: &mut Tx<'_>, id: ContactId, expected: u64) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "DELETE FROM contacts WHERE id = $1 AND org = $2 AND version = $3",
+        &[&id.0, &org, &version(expected)],
+        || format!("contact {id} changed since it was read"),
+    )
+}
+
+fn memory_body(record: &MemoryRecord) -> Result<String, CommitError> {
+    codec::encode_memory(record).map_err(|e| CommitError::backend(BACKEND, e))
+}
+
+/// A second record for one `(org, contact, scope)` violates the unique index.
+fn insert_memory(t: &mut Tx<'_>, m: &MemoryRecord) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, body) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 \
+         WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $3 AND org = $2)",
+        &[
+            &m.id.0,
+            &org,
+            &m.contact_id.0,
+            &codec::scope_key(&m.scope()),
+            &m.created_at.as_millis(),
+            &version(m.revision),
+            &memory_body(m)?,
+        ],
+        || format!("contact {} no longer exists", m.contact_id),
+    )
+}
+
+fn update_memory(t: &mut Tx<'_>, m: &MemoryRecord, expected: u64) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "UPDATE memories SET revision = $1, body = $2, contact_id = $5 \
+         WHERE id = $3 AND org = $4 AND revision = $6 \
+         AND EXISTS (SELECT 1 FROM contacts WHERE id = $5 AND org = $4)",
+        &[
+            &version(m.revision),
+            &memory_body(m)?,
+            &m.id.0,
+            &org,
+            &m.contact_id.0,
+            &version(expected),
+        ],
+        || format!("memory {} changed since it was read", m.id),
+    )
+}
+
+fn delete_memory(t: &mut Tx<'_>, id: MemoryId, expected: u64) -> Outcome {
+    let org = t.org;
+    t.one_row(
+        "DELETE FROM memories WHERE id = $1 AND org = $2 AND revision = $3",
+        &[&id.0, &org, &version(expected)],
+        || format!("memory {id} changed since it was read"),
+    )
+}

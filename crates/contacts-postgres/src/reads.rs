@@ -1,0 +1,231 @@
+//! The read statements and the decoding of their rows. Every read is one statement,
+//! so one snapshot and one round trip.
+
+use std::sync::Arc;
+
+use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, StoredContact, codec};
+use contacts_core::uuid::Uuid;
+use contacts_core::{
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
+    MemoryScope, Metadata, OrgId, Result, Timestamp,
+};
+use postgres::Row;
+
+use crate::PostgresStore;
+use crate::error::{corrupt, read_error};
+use crate::open::{Conn, prepared};
+
+/// The contact columns every contact query selects first, in this order, followed by
+/// its identifiers as JSON `[[id, kind, value, is_primary], ...]` (oldest first).
+macro_rules! contact_columns {
+    ($c:literal) => {
+        concat!(
+            $c,
+            ".id, ",
+            $c,
+            ".name, ",
+            $c,
+            ".metadata, ",
+            $c,
+            ".created_at, ",
+            $c,
+            ".updated_at, ",
+            $c,
+            ".version, ",
+            "(SELECT coalesce(json_agg(json_build_array(j.id, j.kind, j.value, j.is_primary) \
+             ORDER BY j.seq), '[]')::text FROM identifiers AS j WHERE j.contact_id = ",
+            $c,
+            ".id)"
+        )
+    };
+}
+
+/// Every requested key with its owner, in one statement (one snapshot, one round trip).
+const LOOKUP: &str = concat!(
+    "SELECT k.ord, ",
+    contact_columns!("c"),
+    " FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(kind, value, ord) \
+     JOIN identifiers AS i ON i.org = $1 AND i.kind = k.kind AND i.value = k.value \
+     JOIN contacts AS c ON c.id = i.contact_id"
+);
+
+const GET: &str = concat!(
+    "SELECT ",
+    contact_columns!("c"),
+    ", ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
+     ORDER BY m.created_at, m.id) \
+     FROM contacts AS c WHERE c.id = $1 AND c.org = $2"
+);
+
+/// The org's count and one page, in one statement; an empty page is one row of
+/// `NULL`s after the count.
+const LIST: &str = concat!(
+    "WITH total AS (SELECT count(*) AS n FROM contacts WHERE org = $1) \
+     SELECT total.n, p.* FROM total LEFT JOIN LATERAL (SELECT ",
+    contact_columns!("c"),
+    " AS identifiers, ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
+     ORDER BY m.created_at, m.id) AS memories \
+     FROM contacts AS c WHERE c.org = $1 ORDER BY c.created_at, c.id LIMIT $2 OFFSET $3) AS p \
+     ON true ORDER BY p.created_at, p.id"
+);
+
+const MEMORY_BY_SCOPE: &str =
+    "SELECT body FROM memories WHERE org = $1 AND contact_id = $2 AND scope = $3";
+
+const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = $1 AND org = $2";
+
+fn memory_from_body(body: &str) -> Result<Arc<MemoryRecord>> {
+    codec::decode_memory(body).map(Arc::new).map_err(corrupt)
+}
+
+fn column<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+    row.try_get(i).map_err(read_error)
+}
+
+/// A contact from the seven [`contact_columns!`] starting at column `at`.
+fn contact_from_row(org: OrgId, row: &Row, at: usize) -> Result<StoredContact> {
+    let id = ContactId(column::<Uuid>(row, at)?);
+    let metadata: Metadata = codec::decode_metadata(&column::<String>(row, at + 2)?)
+        .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
+    let idents: Vec<(Uuid, String, String, bool)> =
+        serde_json::from_str(&column::<String>(row, at + 6)?)
+            .map_err(|e| corrupt(format!("identifiers of contact {id}: {e}")))?;
+    let identifiers = idents
+        .into_iter()
+        .map(|(iid, kind, value, is_primary)| {
+            let identifier_type = IdentifierKind::from_name(&kind)
+                .ok_or_else(|| corrupt(format!("unknown identifier kind {kind:?}")))?;
+            Ok(Identifier {
+                id: IdentifierId(iid),
+                contact_id: id,
+                identifier_type,
+                identifier_value: value,
+                is_primary,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let version: i64 = column(row, at + 5)?;
+    Ok(StoredContact {
+        contact: Contact {
+            id,
+            org_id: org,
+            name: column(row, at + 1)?,
+            metadata,
+            created_at: Timestamp::from_millis(column(row, at + 3)?),
+            updated_at: Timestamp::from_millis(column(row, at + 4)?),
+        },
+        identifiers,
+        version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+    })
+}
+
+fn memories_from(bodies: Vec<String>) -> Result<Vec<Arc<MemoryRecord>>> {
+    bodies.iter().map(|b| memory_from_body(b)).collect()
+}
+
+pub(crate) fn lookup(
+    store: &PostgresStore,
+    org: OrgId,
+    keys: &[IdentifierKey<'_>],
+) -> Result<Vec<Option<Arc<StoredContact>>>> {
+    let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value).collect();
+    let rows = store.query(LOOKUP, &[&org.0, &kinds, &values])?;
+    let mut out: Vec<Option<Arc<StoredContact>>> = vec![None; keys.len()];
+    let mut seen: Vec<Arc<StoredContact>> = Vec::new();
+    for row in &rows {
+        let ord: i64 = column(row, 0)?;
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .filter(|i| *i < keys.len())
+            .ok_or_else(|| corrupt("lookup returned an unknown key position"))?;
+        let contact = contact_from_row(org, row, 1)?;
+        // Two keys owned by one contact share one record.
+        let shared = match seen.iter().find(|c| c.contact.id == contact.contact.id) {
+            Some(c) => Arc::clone(c),
+            None => {
+                let c = Arc::new(contact);
+                seen.push(Arc::clone(&c));
+                c
+            }
+        };
+        out[slot] = Some(shared);
+    }
+    Ok(out)
+}
+
+pub(crate) fn get_contact(
+    store: &PostgresStore,
+    org: OrgId,
+    id: ContactId,
+) -> Result<Option<ContactRecord>> {
+    let rows = store.query(GET, &[&id.0, &org.0])?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(ContactRecord {
+        contact: Arc::new(contact_from_row(org, row, 0)?),
+        memories: memories_from(column(row, 7)?)?,
+    }))
+}
+
+pub(crate) fn memory(
+    store: &PostgresStore,
+    org: OrgId,
+    contact: ContactId,
+    scope: &MemoryScope,
+) -> Result<Option<Arc<MemoryRecord>>> {
+    let rows = store.query(
+        MEMORY_BY_SCOPE,
+        &[&org.0, &contact.0, &codec::scope_key(scope)],
+    )?;
+    rows.first()
+        .map(|r| memory_from_body(&column::<String>(r, 0)?))
+        .transpose()
+}
+
+pub(crate) fn memory_by_id(
+    store: &PostgresStore,
+    org: OrgId,
+    id: MemoryId,
+) -> Result<Option<Arc<MemoryRecord>>> {
+    let rows = store.query(MEMORY_BY_ID, &[&id.0, &org.0])?;
+    rows.first()
+        .map(|r| memory_from_body(&column::<String>(r, 0)?))
+        .transpose()
+}
+
+pub(crate) fn list(store: &PostgresStore, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let rows = {
+        let mut conn = store.conn()?;
+        let Conn { client, statements } = &mut *conn;
+        let stmt = prepared(client, statements, LIST).map_err(read_error)?;
+        // The one statement that wants a plan made for its values: a generic plan
+        // cannot know that LIMIT is small and sorts the whole org instead of
+        // walking the (org, created_at, id) index (measured 266 ms against 76 ms
+        // for the first page of a million contacts).
+        let mut tx = client.transaction().map_err(read_error)?;
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .map_err(read_error)?;
+        let rows = tx
+            .query(&stmt, &[&org.0, &clamp(limit), &clamp(offset)])
+            .map_err(read_error)?;
+        tx.commit().map_err(read_error)?;
+        rows
+    };
+    let mut total = 0;
+    let mut contacts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let n: i64 = column(row, 0)?;
+        total = u64::try_from(n).map_err(|_| corrupt("negative count"))?;
+        if column::<Option<Uuid>>(row, 1)?.is_none() {
+            continue; // the empty page's row of NULLs
+        }
+        contacts.push(ContactRecord {
+            contact: Arc::new(contact_from_row(org, row, 1)?),
+            memories: memories_from(column(row, 8)?)?,
+        });
+    }
+    Ok(ListPage { total, contacts })
+}

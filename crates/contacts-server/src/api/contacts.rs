@@ -1,0 +1,122 @@
+//! The contact endpoints: resolve, find, list, get, update, merge, delete, detach.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use contacts_core::{
+    ContactId, FindRequest, IdentifierId, ListRequest, ResolveRequest, UpdateRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{JsonBody, int_param, parse_id, query_pairs, required};
+use super::{ApiResult, AppState, Org, ok};
+
+pub(super) async fn resolve(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    JsonBody(req): JsonBody<ResolveRequest>,
+) -> ApiResult {
+    Ok(ok(state.run(move |e| e.resolve(org, &req)).await?))
+}
+
+pub(super) async fn find(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    JsonBody(req): JsonBody<FindRequest>,
+) -> ApiResult {
+    // No match is a success with `data: null`, as the seed says.
+    Ok(ok(state.run(move |e| e.find(org, &req)).await?))
+}
+
+/// The list envelope: `data`, `pagination`, `errors`, in the seed's order.
+#[derive(Serialize)]
+struct ListEnvelope {
+    data: Vec<contacts_core::ContactWithRelations>,
+    pagination: contacts_core::Pagination,
+    errors: Option<()>,
+}
+
+pub(super) async fn list_contacts(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult {
+    let pairs = query_pairs(query)?;
+    let req = ListRequest {
+        limit: int_param(&pairs, "limit")?,
+        offset: int_param(&pairs, "offset")?,
+    };
+    let page = state.run(move |e| e.list(org, req)).await?;
+    Ok(Json(ListEnvelope {
+        data: page.data,
+        pagination: page.pagination,
+        errors: None,
+    })
+    .into_response())
+}
+
+pub(super) async fn get_contact(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id: ContactId = parse_id("contact_id", &id)?;
+    Ok(ok(state.run(move |e| e.get(org, id)).await?))
+}
+
+pub(super) async fn update_contact(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateRequest>,
+) -> ApiResult {
+    let id: ContactId = parse_id("contact_id", &id)?;
+    Ok(ok(state.run(move |e| e.update(org, id, &req)).await?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct MergeBody {
+    primary_contact_id: Option<String>,
+    duplicate_contact_id: Option<String>,
+}
+
+pub(super) async fn merge(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    JsonBody(body): JsonBody<MergeBody>,
+) -> ApiResult {
+    let primary: ContactId = parse_id(
+        "primary_contact_id",
+        &required("primary_contact_id", body.primary_contact_id)?,
+    )?;
+    let duplicate: ContactId = parse_id(
+        "duplicate_contact_id",
+        &required("duplicate_contact_id", body.duplicate_contact_id)?,
+    )?;
+    Ok(ok(state
+        .run(move |e| e.merge(org, primary, duplicate))
+        .await?))
+}
+
+pub(super) async fn delete_contact(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id: ContactId = parse_id("contact_id", &id)?;
+    state.run(move |e| e.delete(org, id)).await?;
+    Ok(ok(serde_json::json!({"success": true, "id": id})))
+}
+
+pub(super) async fn detach_identifier(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    Path((contact, identifier)): Path<(String, String)>,
+) -> ApiResult {
+    let contact: ContactId = parse_id("contact_id", &contact)?;
+    let identifier: IdentifierId = parse_id("identifier_id", &identifier)?;
+    Ok(ok(state
+        .run(move |e| e.detach(org, contact, identifier))
+        .await?))
+}

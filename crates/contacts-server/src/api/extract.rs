@@ -1,0 +1,164 @@
+//! What handlers take from a request: a JSON body read up to the limit and decoded
+//! with the path of the offending field, ids from the path, query parameters; every
+//! failure a 400 (413 for a body over the limit) naming what was wrong.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request};
+use axum::http::header::CONTENT_LENGTH;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// A JSON body, read up to the body limit (413 beyond) and decoded with the path of
+/// the offending field in every error.
+pub(super) struct JsonBody<T>(pub(super) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.body_limit;
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::too_large(limit));
+        }
+        let bytes = match axum::body::to_bytes(req.into_body(), limit).await {
+            Ok(bytes) => bytes,
+            Err(e) if is_length_limit(&e) => return Err(ApiError::too_large(limit)),
+            Err(e) => {
+                tracing::debug!(error = %e, "request body could not be read");
+                return Err(ApiError::bad_request("The request body could not be read"));
+            }
+        };
+        decode(&bytes).map(JsonBody)
+    }
+}
+
+pub(super) fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Decodes a request body: it must be one JSON object; a field of the wrong type is
+/// reported by its path (`messages[1].role`).
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            ApiError::bad_request("The request body must be a JSON object")
+        } else {
+            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+        }
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            // A whole-object error: serde names a missing field in backticks.
+            match inner.split('`').nth(1) {
+                Some(field) if inner.starts_with("missing field") => {
+                    ApiError::bad_field_message(field, format!("{field} is required"))
+                }
+                _ => ApiError::bad_request(inner),
+            }
+        } else {
+            ApiError::bad_field(path, inner)
+        }
+    })
+}
+
+pub(super) fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_field(field, "must be a UUID"))
+}
+
+pub(super) fn required<T>(field: &str, value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::bad_field_message(field, format!("{field} is required")))
+}
+
+/// The query string's pairs; a malformed query string is a 400.
+pub(super) fn query_pairs(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .map(|Query(pairs)| pairs)
+        .map_err(|e| ApiError::bad_request(format!("Malformed query string: {}", e.body_text())))
+}
+
+/// The last value of query parameter `name` (a later value overrides an earlier one).
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub(super) fn int_param(pairs: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
+    param(pairs, name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_field(name, "must be an integer"))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contacts_core::NewMessage;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Probe {
+        name: String,
+        messages: Option<Vec<NewMessage>>,
+    }
+
+    #[test]
+    fn decode_names_the_field_at_fault() {
+        let e = decode::<Probe>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("name"));
+        assert!(e.body.message.starts_with("name: invalid type"), "{e:?}");
+
+        let e = decode::<Probe>(
+            br#"{"name": "x", "messages": [{"role": "user", "content": "a", "channel": "sms"}, {"role": "bot", "content": "b", "channel": "sms"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("messages[1].role"));
+
+        let e = decode::<Probe>(b"{}").unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("name"));
+        assert_eq!(e.body.message, "name is required");
+
+        for body in [&b""[..], b"  ", b"[1]", b"\"x\"", b"null"] {
+            let e = decode::<Probe>(body).unwrap_err();
+            assert_eq!(e.body.message, "The request body must be a JSON object");
+        }
+        let e = decode::<Probe>(b"{\"name\": ").unwrap_err();
+        assert!(
+            e.body
+                .message
+                .starts_with("The request body is not valid JSON")
+        );
+    }
+}

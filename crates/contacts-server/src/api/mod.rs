@@ -1,0 +1,215 @@
+//! The HTTP API: the seed pages' endpoints and JSON over an [`Engine`], plus the
+//! memory-writing endpoints the public API leaves to its own pipeline.
+//!
+//! - this file: the shared state, the envelope and the router;
+//! - `auth.rs`: API keys on every matched route;
+//! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
+//! - `contacts.rs` and `memory.rs`: the handlers, one per endpoint.
+
+mod auth;
+mod contacts;
+mod extract;
+mod memory;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use contacts_core::{Engine, OrgId, Store};
+use serde::Serialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::error::ApiError;
+use crate::keys::Keyring;
+use auth::authenticate;
+use contacts::*;
+use memory::*;
+
+/// An engine over any store, as the server and the CLI hold it.
+pub type DynEngine = Engine<Box<dyn Store>>;
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    engine: Arc<DynEngine>,
+    keys: Arc<Keyring>,
+    body_limit: usize,
+}
+
+impl AppState {
+    /// State over `engine` and `keys`, with bodies capped at `body_limit` bytes.
+    pub fn new(engine: Arc<DynEngine>, keys: Arc<Keyring>, body_limit: usize) -> Self {
+        AppState {
+            engine,
+            keys,
+            body_limit,
+        }
+    }
+
+    /// Runs `f` on tokio's blocking pool: engine calls do file or network I/O and
+    /// must not stall the async workers. The request's span goes along so that
+    /// anything logged there carries the request id.
+    async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&DynEngine) -> contacts_core::Result<T> + Send + 'static,
+    {
+        let engine = Arc::clone(&self.engine);
+        let span = tracing::Span::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            f(&engine).map_err(ApiError::from)
+        })
+        .await;
+        match joined {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "engine task did not finish");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+/// The org an authenticated request acts for, set by the auth middleware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Org(pub OrgId);
+
+/// The success envelope: `{"data": ..., "errors": null}`.
+#[derive(Serialize)]
+struct Envelope<T> {
+    data: T,
+    errors: Option<()>,
+}
+
+fn ok<T: Serialize>(data: T) -> Response {
+    Json(Envelope { data, errors: None }).into_response()
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The whole API: every route, auth, request ids, tracing and the envelope for
+/// unknown routes and methods.
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use axum::body::Body;
+/// use axum::http::Request;
+/// use contacts_core::{Engine, OrgId, Store};
+/// use contacts_inmemory::InMemoryStore;
+/// use contacts_server::{AppState, Keyring, MemoryKeys, api, keys};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let org = OrgId(uuid::Uuid::now_v7());
+/// let env = keys::parse_env_keys(&format!("my-key={org}")).unwrap();
+/// let keyring = Keyring::new(Box::new(MemoryKeys::new()), env);
+/// let store: Box<dyn Store> = Box::new(InMemoryStore::new());
+/// let state = AppState::new(Arc::new(Engine::new(store)), Arc::new(keyring), 1 << 20);
+/// let app = api::router(state);
+///
+/// let request = Request::post("/v1/contacts/resolve")
+///     .header("authorization", "my-key")
+///     .header("content-type", "application/json")
+///     .body(Body::from(r#"{"phone_number": "+1 415 555 0192"}"#))
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # });
+/// ```
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/contacts", get(list_contacts))
+        .route("/v1/contacts/resolve", post(resolve))
+        .route("/v1/contacts/find", post(find))
+        .route("/v1/contacts/merge", post(merge))
+        .route(
+            "/v1/contacts/{contact_id}",
+            get(get_contact)
+                .patch(update_contact)
+                .delete(delete_contact),
+        )
+        .route(
+            "/v1/contacts/{contact_id}/identifiers/{identifier_id}",
+            axum::routing::delete(detach_identifier),
+        )
+        .route("/v1/memory/contact", post(memory_create))
+        .route("/v1/memory/contact/{memory_id}", get(memory_get))
+        .route(
+            "/v1/memory/contact/{memory_id}/messages",
+            get(memory_messages).post(memory_append),
+        )
+        .route(
+            "/v1/memory/contact/{memory_id}/summary",
+            patch(memory_summary),
+        )
+        .route("/v1/memory/contact/{memory_id}/facts", patch(memory_facts))
+        .route(
+            "/v1/memory/contact/{memory_id}/entities",
+            axum::routing::put(memory_upsert_entity),
+        )
+        .route(
+            "/v1/memory/contact/{memory_id}/entities/{entity_type}/{entity_id}",
+            axum::routing::delete(memory_remove_entity),
+        )
+        .route(
+            "/v1/memory/contact/{memory_id}/open_items",
+            post(memory_add_open_item),
+        )
+        .route(
+            "/v1/memory/contact/{memory_id}/open_items/{item_id}",
+            axum::routing::delete(memory_remove_open_item),
+        )
+        .route("/v1/memory/context", get(memory_context))
+        .route("/v1/memory/reset", post(memory_reset))
+        // Only matched routes authenticate: an unknown path is a 404 for everyone.
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(v1)
+        .fallback(|| async { ApiError::not_found("Route not found") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state)
+        // Innermost first: the response gets the request's id; the trace span is
+        // opened with the id already set; the id is set (or kept from the client)
+        // before anything else sees the request.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // One line per request (status and latency) at the default level.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
+}
+
+async fn healthz(State(state): State<AppState>) -> ApiResult {
+    // A real read through the store: a server whose database is gone is not healthy.
+    state
+        .run(|engine| engine.store().list(OrgId(uuid::Uuid::nil()), 0, 1))
+        .await?;
+    Ok(ok(serde_json::json!({"status": "ok"})))
+}

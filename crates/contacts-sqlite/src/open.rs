@@ -1,0 +1,170 @@
+//! Opening a database: options, connections, pragmas, migrations.
+
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use contacts_core::Result;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{SqliteError, read_error};
+use crate::{Inner, SqliteStore, lock, schema};
+
+/// How hard a commit works to survive crashes. See the crate docs for the trade-off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `synchronous = NORMAL`: survives process crashes; an OS crash or power loss may
+    /// lose the last commits (never corrupt the file).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is fsynced and survives power loss.
+    Full,
+}
+
+/// How to open a database.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// Crash-safety level; default [`Durability::Normal`].
+    pub durability: Durability,
+    /// How long a writer waits for another connection's write lock before failing;
+    /// default 5 s.
+    pub busy_timeout: Duration,
+    /// Read-only connections for the read path; default 4. 0 sends reads through the
+    /// writer connection.
+    pub readers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(5),
+            readers: 4,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the durability.
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets the busy timeout.
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets the number of read-only connections.
+    #[must_use]
+    pub fn with_readers(mut self, readers: usize) -> Self {
+        self.readers = readers;
+        self
+    }
+}
+
+/// Enough cached statements for every hot query of the store.
+const STATEMENT_CACHE: usize = 32;
+
+fn configure(conn: &Connection, options: &Options) -> std::result::Result<(), SqliteError> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` with default [`Options`].
+    ///
+    /// # Errors
+    /// [`Error::Storage`](contacts_core::Error::Storage) when the file cannot be opened
+    /// or created, is not a SQLite database, was written by a newer schema version, or
+    /// cannot use WAL.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens (creating if missing) the database at `path`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let path = path.as_ref();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut writer = Connection::open_with_flags(path, flags).map_err(read_error)?;
+        configure(&writer, &options)?;
+        // The first statement that reads the file: a file that is not a database
+        // fails here with a clear error.
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(SqliteError::from)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::NoWal(mode).into());
+        }
+        Self::finish_open(&mut writer, &options)?;
+        let read_flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readers = (0..options.readers)
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, read_flags).map_err(read_error)?;
+                configure(&conn, &options)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// A private in-memory database (no WAL, one connection): for tests and
+    /// throw-away use.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](contacts_core::Error::Storage) if SQLite cannot allocate it.
+    pub fn open_in_memory() -> Result<Self> {
+        let options = Options::default();
+        let mut writer = Connection::open_in_memory().map_err(read_error)?;
+        configure(&writer, &options)?;
+        Self::finish_open(&mut writer, &options)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers: Vec::new(),
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    fn finish_open(writer: &mut Connection, options: &Options) -> Result<()> {
+        let synchronous = match options.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        writer
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+            ))
+            .map_err(read_error)?;
+        schema::migrate(writer)?;
+        Ok(())
+    }
+
+    /// The schema version of the open database.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](contacts_core::Error::Storage) if it cannot be read.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(schema::version(&lock(&self.inner.writer))?)
+    }
+}

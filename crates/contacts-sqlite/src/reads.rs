@@ -1,0 +1,280 @@
+//! The read statements and the decoding of their rows. Each read is one snapshot: a
+//! single statement, or a read transaction when it needs several.
+
+use std::sync::Arc;
+
+use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, StoredContact, codec};
+use contacts_core::uuid::Uuid;
+use contacts_core::{
+    Contact, ContactId, Error, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
+    MemoryScope, Metadata, OrgId, Result, Timestamp,
+};
+use rusqlite::{Connection, Row, params};
+
+use crate::error::{SqliteError, read_error};
+
+const LOOKUP: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
+     j.id, j.kind, j.value, j.is_primary \
+     FROM identifiers AS i \
+     JOIN contacts AS c ON c.id = i.contact_id \
+     JOIN identifiers AS j ON j.contact_id = c.id \
+     WHERE i.org = ?1 AND i.kind = ?2 AND i.value = ?3 \
+     ORDER BY j.seq";
+
+const GET: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
+     j.id, j.kind, j.value, j.is_primary \
+     FROM contacts AS c LEFT JOIN identifiers AS j ON j.contact_id = c.id \
+     WHERE c.id = ?1 AND c.org = ?2 \
+     ORDER BY j.seq";
+
+const COUNT: &str = "SELECT count(*) FROM contacts WHERE org = ?1";
+
+const CONTACT_MEMORIES: &str =
+    "SELECT body FROM memories WHERE contact_id = ?1 AND org = ?2 ORDER BY created_at, id";
+
+const MEMORY_BY_SCOPE: &str =
+    "SELECT body FROM memories WHERE org = ?1 AND contact_id = ?2 AND scope = ?3";
+
+const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2";
+
+const LIST_MEMORIES: &str = "WITH c AS (SELECT id, created_at \
+       FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
+     SELECT m.body FROM c JOIN memories AS m ON m.contact_id = c.id \
+     ORDER BY c.created_at, c.id, m.created_at, m.id";
+
+fn memory_from_body(body: &str) -> Result<MemoryRecord> {
+    codec::decode_memory(body).map_err(corrupt)
+}
+
+fn query_memories(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Arc<MemoryRecord>>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(read_error)?;
+    let bodies = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(read_error)?;
+    bodies
+        .map(|b| memory_from_body(&b.map_err(read_error)?).map(Arc::new))
+        .collect()
+}
+
+const LIST: &str = "WITH c AS (SELECT id, name, metadata, created_at, updated_at, version \
+       FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
+     SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
+     j.id, j.kind, j.value, j.is_primary \
+     FROM c LEFT JOIN identifiers AS j ON j.contact_id = c.id \
+     ORDER BY c.created_at, c.id, j.seq";
+
+pub(crate) fn corrupt(what: impl Into<String>) -> Error {
+    SqliteError::Corrupt(what.into()).into()
+}
+
+fn uuid(bytes: &[u8]) -> Result<Uuid> {
+    Uuid::from_slice(bytes).map_err(|_| corrupt("an id is not 16 bytes"))
+}
+
+pub(crate) fn kind_name(kind: IdentifierKind) -> &'static str {
+    kind.as_str()
+}
+
+/// Folds rows of the ten contact-and-identifier columns the queries above select (one
+/// row per identifier, a contact's rows contiguous) into
+/// contacts.
+fn collect_contacts(org: OrgId, rows: &mut rusqlite::Rows<'_>) -> Result<Vec<StoredContact>> {
+    let mut out: Vec<StoredContact> = Vec::new();
+    while let Some(row) = rows.next().map_err(read_error)? {
+        let id_bytes = row
+            .get_ref(0)
+            .map_err(read_error)?
+            .as_blob()
+            .map_err(|_| corrupt("a contact id is not a blob"))?;
+        let id = ContactId(uuid(id_bytes)?);
+        if out.last().is_none_or(|c| c.contact.id != id) {
+            out.push(contact_from_row(org, id, row)?);
+        }
+        if let Some(ident) = identifier_from_row(id, row)? {
+            // `out` is non-empty: a contact was pushed above for this row.
+            out.last_mut()
+                .expect("pushed above")
+                .identifiers
+                .push(ident);
+        }
+    }
+    Ok(out)
+}
+
+fn contact_from_row(org: OrgId, id: ContactId, row: &Row<'_>) -> Result<StoredContact> {
+    let name: Option<String> = row.get(1).map_err(read_error)?;
+    let metadata_text: String = row.get(2).map_err(read_error)?;
+    let metadata: Metadata = codec::decode_metadata(&metadata_text)
+        .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
+    let version: i64 = row.get(5).map_err(read_error)?;
+    Ok(StoredContact {
+        contact: Contact {
+            id,
+            org_id: org,
+            name,
+            metadata,
+            created_at: Timestamp::from_millis(row.get(3).map_err(read_error)?),
+            updated_at: Timestamp::from_millis(row.get(4).map_err(read_error)?),
+        },
+        identifiers: Vec::new(),
+        version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+    })
+}
+
+fn identifier_from_row(contact: ContactId, row: &Row<'_>) -> Result<Option<Identifier>> {
+    let id: Option<Vec<u8>> = row.get(6).map_err(read_error)?;
+    let Some(id) = id else { return Ok(None) };
+    let kind: String = row.get(7).map_err(read_error)?;
+    let identifier_type = IdentifierKind::from_name(&kind)
+        .ok_or_else(|| corrupt(format!("unknown identifier kind {kind:?}")))?;
+    Ok(Some(Identifier {
+        id: IdentifierId(uuid(&id)?),
+        contact_id: contact,
+        identifier_type,
+        identifier_value: row.get(8).map_err(read_error)?,
+        is_primary: row.get(9).map_err(read_error)?,
+    }))
+}
+
+fn lookup_one(
+    conn: &Connection,
+    org: OrgId,
+    key: &IdentifierKey<'_>,
+) -> Result<Option<StoredContact>> {
+    let mut stmt = conn.prepare_cached(LOOKUP).map_err(read_error)?;
+    let mut rows = stmt
+        .query(params![org.0.as_bytes(), kind_name(key.kind), key.value])
+        .map_err(read_error)?;
+    Ok(collect_contacts(org, &mut rows)?.pop())
+}
+
+pub(crate) fn lookup(
+    conn: &Connection,
+    org: OrgId,
+    keys: &[IdentifierKey<'_>],
+) -> Result<Vec<Option<Arc<StoredContact>>>> {
+    // One statement is its own snapshot; several need a read transaction.
+    let tx = if keys.len() > 1 {
+        Some(conn.unchecked_transaction().map_err(read_error)?)
+    } else {
+        None
+    };
+    let mut out: Vec<Option<Arc<StoredContact>>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let found = lookup_one(conn, org, key)?.map(|c| {
+            // Two keys owned by one contact share one record.
+            out.iter()
+                .flatten()
+                .find(|o| o.contact.id == c.contact.id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(c))
+        });
+        out.push(found);
+    }
+    if let Some(tx) = tx {
+        tx.commit().map_err(read_error)?;
+    }
+    Ok(out)
+}
+
+pub(crate) fn get(conn: &Connection, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
+    let tx = conn.unchecked_transaction().map_err(read_error)?;
+    let contact = {
+        let mut stmt = conn.prepare_cached(GET).map_err(read_error)?;
+        let mut rows = stmt
+            .query(params![id.0.as_bytes(), org.0.as_bytes()])
+            .map_err(read_error)?;
+        collect_contacts(org, &mut rows)?.pop()
+    };
+    let record = match contact {
+        None => None,
+        Some(contact) => Some(ContactRecord {
+            contact: Arc::new(contact),
+            memories: query_memories(
+                conn,
+                CONTACT_MEMORIES,
+                params![id.0.as_bytes(), org.0.as_bytes()],
+            )?,
+        }),
+    };
+    tx.commit().map_err(read_error)?;
+    Ok(record)
+}
+
+pub(crate) fn memory(
+    conn: &Connection,
+    org: OrgId,
+    contact: ContactId,
+    scope: &MemoryScope,
+) -> Result<Option<Arc<MemoryRecord>>> {
+    Ok(query_memories(
+        conn,
+        MEMORY_BY_SCOPE,
+        params![
+            org.0.as_bytes(),
+            contact.0.as_bytes(),
+            codec::scope_key(scope)
+        ],
+    )?
+    .pop())
+}
+
+pub(crate) fn memory_by_id(
+    conn: &Connection,
+    org: OrgId,
+    id: MemoryId,
+) -> Result<Option<Arc<MemoryRecord>>> {
+    Ok(query_memories(
+        conn,
+        MEMORY_BY_ID,
+        params![id.0.as_bytes(), org.0.as_bytes()],
+    )?
+    .pop())
+}
+
+pub(crate) fn list(conn: &Connection, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+    let tx = conn.unchecked_transaction().map_err(read_error)?;
+    let total: i64 = conn
+        .prepare_cached(COUNT)
+        .and_then(|mut s| s.query_row(params![org.0.as_bytes()], |r| r.get(0)))
+        .map_err(read_error)?;
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(LIST).map_err(read_error)?;
+    let mut rows = stmt
+        .query(params![org.0.as_bytes(), clamp(limit), clamp(offset)])
+        .map_err(read_error)?;
+    let contacts = collect_contacts(org, &mut rows)?;
+    drop(rows);
+    drop(stmt);
+    let mut memories = query_memories(
+        conn,
+        LIST_MEMORIES,
+        params![org.0.as_bytes(), clamp(limit), clamp(offset)],
+    )?
+    .into_iter()
+    .peekable();
+    // Both queries walk the page in the same order, so memories are matched
+    // to their contacts in one pass.
+    let contacts = contacts
+        .into_iter()
+        .map(|c| {
+            let mut mine = Vec::new();
+            while let Some(m) = memories.next_if(|m| m.contact_id == c.contact.id) {
+                mine.push(m);
+            }
+            ContactRecord {
+                contact: Arc::new(c),
+                memories: mine,
+            }
+        })
+        .collect();
+    tx.commit().map_err(read_error)?;
+    Ok(ListPage {
+        total: u64::try_from(total).map_err(|_| corrupt("negative count"))?,
+        contacts,
+    })
+}

@@ -1,0 +1,274 @@
+//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 8): one owner
+//! per identifier, versions, concurrent resolves, dynamic dispatch.
+
+use super::*;
+
+/// docs/semantics.md 2.2 and Store contract 4: the storage itself refuses a second owner for an
+/// identifier, and a refused batch leaves nothing behind.
+pub fn identifier_has_one_owner<S: Store>(store: S) {
+    let e = engine(store);
+    let a = e.resolve(org_o(), &phone("+14155550192")).unwrap();
+    let new_contact = Contact {
+        id: ContactId(Uuid::now_v7()),
+        ..a.contact.clone()
+    };
+    let ident = |contact_id, value: &str| Identifier {
+        id: IdentifierId(Uuid::now_v7()),
+        contact_id,
+        identifier_type: PhoneNumber,
+        identifier_value: value.to_owned(),
+        is_primary: true,
+    };
+    let batch = WriteBatch {
+        ops: vec![
+            WriteOp::InsertContact(new_contact.clone()),
+            WriteOp::InsertIdentifier(ident(new_contact.id, "+14155550100")),
+            WriteOp::InsertIdentifier(ident(new_contact.id, "+14155550192")),
+        ],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &batch),
+        Err(CommitError::Precondition(_))
+    ));
+    assert_eq!(stored(&e, org_o(), new_contact.id), None);
+    let free = e
+        .find(org_o(), &FindRequest::new().with_phone("+14155550100"))
+        .unwrap();
+    assert_eq!(free, None, "half of a refused batch must not be visible");
+    // The same value twice in one batch is refused too.
+    let twice = WriteBatch {
+        ops: vec![
+            WriteOp::InsertContact(new_contact.clone()),
+            WriteOp::InsertIdentifier(ident(new_contact.id, "+14155550100")),
+            WriteOp::InsertIdentifier(ident(new_contact.id, "+14155550100")),
+        ],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &twice),
+        Err(CommitError::Precondition(_))
+    ));
+    // In another org the value is free.
+    let other_org = Contact {
+        org_id: org_p(),
+        ..new_contact.clone()
+    };
+    let ok = WriteBatch {
+        ops: vec![
+            WriteOp::InsertContact(other_org.clone()),
+            WriteOp::InsertIdentifier(ident(other_org.id, "+14155550192")),
+        ],
+    };
+    e.store().commit(org_p(), &ok).unwrap();
+    assert_eq!(total(&e, org_o()), 1);
+}
+
+/// Store contract 3 and 6: version preconditions are checked atomically with the
+/// writes; a version starts at 1 and only `UpdateContact` moves it, by one.
+pub fn store_version_preconditions<S: Store>(store: S) {
+    let e = engine(store);
+    let a = e.resolve(org_o(), &phone("+14155550192")).unwrap();
+    let first = stored(&e, org_o(), a.contact.id).unwrap();
+    assert_eq!(first.version, 1);
+    let renamed = Contact {
+        name: Some("New".into()),
+        ..a.contact.clone()
+    };
+    let stale = WriteBatch {
+        ops: vec![WriteOp::UpdateContact {
+            contact: renamed.clone(),
+            expected_version: 7,
+        }],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &stale),
+        Err(CommitError::Precondition(_))
+    ));
+    let expect_stale = WriteBatch {
+        ops: vec![
+            WriteOp::UpdateContact {
+                contact: renamed.clone(),
+                expected_version: 1,
+            },
+            WriteOp::Expect {
+                contact_id: ContactId(Uuid::now_v7()),
+                version: 1,
+            },
+        ],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &expect_stale),
+        Err(CommitError::Precondition(_))
+    ));
+    assert_eq!(
+        stored(&e, org_o(), a.contact.id).unwrap().contact.name,
+        None
+    );
+    let good = WriteBatch {
+        ops: vec![WriteOp::UpdateContact {
+            contact: renamed,
+            expected_version: 1,
+        }],
+    };
+    e.store().commit(org_o(), &good).unwrap();
+    let after = stored(&e, org_o(), a.contact.id).unwrap();
+    assert_eq!(
+        (after.version, after.contact.name.as_deref()),
+        (2, Some("New"))
+    );
+    // A contact of another org cannot be updated through this org.
+    let cross = WriteBatch {
+        ops: vec![WriteOp::UpdateContact {
+            contact: after.contact.clone(),
+            expected_version: 2,
+        }],
+    };
+    assert!(matches!(
+        e.store().commit(org_p(), &cross),
+        Err(CommitError::Precondition(_))
+    ));
+    // One update moves a contact's version by exactly one, however many identifier
+    // operations the batch also holds for it.
+    let ident = |value: &str| {
+        WriteOp::InsertIdentifier(Identifier {
+            id: IdentifierId(Uuid::now_v7()),
+            contact_id: a.contact.id,
+            identifier_type: Email,
+            identifier_value: value.to_owned(),
+            is_primary: false,
+        })
+    };
+    let both = WriteBatch {
+        ops: vec![
+            WriteOp::UpdateContact {
+                contact: after.contact.clone(),
+                expected_version: 2,
+            },
+            ident("v1@example.com"),
+            ident("v2@example.com"),
+        ],
+    };
+    e.store().commit(org_o(), &both).unwrap();
+    assert_eq!(stored(&e, org_o(), a.contact.id).unwrap().version, 3);
+    // Identifier operations alone never move it: the store applies what it is given
+    // and keeps no bookkeeping of its own. (The engine never sends such a batch:
+    // `WriteBatch::validate` refuses it.)
+    let only_ident = WriteBatch {
+        ops: vec![ident("v3@example.com")],
+    };
+    assert!(only_ident.validate().is_err());
+    e.store().commit(org_o(), &only_ident).unwrap();
+    let last = stored(&e, org_o(), a.contact.id).unwrap();
+    assert_eq!(last.version, 3);
+    assert_eq!(last.identifiers.len(), 4);
+    // An identifier for a contact that does not exist is refused.
+    let orphan = WriteBatch {
+        ops: vec![WriteOp::InsertIdentifier(Identifier {
+            id: IdentifierId(Uuid::now_v7()),
+            contact_id: ContactId(Uuid::now_v7()),
+            identifier_type: Email,
+            identifier_value: "orphan@example.com".to_owned(),
+            is_primary: true,
+        })],
+    };
+    assert!(matches!(
+        e.store().commit(org_o(), &orphan),
+        Err(CommitError::Precondition(_))
+    ));
+}
+
+/// docs/semantics.md 3 (step 8): 8 threads x 1,000 resolves over an overlapping pool of people. Afterwards
+/// no identifier has two owners, each person was created exactly once, and every
+/// returned id exists.
+pub fn concurrent_resolves_create_each_person_once<S: Store>(store: S) {
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 1_000;
+    const PEOPLE: u64 = 300;
+    let e = Arc::new(Engine::new(store));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let e = Arc::clone(&e);
+            std::thread::spawn(move || {
+                // A small LCG: deterministic per thread, different across threads.
+                let mut x = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(t + 1);
+                let mut results = Vec::with_capacity(PER_THREAD as usize);
+                for _ in 0..PER_THREAD {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let person = (x >> 33) % PEOPLE;
+                    // Every request carries the person's phone, so a person can only
+                    // ever be one contact; half also carry the email.
+                    let mut req = ResolveRequest::new().with_phone(format!("+1415555{person:04}"));
+                    if (x >> 20) & 1 == 1 {
+                        req = req.with_email(format!("p{person}@example.com"));
+                    }
+                    let out = e.resolve(org_o(), &req).expect("resolve under contention");
+                    results.push((person, out.contact.id, out.created));
+                }
+                results
+            })
+        })
+        .collect();
+    let mut by_person: HashMap<u64, BTreeSet<ContactId>> = HashMap::new();
+    let mut created: BTreeMap<u64, usize> = BTreeMap::new();
+    for h in handles {
+        for (person, id, was_created) in h.join().expect("thread") {
+            by_person.entry(person).or_default().insert(id);
+            if was_created {
+                *created.entry(person).or_default() += 1;
+            }
+        }
+    }
+    for (person, ids) in &by_person {
+        assert_eq!(
+            ids.len(),
+            1,
+            "person {person} resolved to several contacts: {ids:?}"
+        );
+        assert_eq!(
+            created.get(person),
+            Some(&1),
+            "person {person} created {:?} times",
+            created.get(person)
+        );
+    }
+    let page = e.list(org_o(), ListRequest::new(200, 0)).unwrap();
+    let mut all = page.data;
+    let mut offset = all.len() as i64;
+    while (all.len() as u64) < page.pagination.total {
+        let next = e.list(org_o(), ListRequest::new(200, offset)).unwrap();
+        offset += next.data.len() as i64;
+        all.extend(next.data);
+    }
+    assert_eq!(
+        all.len(),
+        by_person.len(),
+        "one contact per person, no strays"
+    );
+    let mut owners: HashMap<(IdentifierKind, String), ContactId> = HashMap::new();
+    for c in &all {
+        for i in &c.identifiers {
+            let prev = owners.insert(
+                (i.identifier_type, i.identifier_value.clone()),
+                c.contact.id,
+            );
+            assert!(prev.is_none(), "{} has two owners", i.identifier_value);
+        }
+    }
+    for ids in by_person.values() {
+        for id in ids {
+            e.get(org_o(), *id).expect("every returned id exists");
+        }
+    }
+}
+
+/// The store works through `Arc<dyn Store>` and `Box<dyn Store>` (the forwarding impls).
+pub fn dyn_store_round_trip<S: Store>(store: S) {
+    let shared: Arc<dyn Store> = Arc::new(store);
+    let e = engine(Arc::clone(&shared));
+    let a = e.resolve(org_o(), &phone("+14155550192")).unwrap();
+    let boxed: Box<dyn Store> = Box::new(Arc::clone(&shared));
+    let e2 = engine(boxed);
+    let again = e2.resolve(org_o(), &phone("+14155550192")).unwrap();
+    assert_eq!((again.contact.id, again.created), (a.contact.id, false));
+}
