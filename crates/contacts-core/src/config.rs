@@ -11,8 +11,30 @@ use crate::types::{IdentifierKind, Timestamp};
 
 /// How the engine resolves, normalises and bounds its input.
 ///
-/// `Config::default()` is the behaviour docs/semantics.md describes. Build a variant with the
-/// `with_*` methods; [`Engine::new`](crate::Engine::new) validates it.
+/// `Config::default()` is the behaviour docs/semantics.md describes. Build a variant
+/// with the `with_*` methods (or set the public fields of a default);
+/// [`Engine::with_config`](crate::Engine::with_config) validates it.
+///
+/// ```
+/// use contacts_core::{Config, Engine, IdentifierKind, OrgId, PhoneEquivalences, ResolveRequest};
+/// use contacts_inmemory::InMemoryStore;
+///
+/// let config = Config::default()
+///     .with_default_region("GB")
+///     .with_strict_phone_validation(true)
+///     .with_cap(IdentifierKind::Email, 2)
+///     .with_junk_values(["null", "tbd"])
+///     .with_phone_equivalences(PhoneEquivalences::none())
+///     .with_message_window(50);
+/// config.validate()?;
+/// let engine = Engine::with_config(InMemoryStore::new(), config)?;
+/// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+/// let out = engine.resolve(org, &ResolveRequest::new().with_phone("07911 123456"))?;
+/// assert_eq!(out.attached[0].identifier_value, "+447911123456");
+/// // Strict mode refuses a number in an unassigned range.
+/// assert!(engine.resolve(org, &ResolveRequest::new().with_phone("07700 900123")).is_err());
+/// # Ok::<(), contacts_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {

@@ -86,6 +86,14 @@ impl Prepared<'_> {
 
 impl<S: Store> Engine<S> {
     /// An engine with the default [`Config`], the system clock and UUIDv7 ids.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// let engine = Engine::new(InMemoryStore::new());
+    /// assert_eq!(engine.config(), &Config::default());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     pub fn new(store: S) -> Self {
         let config = Config::default();
         // The default config has no region and is valid by construction.
@@ -101,6 +109,21 @@ impl<S: Store> Engine<S> {
 
     /// An engine with `config`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let config = Config::default().with_default_region("US");
+    /// let engine = Engine::with_config(InMemoryStore::new(), config)?;
+    /// let out = engine.resolve(org, &ResolveRequest::new().with_phone("(415) 555-0192"))?;
+    /// assert_eq!(out.attached[0].identifier_value, "+14155550192");
+    /// // An incoherent setting is refused, naming it.
+    /// let bad = Config::default().with_default_region("XX");
+    /// assert!(Engine::with_config(InMemoryStore::new(), bad).is_err());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the setting when `config` is incoherent (see
     /// [`Config::validate`]).
@@ -115,6 +138,18 @@ impl<S: Store> Engine<S> {
     }
 
     /// Replaces the clock (for deterministic tests).
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let t = Timestamp::from_millis(1_753_180_200_000);
+    /// let engine = Engine::new(InMemoryStore::new()).with_clock(ManualClock::new(t, 0));
+    /// let out = engine.resolve(org, &ResolveRequest::new().with_email("ana@example.com"))?;
+    /// assert_eq!(out.contact.created_at.to_string(), "2025-07-22T10:30:00.000Z");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -122,6 +157,18 @@ impl<S: Store> Engine<S> {
     }
 
     /// Replaces the id generator (for deterministic tests).
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let engine = Engine::new(InMemoryStore::new()).with_id_generator(SequentialIds::new());
+    /// let a = engine.resolve(org, &ResolveRequest::new().with_email("a@example.com"))?;
+    /// let b = engine.resolve(org, &ResolveRequest::new().with_email("b@example.com"))?;
+    /// assert!(a.contact.id < b.contact.id);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     #[must_use]
     pub fn with_id_generator(mut self, ids: impl IdGenerator) -> Self {
         self.ids = Arc::new(ids);
@@ -129,11 +176,32 @@ impl<S: Store> Engine<S> {
     }
 
     /// The store.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let out = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// // The store's own view: the contact at version 1.
+    /// let record = engine.store().get(org, out.contact.id)?.expect("stored");
+    /// assert_eq!(record.contact.version, 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     pub fn store(&self) -> &S {
         &self.store
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// assert_eq!(engine.config().cap(IdentifierKind::ExternalId), 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -143,6 +211,28 @@ impl<S: Store> Engine<S> {
     /// Atomic and serialisable: concurrent resolves behave as if run one at a time,
     /// and of two concurrent resolves of the same new identifier exactly one reports
     /// `created = true`.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let call = engine.resolve(org, &ResolveRequest::new().with_phone("+1 (415) 555-0192"))?;
+    /// assert!(call.created);
+    /// let sms = engine.resolve(
+    ///     org,
+    ///     &ResolveRequest::new()
+    ///         .with_phone("+14155550192")
+    ///         .with_email("Sarah@Example.com")
+    ///         .with_name("Sarah Chen"),
+    /// )?;
+    /// assert_eq!((sms.contact.id, sms.created), (call.contact.id, false));
+    /// assert_eq!(sms.contact.name.as_deref(), Some("Sarah Chen"));
+    /// // A withheld caller is ignored, never a shared contact.
+    /// let anon = engine.resolve(org, &ResolveRequest::new().with_phone("+266696687"));
+    /// assert!(matches!(anon, Err(Error::InvalidInput { .. })));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// - [`Error::InvalidInput`] naming the field when an identifier, the name or the
@@ -245,6 +335,18 @@ impl<S: Store> Engine<S> {
     /// Applies resolve's steps 1-3 without writing: the contact the identifiers
     /// resolve to, with its identifiers and memories, or `None`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// assert!(engine.find(org, &FindRequest::new().with_email("ana@example.com"))?.is_none());
+    /// engine.resolve(org, &ResolveRequest::new().with_email("ana@example.com"))?;
+    /// let found = engine.find(org, &FindRequest::new().with_email("ANA@example.com"))?;
+    /// assert_eq!(found.map(|c| c.identifiers.len()), Some(1));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field for an invalid identifier or when none
     /// is left; [`Error::Storage`] when the store fails.
@@ -271,6 +373,20 @@ impl<S: Store> Engine<S> {
 
     /// The contact `id` of `org` with its identifiers and memories.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let out = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// let contact = engine.get(org, out.contact.id)?;
+    /// assert_eq!(contact.identifiers[0].identifier_value, "+14155550192");
+    /// // Another org sees nothing.
+    /// let other = OrgId(uuid::Uuid::now_v7());
+    /// assert!(matches!(engine.get(other, out.contact.id), Err(Error::NotFound { .. })));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`] when there is no such contact in `org`;
     /// [`Error::Storage`] when the store fails.
@@ -282,6 +398,19 @@ impl<S: Store> Engine<S> {
     }
 
     /// A page of the org's contacts in creation order (docs/semantics.md 5).
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// for i in 0..3 {
+    ///     engine.resolve(org, &ResolveRequest::new().with_email(format!("p{i}@example.com")))?;
+    /// }
+    /// let page = engine.list(org, ListRequest::new(2, 0))?;
+    /// assert_eq!((page.data.len(), page.pagination.total, page.pagination.has_more), (2, 3, true));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`limit`) for a limit of 0 or less, (`offset`) for a

@@ -51,6 +51,26 @@ impl<S: Store> Engine<S> {
     /// `email` and `phone_number` add an identifier, `external_id` replaces the
     /// contact's external id. All or nothing.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let id = engine
+    ///     .resolve(org, &ResolveRequest::new().with_phone("+14155550192").with_name("Sara"))?
+    ///     .contact
+    ///     .id;
+    /// let patch = serde_json::json!({"plan": "gold"});
+    /// let updated = engine.update(
+    ///     org,
+    ///     id,
+    ///     &UpdateRequest::new().with_name("Sarah").with_metadata(patch).with_email("s@example.com"),
+    /// )?;
+    /// assert_eq!(updated.name.as_deref(), Some("Sarah"));
+    /// assert_eq!(updated.metadata["plan"], "gold");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// - [`Error::InvalidInput`] naming the field: a blank name, a non-object
     ///   metadata patch or a result over the metadata limits, an invalid, blank or junk
@@ -181,6 +201,21 @@ impl<S: Store> Engine<S> {
     }
 
     /// Merges `duplicate` into `primary` (docs/semantics.md 4) and deletes the duplicate.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let a = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let b = engine.resolve(org, &ResolveRequest::new().with_email("s@example.com"))?.contact.id;
+    /// engine.merge(org, a, b)?;
+    /// // The duplicate is gone; its email now finds the primary.
+    /// assert!(engine.get(org, b).is_err());
+    /// let found = engine.find(org, &FindRequest::new().with_email("s@example.com"))?;
+    /// assert_eq!(found.map(|c| c.contact.id), Some(a));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// - [`Error::InvalidInput`] (`duplicate_contact_id`) when both are the same;
@@ -315,6 +350,18 @@ impl<S: Store> Engine<S> {
     /// Deletes a contact with its identifiers and memories; its identifiers become
     /// free (docs/semantics.md 4).
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let id = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// engine.delete(org, id)?;
+    /// // Its number is free: the next caller on it is a new contact.
+    /// assert!(engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.created);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
     pub fn delete(&self, org: OrgId, id: ContactId) -> Result<()> {
@@ -333,6 +380,22 @@ impl<S: Store> Engine<S> {
     /// Detaches one identifier (a recycled phone number, say): it becomes free, and if
     /// it was primary the oldest remaining identifier of its kind becomes primary.
     /// Returns the contact afterwards.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let out = engine.resolve(
+    ///     org,
+    ///     &ResolveRequest::new().with_phone("+14155550192").with_email("s@example.com"),
+    /// )?;
+    /// let contact = engine.get(org, out.contact.id)?;
+    /// let phone = contact.identifiers.iter().find(|i| i.identifier_type == IdentifierKind::PhoneNumber);
+    /// let after = engine.detach(org, out.contact.id, phone.expect("a phone").id)?;
+    /// assert_eq!(after.identifiers.len(), 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown contact, or an identifier the contact does

@@ -59,6 +59,19 @@ impl<S: Store> Engine<S> {
 
     /// Get-or-create of the memory record for `contact` and `scope`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let first = engine.memory_create(org, contact, &ScopeRequest::persona("support-bot"))?;
+    /// let again = engine.memory_create(org, contact, &ScopeRequest::persona("support-bot"))?;
+    /// assert!(first.created && !again.created);
+    /// assert_eq!(first.memory.id, again.memory.id);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] (`persona_id`, `agent_number`) without a valid scope;
     /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
@@ -93,6 +106,17 @@ impl<S: Store> Engine<S> {
 
     /// The memory record `id`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// assert_eq!(engine.memory_get(org, id)?.revision, 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`] ("Contact memory not found"); [`Error::Storage`].
     pub fn memory_get(&self, org: OrgId, id: MemoryId) -> Result<MemoryRecord> {
@@ -104,6 +128,19 @@ impl<S: Store> Engine<S> {
 
     /// The record's recent messages, chronological.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let hello = NewMessage { role: Role::User, content: "Hello".into(), channel: "sms".into(), timestamp: None };
+    /// engine.memory_append_messages(org, id, &[hello], None)?;
+    /// assert_eq!(engine.memory_messages(org, id)?[0].content, "Hello");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Engine::memory_get`].
     pub fn memory_messages(&self, org: OrgId, id: MemoryId) -> Result<Vec<Message>> {
@@ -112,6 +149,18 @@ impl<S: Store> Engine<S> {
 
     /// What the agent sees at the start of a conversation with `contact` in `scope`;
     /// empty values when there is no record (none is created).
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// // No record yet: empty values, and none is created.
+    /// let context = engine.memory_context(org, contact, &ScopeRequest::persona("p"))?;
+    /// assert!(context.summary.is_none() && context.recent_messages.is_empty());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] without a valid scope; [`Error::NotFound`] for an unknown
@@ -151,6 +200,19 @@ impl<S: Store> Engine<S> {
     /// a later create starts empty. Returns whether a record existed; resetting
     /// nothing succeeds.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let scope = ScopeRequest::persona("p");
+    /// engine.memory_create(org, contact, &scope)?;
+    /// assert!(engine.memory_reset(org, contact, &scope)?);
+    /// assert!(!engine.memory_reset(org, contact, &scope)?, "nothing left to reset");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] without a valid scope; [`Error::NotFound`] for an unknown
     /// contact; [`Error::Storage`].
@@ -176,6 +238,26 @@ impl<S: Store> Engine<S> {
 
     /// Appends messages, keeps them chronological, and slides the window to the newest
     /// (20 by default).
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let message = |text: &str| NewMessage {
+    ///     role: Role::User,
+    ///     content: text.into(),
+    ///     channel: "call".into(),
+    ///     timestamp: None,
+    /// };
+    /// let record = engine.memory_append_messages(org, id, &[message("Hi"), message("Is my order late?")], None)?;
+    /// assert_eq!(record.recent_messages.len(), 2);
+    /// // Naming a stale revision is a conflict, not a lost update.
+    /// assert!(engine.memory_append_messages(org, id, &[message("x")], Some(1)).is_err());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the message field (`messages[1].content`, ...);
@@ -230,6 +312,19 @@ impl<S: Store> Engine<S> {
 
     /// Replaces the summary as a whole and sets `summary_updated_at`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let record = engine.memory_replace_summary(org, id, "Asked about order #8821.", None)?;
+    /// assert_eq!(record.summary.as_deref(), Some("Asked about order #8821."));
+    /// assert_eq!(record.memory_history[0].entry_type, "summary_update");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] (`summary`) over the bound; as
     /// [`Engine::memory_append_messages`] otherwise.
@@ -250,6 +345,19 @@ impl<S: Store> Engine<S> {
     }
 
     /// Merges facts shallowly: incoming keys overwrite, no key is ever deleted.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let facts = serde_json::json!({"timezone": "America/Los_Angeles"});
+    /// let record = engine.memory_merge_facts(org, id, facts.as_object().unwrap(), None)?;
+    /// assert_eq!(record.facts["timezone"], "America/Los_Angeles");
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`facts`) over the key or size bound; as
@@ -291,6 +399,24 @@ impl<S: Store> Engine<S> {
 
     /// Upserts an entity by `(entity_type, entity_id)`: facts merged, `status` and
     /// `notes` replaced when given, `last_discussed_at` refreshed.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let order = EntityUpsert {
+    ///     entity_type: "order".into(),
+    ///     entity_id: "order-8821".into(),
+    ///     status: Some("in_transit".into()),
+    ///     ..EntityUpsert::default()
+    /// };
+    /// let record = engine.memory_upsert_entity(org, id, &order, None)?;
+    /// assert_eq!(record.entities[0].status.as_deref(), Some("in_transit"));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`entity_type`, `entity_id`, `facts`, `status`, `notes`,
@@ -362,6 +488,20 @@ impl<S: Store> Engine<S> {
 
     /// Removes the entity `(entity_type, entity_id)`.
     ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let order = EntityUpsert { entity_type: "order".into(), entity_id: "o-1".into(), ..EntityUpsert::default() };
+    /// engine.memory_upsert_entity(org, id, &order, None)?;
+    /// let record = engine.memory_remove_entity(org, id, "order", "o-1", None)?;
+    /// assert!(record.entities.is_empty());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`] ("Entity not found") when the record has no such entity; as
     /// [`Engine::memory_append_messages`] otherwise.
@@ -385,6 +525,23 @@ impl<S: Store> Engine<S> {
     }
 
     /// Adds an open item and returns the record with the new item's id.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let item = NewOpenItem {
+    ///     item_type: "follow_up".into(),
+    ///     description: "Confirm delivery".into(),
+    ///     ..NewOpenItem::default()
+    /// };
+    /// let (record, added) = engine.memory_add_open_item(org, id, &item, None)?;
+    /// assert_eq!(record.open_items[0].id, added.id);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`type`, `description`, `priority`, `related_to`,
@@ -438,6 +595,20 @@ impl<S: Store> Engine<S> {
     }
 
     /// Removes an open item by id.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let contact = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
+    /// let id = engine.memory_create(org, contact, &ScopeRequest::persona("p"))?.memory.id;
+    /// let item = NewOpenItem { item_type: "follow_up".into(), description: "Call back".into(), ..NewOpenItem::default() };
+    /// let (_, added) = engine.memory_add_open_item(org, id, &item, None)?;
+    /// let record = engine.memory_remove_open_item(org, id, added.id, None)?;
+    /// assert!(record.open_items.is_empty());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotFound`] ("Open item not found"); as

@@ -57,6 +57,18 @@ pub struct InMemoryStore {
 
 impl InMemoryStore {
     /// An empty store.
+    ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_inmemory::InMemoryStore;
+    ///
+    /// let store = InMemoryStore::new();
+    /// let engine = Engine::new(store.clone()); // clones share one state
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// assert_eq!(Engine::new(store).list(org, Default::default())?.pagination.total, 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

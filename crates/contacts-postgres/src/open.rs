@@ -140,6 +140,23 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`) with the default
     /// [`Options`], creating or upgrading the schema.
     ///
+    /// The example runs where `CONTACTS_TEST_POSTGRES_URL` names a server (CI sets it),
+    /// in a schema of its own:
+    ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_postgres::{Options, PostgresStore};
+    ///
+    /// # let Ok(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL") else { return Ok(()) };
+    /// let options = Options::default().with_schema("contacts_doc_example");
+    /// let engine = Engine::new(PostgresStore::connect_with(&url, options)?);
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// let out = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// assert!(out.created);
+    /// // `PostgresStore::connect(&url)` is the same with the default schema, `contacts`.
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Storage`] when the server cannot be reached or the schema cannot be
     /// migrated (including a schema written by a newer build).
@@ -148,6 +165,24 @@ impl PostgresStore {
     }
 
     /// Connects with `options`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use contacts_postgres::{Options, PostgresStore};
+    ///
+    /// # let Ok(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL") else { return Ok(()) };
+    /// let options = Options::default()
+    ///     .with_schema("contacts_doc_example")
+    ///     .with_pool_size(4)
+    ///     .with_timeout(Duration::from_secs(2))
+    ///     .with_application_name("my-app");
+    /// let store = PostgresStore::connect_with(&url, options)?;
+    /// assert_eq!(store.schema(), "contacts_doc_example");
+    /// // A bad option is refused before anything is contacted.
+    /// let bad = Options::default().with_schema("Bad-Name");
+    /// assert!(PostgresStore::connect_with(&url, bad).is_err());
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a malformed URL or options; otherwise as

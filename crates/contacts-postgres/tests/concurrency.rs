@@ -226,6 +226,25 @@ fn retries_are_bounded_and_write_nothing() {
     assert_eq!(idents, 0, "a partial write survived");
 }
 
+/// A failure that is not a lost race (here a CHECK violation raised by the server) is
+/// the backend failing: reported as a storage error after one attempt, never retried
+/// as if another writer had come first (contract rule 7).
+#[test]
+fn other_failures_are_storage_errors_tried_once() {
+    let Some(store) = pg_store_or_skip("other_failures_are_storage_errors_tried_once") else {
+        return;
+    };
+    let schema = store.store.schema().to_owned();
+    inject_failures(&schema, 1_000_000, "23514");
+    let engine = Engine::new(store);
+    let err = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550192"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    assert_eq!(attempts(&schema), 1, "a storage failure was retried");
+    assert_eq!(contact_count(&engine), 0);
+}
+
 /// Kills the server-side backends of `schema`'s test pool, as a server restart does
 /// to every client. Returns how many were killed.
 fn kill_backends(app: &str) -> i64 {

@@ -103,12 +103,20 @@ impl From<contacts_core::Error> for ApiError {
         // The core says what a person reads (`Error::message`: `field: reason`, or the
         // public API's own sentences as they are) and the code; the server adds the
         // HTTP status.
+        let status = match &e {
+            Error::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
         match &e {
-            Error::InvalidInput { field, .. } => {
-                ApiError::bad_field_message(field.to_string(), e.message())
+            Error::InvalidInput { .. } | Error::NotFound { .. } | Error::Conflict { .. } => {
+                let mut api = ApiError::new(status, e.code(), e.message());
+                if let Error::InvalidInput { field, .. } = &e {
+                    api.body.field = Some(field.to_string());
+                }
+                api
             }
-            Error::NotFound { .. } => ApiError::not_found(e.message()),
-            Error::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.code(), e.message()),
             other => {
                 // Storage errors (and any category added later) keep their detail in
                 // the log, inside the request's span, so the request id ties them to

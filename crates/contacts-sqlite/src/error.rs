@@ -70,3 +70,38 @@ pub(crate) fn commit_error(e: rusqlite::Error) -> CommitError {
 pub(crate) fn read_error(e: rusqlite::Error) -> Error {
     SqliteError::from(e).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the constraints that enforce the engine's preconditions are lost races; a
+    /// CHECK or NOT NULL violation is a bug, reported and never retried (contract
+    /// rule 7).
+    #[test]
+    fn only_key_constraints_are_lost_races() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE p (id INTEGER PRIMARY KEY, u TEXT UNIQUE,
+                             c INTEGER CHECK (c > 0), n TEXT NOT NULL);
+             CREATE TABLE f (p INTEGER REFERENCES p (id));
+             INSERT INTO p VALUES (1, 'a', 1, 'x');",
+        )
+        .unwrap();
+        let fail = |sql: &str| commit_error(conn.execute(sql, []).unwrap_err());
+        for sql in [
+            "INSERT INTO p VALUES (1, 'b', 1, 'x')",
+            "INSERT INTO p VALUES (2, 'a', 1, 'x')",
+            "INSERT INTO f VALUES (9)",
+        ] {
+            assert!(matches!(fail(sql), CommitError::Precondition(_)), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO p VALUES (3, 'c', 0, 'x')",
+            "INSERT INTO p VALUES (4, 'd', 1, NULL)",
+        ] {
+            assert!(matches!(fail(sql), CommitError::Backend { .. }), "{sql}");
+        }
+    }
+}

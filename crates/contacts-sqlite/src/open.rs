@@ -82,6 +82,22 @@ fn configure(conn: &Connection, options: &Options) -> std::result::Result<(), Sq
 impl SqliteStore {
     /// Opens (creating if missing) the database at `path` with default [`Options`].
     ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_sqlite::SqliteStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("contacts.db");
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// let first = Engine::new(SqliteStore::open(&path)?)
+    ///     .resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// // Opened again (another process could do the same): the same contact.
+    /// let again = Engine::new(SqliteStore::open(&path)?)
+    ///     .resolve(org, &ResolveRequest::new().with_phone("+1 415 555 0192"))?;
+    /// assert_eq!((again.contact.id, again.created), (first.contact.id, false));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Storage`](contacts_core::Error::Storage) when the file cannot be opened
     /// or created, is not a SQLite database, was written by a newer schema version, or
@@ -91,6 +107,20 @@ impl SqliteStore {
     }
 
     /// Opens (creating if missing) the database at `path`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use contacts_sqlite::{Durability, Options, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let options = Options::default()
+    ///     .with_durability(Durability::Full) // fsync every commit
+    ///     .with_busy_timeout(Duration::from_secs(10))
+    ///     .with_readers(2);
+    /// let store = SqliteStore::open_with(dir.path().join("contacts.db"), options)?;
+    /// assert_eq!(store.schema_version()?, contacts_sqlite::SCHEMA_VERSION);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`SqliteStore::open`].
@@ -129,6 +159,16 @@ impl SqliteStore {
 
     /// A private in-memory database (no WAL, one connection): for tests and
     /// throw-away use.
+    ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_sqlite::SqliteStore;
+    ///
+    /// let engine = Engine::new(SqliteStore::open_in_memory()?);
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// assert!(engine.resolve(org, &ResolveRequest::new().with_email("a@example.com"))?.created);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Storage`](contacts_core::Error::Storage) if SQLite cannot allocate it.
