@@ -4,6 +4,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
 use crate::error::{Error, NO_IDENTIFIER, Result};
 use crate::memory::{MemoryRecord, MemoryScope};
@@ -70,13 +73,16 @@ struct Decision {
 }
 
 /// A request's identifiers after normalisation, highest precedence first.
+///
+/// Inline, like the keys and the owners: a request has at most three identifiers, and a
+/// resolve hit allocates nothing (`crates/contacts-inmemory/tests/allocations.rs`).
 struct Prepared<'a> {
-    values: Vec<(IdentifierKind, Cow<'a, str>)>,
+    values: SmallVec<[(IdentifierKind, Cow<'a, str>); 3]>,
     ignored: Vec<IgnoredValue>,
 }
 
 impl Prepared<'_> {
-    fn keys(&self) -> Vec<IdentifierKey<'_>> {
+    fn keys(&self) -> SmallVec<[IdentifierKey<'_>; 3]> {
         self.values
             .iter()
             .map(|(kind, value)| IdentifierKey { kind: *kind, value })
@@ -449,7 +455,7 @@ impl<S: Store> Engine<S> {
         field: impl Fn(IdentifierKind) -> Option<&'a str>,
     ) -> Result<Prepared<'a>> {
         let mut prepared = Prepared {
-            values: Vec::with_capacity(3),
+            values: SmallVec::new(),
             ignored: Vec::new(),
         };
         for kind in self.config.precedence {
@@ -574,7 +580,7 @@ impl<S: Store> Engine<S> {
                     if matched_by.is_none() {
                         matched_by = Some(IdentifierRef {
                             identifier_type: *kind,
-                            identifier_value: value.to_string(),
+                            identifier_value: CompactString::from(value.as_ref()),
                         });
                     }
                 }
@@ -613,35 +619,39 @@ impl<S: Store> Engine<S> {
             }
             None => {
                 let now = self.clock.now();
-                let contact = Contact {
+                let contact = Arc::new(Contact {
                     id: ContactId(self.ids.next_id()),
                     org_id: org,
                     name: name.map(str::to_owned),
                     metadata: metadata.cloned().unwrap_or_default(),
                     created_at: now,
                     updated_at: now,
-                };
-                writes.push(WriteOp::InsertContact(contact.clone()));
+                });
+                writes.push(WriteOp::InsertContact((*contact).clone()));
                 (contact, true)
             }
             Some(w) => {
-                let mut contact = w.contact.clone();
+                // Shared with the store; copied only when something changes.
+                let mut contact = Arc::clone(&w.contact);
                 let mut changed = !to_attach.is_empty();
                 if contact.name.is_none()
                     && let Some(n) = name
                 {
-                    contact.name = Some(n.to_owned());
+                    Arc::make_mut(&mut contact).name = Some(n.to_owned());
                     changed = true;
                 }
                 if let Some(m) = metadata {
                     for (k, v) in m {
                         if !contact.metadata.contains_key(k) {
-                            contact.metadata.insert(k.clone(), v.clone());
+                            Arc::make_mut(&mut contact)
+                                .metadata
+                                .insert(k.clone(), v.clone());
                             changed = true;
                         }
                     }
                 }
                 if changed {
+                    let contact = Arc::make_mut(&mut contact);
                     // A change always moves updated_at forward, by at least 1 ms: the
                     // timestamp has millisecond precision, and a caller comparing
                     // updated_at must see every change even within one millisecond
@@ -668,7 +678,7 @@ impl<S: Store> Engine<S> {
             }));
             attached.push(IdentifierRef {
                 identifier_type: kind,
-                identifier_value: value.to_owned(),
+                identifier_value: CompactString::from(value),
             });
         }
 
@@ -698,7 +708,7 @@ impl<S: Store> Engine<S> {
         // is kept.
         identifiers.sort_by_key(|i| (self.config.rank(i.identifier_type), !i.is_primary));
         ContactWithRelations {
-            contact: c.contact.clone(),
+            contact: Contact::clone(&c.contact),
             identifiers,
             memories: record.memories.iter().map(|m| m.embedded()).collect(),
         }

@@ -117,11 +117,11 @@ impl<S: Store> Engine<S> {
             let record = self.record(org, id)?;
             let stored = &record.contact;
             let owners = if keys.is_empty() {
-                Vec::new()
+                crate::store::Owners::new()
             } else {
                 self.store.lookup(org, &keys)?
             };
-            let mut contact = stored.contact.clone();
+            let mut contact = Contact::clone(&stored.contact);
             let mut writes = Vec::new();
             let mut changed = false;
             if let Some(n) = name.as_deref()
@@ -239,7 +239,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             let now = self.clock.now();
-            let mut contact = p.contact.contact.clone();
+            let mut contact = Contact::clone(&p.contact.contact);
             if contact.name.is_none() {
                 contact.name.clone_from(&d.contact.contact.name);
             }
@@ -416,7 +416,7 @@ impl<S: Store> Engine<S> {
                 .ok_or(Error::NotFound {
                     entity: "Identifier",
                 })?;
-            let mut updated = stored.contact.clone();
+            let mut updated = Contact::clone(&stored.contact);
             updated.updated_at = advance(updated.updated_at, self.clock.now());
             let mut ops = vec![
                 WriteOp::UpdateContact {
@@ -435,7 +435,7 @@ impl<S: Store> Engine<S> {
                 .iter()
                 .find(|i| i.identifier_type == ident.identifier_type && i.id != identifier);
             let mut after = stored.as_ref().clone();
-            after.contact = updated;
+            after.contact = std::sync::Arc::new(updated);
             after.version += 1;
             after.identifiers.retain(|i| i.id != identifier);
             if ident.is_primary

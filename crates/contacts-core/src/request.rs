@@ -1,6 +1,9 @@
 //! Request and response shapes of the engine's operations, serde-compatible with the
 //! public API's JSON.
 
+use std::sync::Arc;
+
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{EmbeddedMemory, MemoryRecord};
@@ -227,8 +230,9 @@ impl ListRequest {
 pub struct IdentifierRef {
     /// The kind.
     pub identifier_type: IdentifierKind,
-    /// The normalised value.
-    pub identifier_value: String,
+    /// The normalised value (stored inline up to 24 bytes: every phone number and most
+    /// emails).
+    pub identifier_value: CompactString,
 }
 
 /// Why a request identifier was not attached to the resolved contact.
@@ -270,8 +274,9 @@ pub struct IgnoredValue {
 /// What `resolve` returns: the seed's `{contact, created}` plus what happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResolveOutcome {
-    /// The resolved contact.
-    pub contact: Contact,
+    /// The resolved contact, shared with the store where it can be (a hit copies
+    /// nothing).
+    pub contact: Arc<Contact>,
     /// Whether this call created it.
     pub created: bool,
     /// The identifier that picked an existing contact (`null` when created).

@@ -64,7 +64,7 @@ pub use schema::SCHEMA_VERSION;
 use std::sync::Arc;
 
 use contacts_core::store::{
-    CommitError, ContactRecord, IdentifierKey, ListPage, StoredContact, WriteBatch,
+    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, WriteBatch,
 };
 use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 
@@ -91,7 +91,7 @@ impl Store for PostgresStore {
         &self,
         org: OrgId,
         keys: &[IdentifierKey<'_>],
-    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+    ) -> Result<Owners> {
         reads::lookup(self, org, keys)
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, StoredContact, codec};
+use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, Owners, StoredContact, codec};
 use contacts_core::uuid::Uuid;
 use contacts_core::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
@@ -106,14 +106,14 @@ fn contact_from_row(org: OrgId, row: &Row, at: usize) -> Result<StoredContact> {
         .collect::<Result<Vec<_>>>()?;
     let version: i64 = column(row, at + 5)?;
     Ok(StoredContact {
-        contact: Contact {
+        contact: Arc::new(Contact {
             id,
             org_id: org,
             name: column(row, at + 1)?,
             metadata,
             created_at: Timestamp::from_millis(column(row, at + 3)?),
             updated_at: Timestamp::from_millis(column(row, at + 4)?),
-        },
+        }),
         identifiers,
         version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
     })
@@ -127,11 +127,11 @@ pub(crate) fn lookup(
     store: &PostgresStore,
     org: OrgId,
     keys: &[IdentifierKey<'_>],
-) -> Result<Vec<Option<Arc<StoredContact>>>> {
+) -> Result<Owners> {
     let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
     let values: Vec<&str> = keys.iter().map(|k| k.value).collect();
     let rows = store.query(LOOKUP, &[&org.0, &kinds, &values])?;
-    let mut out: Vec<Option<Arc<StoredContact>>> = vec![None; keys.len()];
+    let mut out: Owners = std::iter::repeat_n(None, keys.len()).collect();
     let mut seen: Vec<Arc<StoredContact>> = Vec::new();
     for row in &rows {
         let ord: i64 = column(row, 0)?;

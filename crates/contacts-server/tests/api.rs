@@ -1318,7 +1318,7 @@ impl Store for BrokenStore {
         &self,
         _: OrgId,
         _: &[contacts_core::store::IdentifierKey<'_>],
-    ) -> contacts_core::Result<Vec<Option<Arc<contacts_core::store::StoredContact>>>> {
+    ) -> contacts_core::Result<contacts_core::store::Owners> {
         broken()
     }
     fn get(

@@ -69,7 +69,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use contacts_core::store::{
-    CommitError, ContactRecord, IdentifierKey, ListPage, StoredContact, WriteBatch,
+    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, WriteBatch,
 };
 use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 use rusqlite::Connection;
@@ -117,7 +117,7 @@ impl Store for SqliteStore {
         &self,
         org: OrgId,
         keys: &[IdentifierKey<'_>],
-    ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+    ) -> Result<Owners> {
         self.read(|conn| reads::lookup(conn, org, keys))
     }
 

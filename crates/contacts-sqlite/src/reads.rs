@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, StoredContact, codec};
+use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, Owners, StoredContact, codec};
 use contacts_core::uuid::Uuid;
 use contacts_core::{
     Contact, ContactId, Error, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
@@ -112,14 +112,14 @@ fn contact_from_row(org: OrgId, id: ContactId, row: &Row<'_>) -> Result<StoredCo
         .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
     let version: i64 = row.get(5).map_err(read_error)?;
     Ok(StoredContact {
-        contact: Contact {
+        contact: Arc::new(Contact {
             id,
             org_id: org,
             name,
             metadata,
             created_at: Timestamp::from_millis(row.get(3).map_err(read_error)?),
             updated_at: Timestamp::from_millis(row.get(4).map_err(read_error)?),
-        },
+        }),
         identifiers: Vec::new(),
         version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
     })
@@ -156,14 +156,14 @@ pub(crate) fn lookup(
     conn: &Connection,
     org: OrgId,
     keys: &[IdentifierKey<'_>],
-) -> Result<Vec<Option<Arc<StoredContact>>>> {
+) -> Result<Owners> {
     // One statement is its own snapshot; several need a read transaction.
     let tx = if keys.len() > 1 {
         Some(conn.unchecked_transaction().map_err(read_error)?)
     } else {
         None
     };
-    let mut out: Vec<Option<Arc<StoredContact>>> = Vec::with_capacity(keys.len());
+    let mut out = Owners::with_capacity(keys.len());
     for key in keys {
         let found = lookup_one(conn, org, key)?.map(|c| {
             // Two keys owned by one contact share one record.

@@ -129,7 +129,7 @@ macro_rules! forward_store_reads {
             &self,
             org: $crate::__core::OrgId,
             keys: &[$crate::__core::store::IdentifierKey<'_>],
-        ) -> $crate::__core::Result<Vec<Option<std::sync::Arc<$crate::__core::store::StoredContact>>>> {
+        ) -> $crate::__core::Result<$crate::__core::store::Owners> {
             self.$field.lookup(org, keys)
         }
         fn get(

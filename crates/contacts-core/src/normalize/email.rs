@@ -36,7 +36,58 @@ pub(crate) struct EmailRules {
 }
 
 /// The key of the address in `trimmed` (already trimmed, not blank, not junk).
-pub(crate) fn normalize<'a>(trimmed: &str, rules: EmailRules) -> Result<Cow<'a, str>> {
+pub(crate) fn normalize(trimmed: &str, rules: EmailRules) -> Result<Cow<'_, str>> {
+    if is_canonical(trimmed, rules) {
+        return Ok(Cow::Borrowed(trimmed));
+    }
+    normalize_slow(trimmed, rules).map(Cow::Owned)
+}
+
+/// Whether `s` is already its own key: plain ASCII in lower case, a dot-atom local part,
+/// and a host name of LDH labels with a dot and a top-level domain ending in a letter,
+/// within every length limit and on no special-use name. Such an address is what the
+/// full rules below return unchanged, so the commonest input costs one scan and no
+/// allocation. Anything else (upper case, Unicode, punycode, `--`, wrappers) takes the
+/// full rules.
+fn is_canonical(s: &str, rules: EmailRules) -> bool {
+    if s.len() > MAX_BYTES || !s.is_ascii() {
+        return false;
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let dot_atom = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && !part.contains("..")
+    };
+    let local_ok = local.len() <= MAX_LOCAL_BYTES
+        && dot_atom(local)
+        && local
+            .chars()
+            .all(|c| c == '.' || (is_atext(c) && !c.is_ascii_uppercase()));
+    let domain_ok = domain.len() <= MAX_DOMAIN_BYTES
+        && dot_atom(domain)
+        && domain.contains('.')
+        && !domain.contains("--")
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && domain.split('.').all(|label| {
+            label.len() <= MAX_LABEL_BYTES && !label.starts_with('-') && !label.ends_with('-')
+        })
+        && domain.ends_with(|c: char| c.is_ascii_lowercase())
+        && (rules.local_domains
+            || !SPECIAL_USE.iter().any(|special| {
+                domain
+                    .strip_suffix(*special)
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            }));
+    local_ok && domain_ok
+}
+
+fn normalize_slow(trimmed: &str, rules: EmailRules) -> Result<String> {
     if trimmed.len() > MAX_RAW_BYTES {
         return Err(invalid(format!("is longer than {MAX_BYTES} bytes")));
     }
@@ -67,7 +118,7 @@ pub(crate) fn normalize<'a>(trimmed: &str, rules: EmailRules) -> Result<Cow<'a, 
     if key.len() > MAX_BYTES {
         return Err(invalid(format!("is longer than {MAX_BYTES} bytes")));
     }
-    Ok(Cow::Owned(key))
+    Ok(key)
 }
 
 fn invalid(reason: impl Into<Cow<'static, str>>) -> Error {
@@ -297,4 +348,41 @@ fn domain_part(domain: &str, rules: EmailRules) -> Result<String> {
         )));
     }
     Ok(unicode.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path returns exactly what the full rules return, wherever it answers.
+    #[test]
+    fn canonical_addresses_are_their_own_keys() {
+        let rules = EmailRules {
+            local_domains: false,
+        };
+        for s in [
+            "sarah@example.com",
+            "s.a+tag@sub.example.co.uk",
+            "a@b.c",
+            "x_y@a-b.example",
+            "!#$%&'*+-/=?^_`{|}~@example.com",
+            "user@123.example",
+        ] {
+            assert!(is_canonical(s, rules), "{s}");
+            assert_eq!(normalize_slow(s, rules).unwrap(), s, "{s}");
+        }
+        for s in [
+            "Sarah@example.com",
+            "user@xn--mnchen-3ya.de",
+            "user@ab--cd.com",
+            "user@localhost",
+            "user@foo.test",
+            "user@example.123",
+            "a..b@example.com",
+            "josé@example.com",
+            "mailto:a@example.com",
+        ] {
+            assert!(!is_canonical(s, rules), "{s}");
+        }
+    }
 }

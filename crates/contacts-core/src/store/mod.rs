@@ -12,6 +12,8 @@ pub mod codec;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub use batch::{CommitError, WriteBatch, WriteOp};
 
 use crate::error::Result;
@@ -22,8 +24,8 @@ use crate::types::{Contact, Identifier, IdentifierKind};
 /// A contact as stored: its row, its identifiers and its version.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredContact {
-    /// The contact's own fields.
-    pub contact: Contact,
+    /// The contact's own fields, shared (so a resolve hit hands it out without copying).
+    pub contact: Arc<Contact>,
     /// Its identifiers, oldest first (the order they were attached).
     pub identifiers: Vec<Identifier>,
     /// Incremented by every committed batch that changes the contact or its
@@ -41,6 +43,10 @@ impl StoredContact {
             .count()
     }
 }
+
+/// The owners [`Store::lookup`] returns, one per key: inline, since a request has at
+/// most three keys, so a lookup allocates nothing.
+pub type Owners = SmallVec<[Option<Arc<StoredContact>>; 3]>;
 
 /// One identifier key to look up: `(kind, normalised value)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -136,7 +142,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         &self,
         org: OrgId,
         keys: &[IdentifierKey<'_>],
-    ) -> Result<Vec<Option<Arc<StoredContact>>>>;
+    ) -> Result<Owners>;
 
     /// The contact `id` of `org` with its memory records, or `None`.
     ///
@@ -184,7 +190,7 @@ macro_rules! forward_store {
                 &self,
                 org: OrgId,
                 keys: &[IdentifierKey<'_>],
-            ) -> Result<Vec<Option<Arc<StoredContact>>>> {
+            ) -> Result<Owners> {
                 (**self).lookup(org, keys)
             }
             fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {

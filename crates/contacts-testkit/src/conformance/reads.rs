@@ -63,7 +63,7 @@ pub fn find_matches_without_writing<S: Store>(store: S) {
         )
         .unwrap()
         .expect("found by email");
-    assert_eq!(found.contact, a.contact);
+    assert_eq!(found.contact, *a.contact);
     assert_eq!(found.identifiers.len(), 3);
     assert!(found.memories.is_empty());
     // The unknown phone was not attached by find.

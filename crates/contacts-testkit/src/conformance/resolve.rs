@@ -17,7 +17,7 @@ pub fn resolve_creates_contact<S: Store>(store: S) {
     let c = get(&e, org_o(), out.contact.id);
     assert_eq!(values(&c), vec![(PhoneNumber, "+14155550192", true)]);
     assert_eq!(c.identifiers[0].contact_id, out.contact.id);
-    assert_eq!(c.contact, out.contact);
+    assert_eq!(c.contact, *out.contact);
 }
 
 /// docs/semantics.md 3 (step 6): repeating a resolve is a no-op returning the same contact, unchanged.
@@ -60,7 +60,7 @@ pub fn resolve_attaches_and_fills_name<S: Store>(store: S) {
     assert_eq!(out.contact.name.as_deref(), Some("Sarah"));
     assert_eq!(
         out.matched_by
-            .map(|m| (m.identifier_type, m.identifier_value)),
+            .map(|m| (m.identifier_type, m.identifier_value.to_string())),
         Some((PhoneNumber, "+14155550192".to_owned()))
     );
     assert_eq!(out.attached.len(), 1);
@@ -486,7 +486,7 @@ pub fn resolve_updated_at_changes_only_on_change<S: Store>(store: S) {
         .unwrap();
     assert_eq!(again.contact.updated_at, key.contact.updated_at);
     assert_eq!(again.contact.created_at, a.contact.created_at);
-    assert_eq!(get(&e, org_o(), a.contact.id).contact, again.contact);
+    assert_eq!(get(&e, org_o(), a.contact.id).contact, *again.contact);
 }
 
 /// docs/semantics.md 3 (step 6): every change moves `updated_at` forward, even within one millisecond of

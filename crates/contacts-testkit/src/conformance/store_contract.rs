@@ -10,7 +10,7 @@ pub fn identifier_has_one_owner<S: Store>(store: S) {
     let a = e.resolve(org_o(), &phone("+14155550192")).unwrap();
     let new_contact = Contact {
         id: ContactId(Uuid::now_v7()),
-        ..a.contact.clone()
+        ..(*a.contact).clone()
     };
     let ident = |contact_id, value: &str| Identifier {
         id: IdentifierId(Uuid::now_v7()),
@@ -71,7 +71,7 @@ pub fn store_version_preconditions<S: Store>(store: S) {
     assert_eq!(first.version, 1);
     let renamed = Contact {
         name: Some("New".into()),
-        ..a.contact.clone()
+        ..(*a.contact).clone()
     };
     let stale = WriteBatch {
         ops: vec![WriteOp::UpdateContact {
@@ -118,7 +118,7 @@ pub fn store_version_preconditions<S: Store>(store: S) {
     // A contact of another org cannot be updated through this org.
     let cross = WriteBatch {
         ops: vec![WriteOp::UpdateContact {
-            contact: after.contact.clone(),
+            contact: (*after.contact).clone(),
             expected_version: 2,
         }],
     };
@@ -140,7 +140,7 @@ pub fn store_version_preconditions<S: Store>(store: S) {
     let both = WriteBatch {
         ops: vec![
             WriteOp::UpdateContact {
-                contact: after.contact.clone(),
+                contact: (*after.contact).clone(),
                 expected_version: 2,
             },
             ident("v1@example.com"),

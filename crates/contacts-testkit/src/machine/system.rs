@@ -236,7 +236,7 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                 let attached: Vec<_> = out
                     .attached
                     .iter()
-                    .map(|a| (a.identifier_type, a.identifier_value.clone()))
+                    .map(|a| (a.identifier_type, a.identifier_value.to_string()))
                     .collect();
                 assert_eq!(attached, m.attached, "attached");
                 let conflicts: BTreeSet<_> = out
