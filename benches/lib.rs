@@ -59,11 +59,11 @@ pub fn load<S: Store>(store: &S, n: u64) {
         for i in start..(start + BATCH).min(n) {
             let id = ContactId(Uuid::now_v7());
             let mut metadata = contacts_core::Metadata::new();
-            metadata.insert("source".into(), json!("import"));
+            metadata.insert("source", json!("import"));
             batch.ops.push(WriteOp::InsertContact(Contact {
                 id,
                 org_id: org(),
-                name: Some(format!("Person {i}")),
+                name: Some(format!("Person {i}").into()),
                 metadata,
                 created_at: t,
                 updated_at: t,

@@ -16,9 +16,11 @@ use crate::request::{
     IdentifierRef, IgnoredValue, ListRequest, Pagination, ResolveOutcome, ResolveRequest,
 };
 use crate::retry::Step;
-use crate::store::{ContactRecord, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
+use crate::shared::SharedContact;
+use crate::store::{ContactRecord, IdentifierKey, Owner, Store, WriteBatch, WriteOp};
 use crate::types::{
-    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
+    Timestamp,
 };
 use crate::validate;
 
@@ -327,7 +329,7 @@ impl<S: Store> Engine<S> {
             agent_number: agent.map(str::to_owned),
             summary: None,
             summary_updated_at: None,
-            facts: Metadata::new(),
+            facts: JsonObject::new(),
             recent_messages: Vec::new(),
             open_items: Vec::new(),
             entities: Vec::new(),
@@ -497,7 +499,7 @@ impl<S: Store> Engine<S> {
     pub(crate) fn validate_metadata<'a>(
         &self,
         metadata: Option<&'a serde_json::Value>,
-    ) -> Result<Option<&'a Metadata>> {
+    ) -> Result<Option<&'a JsonObject>> {
         validate::metadata(
             metadata,
             self.config.max_metadata_bytes,
@@ -505,27 +507,35 @@ impl<S: Store> Engine<S> {
         )
     }
 
-    /// Whether `c` may be the request's contact: for every kind capped at one, the
-    /// request's value of it (if any) is the value `c` holds (if any).
-    fn compatible(&self, prepared: &Prepared<'_>, c: &StoredContact) -> bool {
-        prepared.values.iter().all(|(kind, value)| {
-            self.config.cap(*kind) != 1
-                || c.identifiers
-                    .iter()
-                    .all(|i| i.identifier_type != *kind || i.identifier_value == *value)
-        })
+    /// Whether `owners[at]` may be the request's contact: for every kind capped at
+    /// one, the request's value of it (if any) is the value the contact holds (if any).
+    ///
+    /// Decided from counts alone: a contact that owns the request's value of a kind
+    /// holds no other exactly when it holds one of that kind, and a contact that does
+    /// not own it must hold none. (Values are unique within an org, so "holds another
+    /// value" and "holds more than the one it owns" are the same thing.)
+    fn compatible(&self, prepared: &Prepared<'_>, owners: &[Option<Owner>], at: usize) -> bool {
+        let Some(c) = &owners[at] else { return false };
+        prepared
+            .values
+            .iter()
+            .zip(owners)
+            .all(|((kind, _), owner)| {
+                let held = c.counts.get(*kind);
+                let owns = owner.as_ref().is_some_and(|o| o.contact.id == c.contact.id);
+                self.config.cap(*kind) != 1 || if owns { held <= 1 } else { held == 0 }
+            })
     }
 
     /// Steps 2-3: the owner of the highest-precedence identifier that is compatible.
     fn winner<'o>(
         &self,
         prepared: &Prepared<'_>,
-        owners: &'o [Option<Arc<StoredContact>>],
-    ) -> Option<&'o Arc<StoredContact>> {
-        owners
-            .iter()
-            .flatten()
-            .find(|c| self.compatible(prepared, c))
+        owners: &'o [Option<Owner>],
+    ) -> Option<&'o Owner> {
+        (0..owners.len())
+            .find(|&at| self.compatible(prepared, owners, at))
+            .and_then(|at| owners[at].as_ref())
     }
 
     /// Decides what a resolve returns and what it must write, from one read.
@@ -533,9 +543,9 @@ impl<S: Store> Engine<S> {
         &self,
         org: OrgId,
         prepared: &Prepared<'_>,
-        owners: &[Option<Arc<StoredContact>>],
+        owners: &[Option<Owner>],
         name: Option<&str>,
-        metadata: Option<&Metadata>,
+        metadata: Option<&JsonObject>,
     ) -> Result<Decision> {
         if owners.len() != prepared.values.len() {
             return Err(Error::storage(
@@ -568,10 +578,10 @@ impl<S: Store> Engine<S> {
         let mut matched_by = None;
         let mut conflicts = Vec::new();
         let mut to_attach: Vec<(IdentifierKind, &str, bool)> = Vec::new();
-        let mut counts = [0usize; 3];
+        let mut counts = [0u32; 3];
         if let Some(w) = &winner {
             for kind in IdentifierKind::ALL {
-                counts[kind.index()] = w.count(kind);
+                counts[kind.index()] = w.counts.get(kind);
             }
         }
         for ((kind, value), owner) in prepared.values.iter().zip(owners) {
@@ -592,7 +602,7 @@ impl<S: Store> Engine<S> {
                 }),
                 None => {
                     let held = &mut counts[kind.index()];
-                    if (*held as u64) < u64::from(self.config.cap(*kind)) {
+                    if u64::from(*held) < u64::from(self.config.cap(*kind)) {
                         to_attach.push((*kind, value, *held == 0));
                         *held += 1;
                     } else {
@@ -619,52 +629,28 @@ impl<S: Store> Engine<S> {
             }
             None => {
                 let now = self.clock.now();
-                let contact = Arc::new(Contact {
+                let contact = Contact {
                     id: ContactId(self.ids.next_id()),
                     org_id: org,
-                    name: name.map(str::to_owned),
-                    metadata: metadata.cloned().unwrap_or_default(),
+                    name: name.map(CompactString::from),
+                    metadata: metadata.map(Metadata::from_object).unwrap_or_default(),
                     created_at: now,
                     updated_at: now,
-                });
-                writes.push(WriteOp::InsertContact((*contact).clone()));
-                (contact, true)
+                };
+                writes.push(WriteOp::InsertContact(contact.clone()));
+                (SharedContact::new(contact), true)
             }
-            Some(w) => {
-                // Shared with the store; copied only when something changes.
-                let mut contact = Arc::clone(&w.contact);
-                let mut changed = !to_attach.is_empty();
-                if contact.name.is_none()
-                    && let Some(n) = name
-                {
-                    Arc::make_mut(&mut contact).name = Some(n.to_owned());
-                    changed = true;
-                }
-                if let Some(m) = metadata {
-                    for (k, v) in m {
-                        if !contact.metadata.contains_key(k) {
-                            Arc::make_mut(&mut contact)
-                                .metadata
-                                .insert(k.clone(), v.clone());
-                            changed = true;
-                        }
-                    }
-                }
-                if changed {
-                    let contact = Arc::make_mut(&mut contact);
-                    // A change always moves updated_at forward, by at least 1 ms: the
-                    // timestamp has millisecond precision, and a caller comparing
-                    // updated_at must see every change even within one millisecond
-                    // (or if the wall clock steps back).
-                    let floor = Timestamp::from_millis(contact.updated_at.as_millis() + 1);
-                    contact.updated_at = self.clock.now().max(floor);
+            Some(w) => match self.filled(&w.contact, name, metadata, !to_attach.is_empty()) {
+                // Unchanged: the store's own copy, shared.
+                None => (w.contact.clone(), false),
+                Some(contact) => {
                     writes.push(WriteOp::UpdateContact {
                         contact: contact.clone(),
                         expected_version: w.version,
                     });
+                    (SharedContact::new(contact), false)
                 }
-                (contact, false)
-            }
+            },
         };
 
         let mut attached = Vec::with_capacity(to_attach.len());
@@ -699,6 +685,44 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// The winner as this resolve leaves it, or `None` when it stays as it is: the name
+    /// and metadata keys filled where absent (fill, never overwrite; docs/semantics.md
+    /// 3), and `updated_at` moved on when anything changed, identifiers included.
+    fn filled(
+        &self,
+        stored: &Contact,
+        name: Option<&str>,
+        metadata: Option<&JsonObject>,
+        attaching: bool,
+    ) -> Option<Contact> {
+        let new_name = name.filter(|_| stored.name.is_none());
+        // Parsed only when the request carries keys; most hits carry none.
+        let merged = metadata.filter(|m| !m.is_empty()).and_then(|m| {
+            let mut object = stored.metadata.to_object();
+            let before = object.len();
+            for (k, v) in m {
+                object.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            (object.len() != before).then_some(object)
+        });
+        if new_name.is_none() && merged.is_none() && !attaching {
+            return None;
+        }
+        let mut contact = stored.clone();
+        if let Some(n) = new_name {
+            contact.name = Some(CompactString::from(n));
+        }
+        if let Some(m) = merged {
+            contact.metadata = Metadata::from_object(&m);
+        }
+        // A change always moves updated_at forward, by at least 1 ms: the timestamp has
+        // millisecond precision, and a caller comparing updated_at must see every
+        // change even within one millisecond (or if the wall clock steps back).
+        let floor = Timestamp::from_millis(contact.updated_at.as_millis() + 1);
+        contact.updated_at = self.clock.now().max(floor);
+        Some(contact)
+    }
+
     /// The list/get/find shape: identifiers by kind precedence, primary first, then
     /// oldest first.
     pub(crate) fn with_relations(&self, record: &ContactRecord) -> ContactWithRelations {
@@ -708,7 +732,7 @@ impl<S: Store> Engine<S> {
         // is kept.
         identifiers.sort_by_key(|i| (self.config.rank(i.identifier_type), !i.is_primary));
         ContactWithRelations {
-            contact: Contact::clone(&c.contact),
+            contact: c.contact.clone(),
             identifiers,
             memories: record.memories.iter().map(|m| m.embedded()).collect(),
         }

@@ -28,7 +28,7 @@
 //! assert_eq!((sms.contact.id, sms.created), (call.contact.id, false));
 //!
 //! let found = engine.find(org, &FindRequest::new().with_email("sarah@example.com"))?;
-//! assert_eq!(found.map(|c| c.contact.name), Some(Some("Sarah".to_owned())));
+//! assert_eq!(found.map(|c| c.contact.name), Some(Some("Sarah".into())));
 //!
 //! let page = engine.list(org, ListRequest::default())?;
 //! println!("{}", serde_json::to_string_pretty(&page).unwrap());
@@ -42,14 +42,18 @@ mod ids;
 mod lifecycle;
 mod memory;
 mod memory_ops;
+mod metadata;
 mod normalize;
 mod request;
 mod retry;
+mod shared;
 pub mod store;
 mod time;
 mod types;
 mod validate;
 
+/// Re-exported: a contact's name is one (inline up to 24 bytes).
+pub use compact_str::CompactString;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
@@ -66,9 +70,11 @@ pub use request::{
     IdentifierRef, IgnoredValue, ListRequest, MemoryOutcome, Pagination, ResolveOutcome,
     ResolveRequest, ScopeRequest, UpdateRequest,
 };
+pub use shared::SharedContact;
 pub use store::Store;
 pub use types::{
-    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
+    Timestamp,
 };
 
 /// Re-exported so callers can build metadata without depending on `serde_json`.

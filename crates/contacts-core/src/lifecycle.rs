@@ -9,7 +9,8 @@ use crate::request::UpdateRequest;
 use crate::retry::Step;
 use crate::store::{ContactRecord, IdentifierKey, Store, WriteBatch, WriteOp};
 use crate::types::{
-    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, Metadata, OrgId, Timestamp,
+    Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
+    Timestamp,
 };
 
 /// RFC 7396: objects merge recursively, `null` deletes, anything else replaces.
@@ -20,7 +21,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         return;
     };
     if !target.is_object() {
-        *target = Value::Object(Metadata::new());
+        *target = Value::Object(JsonObject::new());
     }
     if let Value::Object(map) = target {
         for (key, value) in patch {
@@ -67,7 +68,7 @@ impl<S: Store> Engine<S> {
     ///     &UpdateRequest::new().with_name("Sarah").with_metadata(patch).with_email("s@example.com"),
     /// )?;
     /// assert_eq!(updated.name.as_deref(), Some("Sarah"));
-    /// assert_eq!(updated.metadata["plan"], "gold");
+    /// assert_eq!(updated.metadata.get("plan"), Some(serde_json::json!("gold")));
     /// # Ok::<(), contacts_core::Error>(())
     /// ```
     ///
@@ -121,20 +122,20 @@ impl<S: Store> Engine<S> {
             } else {
                 self.store.lookup(org, &keys)?
             };
-            let mut contact = Contact::clone(&stored.contact);
+            let mut contact = stored.contact.clone();
             let mut writes = Vec::new();
             let mut changed = false;
             if let Some(n) = name.as_deref()
                 && contact.name.as_deref() != Some(n)
             {
-                contact.name = Some(n.to_owned());
+                contact.name = Some(n.into());
                 changed = true;
             }
             if let Some(patch) = &req.metadata {
-                let mut merged = serde_json::Value::Object(contact.metadata.clone());
+                let mut merged = serde_json::Value::Object(contact.metadata.to_object());
                 merge_patch(&mut merged, patch);
                 let merged = match self.validate_metadata(Some(&merged))? {
-                    Some(m) => m.clone(),
+                    Some(m) => Metadata::from_object(m),
                     None => Metadata::new(),
                 };
                 if merged != contact.metadata {
@@ -142,7 +143,7 @@ impl<S: Store> Engine<S> {
                     changed = true;
                 }
             }
-            let mut counts = [0usize; 3];
+            let mut counts = [0u32; 3];
             for kind in IdentifierKind::ALL {
                 counts[kind.index()] = stored.count(kind);
             }
@@ -239,15 +240,16 @@ impl<S: Store> Engine<S> {
                 }
             }
             let now = self.clock.now();
-            let mut contact = Contact::clone(&p.contact.contact);
+            let mut contact = p.contact.contact.clone();
             if contact.name.is_none() {
                 contact.name.clone_from(&d.contact.contact.name);
             }
-            for (k, v) in &d.contact.contact.metadata {
-                contact
-                    .metadata
-                    .entry(k.clone())
-                    .or_insert_with(|| v.clone());
+            if !d.contact.contact.metadata.is_empty() {
+                let mut object = contact.metadata.to_object();
+                for (k, v) in d.contact.contact.metadata.to_object() {
+                    object.entry(k).or_insert(v);
+                }
+                contact.metadata = Metadata::from_object(&object);
             }
             contact.updated_at = advance(contact.updated_at, now);
             let mut ops = vec![WriteOp::UpdateContact {
@@ -434,8 +436,8 @@ impl<S: Store> Engine<S> {
                 .identifiers
                 .iter()
                 .find(|i| i.identifier_type == ident.identifier_type && i.id != identifier);
-            let mut after = stored.as_ref().clone();
-            after.contact = std::sync::Arc::new(updated);
+            let mut after = stored.clone();
+            after.contact = updated;
             after.version += 1;
             after.identifiers.retain(|i| i.id != identifier);
             if ident.is_primary
@@ -453,7 +455,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             let view = self.with_relations(&ContactRecord {
-                contact: std::sync::Arc::new(after),
+                contact: after,
                 memories: record.memories.clone(),
             });
             Ok(Step::Commit(WriteBatch::new(ops), view))

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{ContactId, OrgId};
 pub use crate::ids::{MemoryId, OpenItemId};
 use crate::time::Timestamp;
-use crate::types::Metadata;
+use crate::types::JsonObject;
 
 /// Whose memory: one persona, or one agent phone number (normalised E.164).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,7 +85,7 @@ pub struct Entity {
     /// Its id within the type.
     pub entity_id: String,
     /// What is known about it.
-    pub facts: Metadata,
+    pub facts: JsonObject,
     /// Its status, if given.
     pub status: Option<String>,
     /// When it was last discussed.
@@ -124,7 +124,7 @@ pub struct MemoryRecord {
     /// When the summary was last replaced.
     pub summary_updated_at: Option<Timestamp>,
     /// Facts about the contact.
-    pub facts: Metadata,
+    pub facts: JsonObject,
     /// The newest messages, chronological.
     pub recent_messages: Vec<Message>,
     /// Open items, in the order they were added.
@@ -183,7 +183,7 @@ pub struct EmbeddedMemory {
     /// Rolling summary.
     pub summary: Option<String>,
     /// Facts.
-    pub facts: Metadata,
+    pub facts: JsonObject,
     /// Newest messages, chronological.
     pub recent_messages: Vec<Message>,
     /// Open items.
@@ -205,7 +205,7 @@ pub struct MemoryContext {
     pub summary: Option<String>,
     /// Facts.
     #[serde(rename = "contactFacts")]
-    pub contact_facts: Metadata,
+    pub contact_facts: JsonObject,
     /// Entities.
     pub entities: Vec<Entity>,
     /// Open items.
@@ -236,7 +236,7 @@ pub struct EntityUpsert {
     pub entity_id: String,
     /// Facts merged in (incoming keys overwrite).
     #[serde(default)]
-    pub facts: Option<Metadata>,
+    pub facts: Option<JsonObject>,
     /// Replaces the status when given.
     #[serde(default)]
     pub status: Option<String>,

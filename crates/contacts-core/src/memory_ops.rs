@@ -10,7 +10,7 @@ use crate::normalize::Normalized;
 use crate::request::{MemoryOutcome, ScopeRequest};
 use crate::retry::Step;
 use crate::store::{Store, WriteBatch, WriteOp};
-use crate::types::{ContactId, IdentifierKind, Metadata, OrgId, Timestamp};
+use crate::types::{ContactId, IdentifierKind, JsonObject, OrgId, Timestamp};
 use crate::validate::{self, MAX_KEY_BYTES};
 
 const MAX_CHANNEL_BYTES: usize = 32;
@@ -189,7 +189,7 @@ impl<S: Store> Engine<S> {
                 contact_id: contact,
                 recent_messages: Vec::new(),
                 summary: None,
-                contact_facts: Metadata::new(),
+                contact_facts: JsonObject::new(),
                 entities: Vec::new(),
                 open_items: Vec::new(),
             },
@@ -366,7 +366,7 @@ impl<S: Store> Engine<S> {
         &self,
         org: OrgId,
         id: MemoryId,
-        facts: &Metadata,
+        facts: &JsonObject,
         expected_revision: Option<u64>,
     ) -> Result<MemoryRecord> {
         let limits = &self.config.memory;
@@ -456,7 +456,7 @@ impl<S: Store> Engine<S> {
                     rec.entities.push(Entity {
                         entity_type: upsert.entity_type.clone(),
                         entity_id: upsert.entity_id.clone(),
-                        facts: Metadata::new(),
+                        facts: JsonObject::new(),
                         status: None,
                         last_discussed_at: None,
                         notes: None,

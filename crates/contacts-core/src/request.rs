@@ -1,12 +1,11 @@
 //! Request and response shapes of the engine's operations, serde-compatible with the
 //! public API's JSON.
 
-use std::sync::Arc;
-
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{EmbeddedMemory, MemoryRecord};
+use crate::shared::SharedContact;
 use crate::types::{Contact, ContactId, Identifier, IdentifierKind};
 
 /// The body of `POST /v1/contacts/resolve`: identifiers plus optional data to fill.
@@ -276,7 +275,7 @@ pub struct IgnoredValue {
 pub struct ResolveOutcome {
     /// The resolved contact, shared with the store where it can be (a hit copies
     /// nothing).
-    pub contact: Arc<Contact>,
+    pub contact: SharedContact,
     /// Whether this call created it.
     pub created: bool,
     /// The identifier that picked an existing contact (`null` when created).

@@ -2,13 +2,16 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 pub use crate::ids::{ContactId, IdentifierId, OrgId};
 pub use crate::time::Timestamp;
 
-/// A JSON object, the type of contact `metadata`.
-pub type Metadata = serde_json::Map<String, serde_json::Value>;
+pub use crate::metadata::Metadata;
+
+/// A JSON object: request metadata, memory facts.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// The kind of an identifier.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
@@ -67,14 +70,18 @@ impl fmt::Display for IdentifierKind {
 }
 
 /// A contact as the resolve response shows it (no identifiers or memories).
+///
+/// `repr(C)` keeps the id and org at the front, where a store that embeds a contact
+/// in a larger record can place them beside its own hot fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Contact {
     /// The contact's id.
     pub id: ContactId,
     /// The org it belongs to.
     pub org_id: OrgId,
-    /// Its name, `null` when never set.
-    pub name: Option<String>,
+    /// Its name, `null` when never set (inline up to 24 bytes).
+    pub name: Option<CompactString>,
     /// Free-form metadata, `{}` when empty.
     pub metadata: Metadata,
     /// When it was created.

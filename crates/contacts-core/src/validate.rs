@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 use crate::normalize::nfc;
-use crate::types::Metadata;
+use crate::types::JsonObject;
 
 /// Longest persona id, entity key, open item type and the like.
 pub(crate) const MAX_KEY_BYTES: usize = 255;
@@ -35,7 +35,7 @@ pub(crate) fn metadata(
     value: Option<&serde_json::Value>,
     max_bytes: usize,
     max_depth: usize,
-) -> Result<Option<&Metadata>> {
+) -> Result<Option<&JsonObject>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -60,7 +60,7 @@ pub(crate) fn json(field: &str, value: &serde_json::Value, max_depth: usize) -> 
 }
 
 /// [`json`] for each value of an object.
-pub(crate) fn json_object(field: &str, object: &Metadata, max_depth: usize) -> Result<()> {
+pub(crate) fn json_object(field: &str, object: &JsonObject, max_depth: usize) -> Result<()> {
     for (k, v) in object {
         if k.contains('\0') {
             return Err(Error::invalid(

@@ -137,7 +137,7 @@ fn insert_contact(t: &mut Tx<'_>, c: &Contact) -> Outcome {
         &[
             &c.id.0,
             &org,
-            &c.name,
+            &c.name.as_deref(),
             &codec::encode_metadata(&c.metadata),
             &c.created_at.as_millis(),
             &c.updated_at.as_millis(),
@@ -152,7 +152,7 @@ fn update_contact(t: &mut Tx<'_>, c: &Contact, expected: u64) -> Outcome {
         "UPDATE contacts SET name = $1, metadata = $2, updated_at = $3, \
          version = version + 1 WHERE id = $4 AND org = $5 AND version = $6",
         &[
-            &c.name,
+            &c.name.as_deref(),
             &codec::encode_metadata(&c.metadata),
             &c.updated_at.as_millis(),
             &c.id.0,

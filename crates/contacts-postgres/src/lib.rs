@@ -87,11 +87,7 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn lookup(
-        &self,
-        org: OrgId,
-        keys: &[IdentifierKey<'_>],
-    ) -> Result<Owners> {
+    fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners> {
         reads::lookup(self, org, keys)
     }
 

@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
-use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, Owners, StoredContact, codec};
+use compact_str::CompactString;
+use contacts_core::store::{
+    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, StoredContact, codec,
+};
 use contacts_core::uuid::Uuid;
 use contacts_core::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
-    MemoryScope, Metadata, OrgId, Result, Timestamp,
+    MemoryScope, OrgId, Result, SharedContact, Timestamp,
 };
 use postgres::Row;
 
@@ -40,14 +43,19 @@ macro_rules! contact_columns {
     };
 }
 
-/// Every requested key with its owner, in one statement (one snapshot, one round trip).
-const LOOKUP: &str = concat!(
-    "SELECT k.ord, ",
-    contact_columns!("c"),
-    " FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(kind, value, ord) \
+/// Every requested key with its owner and the owner's identifier counts (not its
+/// identifiers: resolve decides from counts), in one statement (one snapshot, one
+/// round trip).
+const LOOKUP: &str = "SELECT k.ord, c.id, c.name, c.metadata, c.created_at, c.updated_at, \
+     c.version, n.phone_numbers, n.emails, n.external_ids \
+     FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(kind, value, ord) \
      JOIN identifiers AS i ON i.org = $1 AND i.kind = k.kind AND i.value = k.value \
-     JOIN contacts AS c ON c.id = i.contact_id"
-);
+     JOIN contacts AS c ON c.id = i.contact_id \
+     CROSS JOIN LATERAL (SELECT \
+       count(*) FILTER (WHERE j.kind = 'phone_number') AS phone_numbers, \
+       count(*) FILTER (WHERE j.kind = 'email') AS emails, \
+       count(*) FILTER (WHERE j.kind = 'external_id') AS external_ids \
+       FROM identifiers AS j WHERE j.contact_id = c.id) AS n";
 
 const GET: &str = concat!(
     "SELECT ",
@@ -82,13 +90,33 @@ fn column<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result
     row.try_get(i).map_err(read_error)
 }
 
+/// The contact of the first six [`contact_columns!`] starting at column `at`, and its
+/// version.
+fn contact_fields(org: OrgId, row: &Row, at: usize) -> Result<(Contact, u64)> {
+    let id = ContactId(column::<Uuid>(row, at)?);
+    let metadata = codec::decode_metadata(column::<&str>(row, at + 2)?)
+        .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
+    let version: i64 = column(row, at + 5)?;
+    let contact = Contact {
+        id,
+        org_id: org,
+        name: column::<Option<&str>>(row, at + 1)?.map(CompactString::from),
+        metadata,
+        created_at: Timestamp::from_millis(column(row, at + 3)?),
+        updated_at: Timestamp::from_millis(column(row, at + 4)?),
+    };
+    Ok((
+        contact,
+        u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+    ))
+}
+
 /// A contact from the seven [`contact_columns!`] starting at column `at`.
 fn contact_from_row(org: OrgId, row: &Row, at: usize) -> Result<StoredContact> {
-    let id = ContactId(column::<Uuid>(row, at)?);
-    let metadata: Metadata = codec::decode_metadata(&column::<String>(row, at + 2)?)
-        .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
+    let (contact, version) = contact_fields(org, row, at)?;
+    let id = contact.id;
     let idents: Vec<(Uuid, String, String, bool)> =
-        serde_json::from_str(&column::<String>(row, at + 6)?)
+        serde_json::from_str(column::<&str>(row, at + 6)?)
             .map_err(|e| corrupt(format!("identifiers of contact {id}: {e}")))?;
     let identifiers = idents
         .into_iter()
@@ -104,19 +132,16 @@ fn contact_from_row(org: OrgId, row: &Row, at: usize) -> Result<StoredContact> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let version: i64 = column(row, at + 5)?;
     Ok(StoredContact {
-        contact: Arc::new(Contact {
-            id,
-            org_id: org,
-            name: column(row, at + 1)?,
-            metadata,
-            created_at: Timestamp::from_millis(column(row, at + 3)?),
-            updated_at: Timestamp::from_millis(column(row, at + 4)?),
-        }),
+        contact,
         identifiers,
-        version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+        version,
     })
+}
+
+fn count(row: &Row, i: usize) -> Result<u32> {
+    u32::try_from(column::<i64>(row, i)?)
+        .map_err(|_| corrupt("an identifier count is out of range"))
 }
 
 fn memories_from(bodies: Vec<String>) -> Result<Vec<Arc<MemoryRecord>>> {
@@ -132,24 +157,27 @@ pub(crate) fn lookup(
     let values: Vec<&str> = keys.iter().map(|k| k.value).collect();
     let rows = store.query(LOOKUP, &[&org.0, &kinds, &values])?;
     let mut out: Owners = std::iter::repeat_n(None, keys.len()).collect();
-    let mut seen: Vec<Arc<StoredContact>> = Vec::new();
     for row in &rows {
         let ord: i64 = column(row, 0)?;
         let slot = usize::try_from(ord - 1)
             .ok()
             .filter(|i| *i < keys.len())
             .ok_or_else(|| corrupt("lookup returned an unknown key position"))?;
-        let contact = contact_from_row(org, row, 1)?;
+        let id = ContactId(column::<Uuid>(row, 1)?);
         // Two keys owned by one contact share one record.
-        let shared = match seen.iter().find(|c| c.contact.id == contact.contact.id) {
-            Some(c) => Arc::clone(c),
+        let shared = out.iter().flatten().find(|o| o.contact.id == id).cloned();
+        let owner = match shared {
+            Some(o) => o,
             None => {
-                let c = Arc::new(contact);
-                seen.push(Arc::clone(&c));
-                c
+                let (contact, version) = contact_fields(org, row, 1)?;
+                Owner {
+                    contact: SharedContact::new(contact),
+                    version,
+                    counts: KindCounts::from_counts(count(row, 7)?, count(row, 8)?, count(row, 9)?),
+                }
             }
         };
-        out[slot] = Some(shared);
+        out[slot] = Some(owner);
     }
     Ok(out)
 }
@@ -164,7 +192,7 @@ pub(crate) fn get_contact(
         return Ok(None);
     };
     Ok(Some(ContactRecord {
-        contact: Arc::new(contact_from_row(org, row, 0)?),
+        contact: contact_from_row(org, row, 0)?,
         memories: memories_from(column(row, 7)?)?,
     }))
 }
@@ -223,7 +251,7 @@ pub(crate) fn list(store: &PostgresStore, org: OrgId, offset: u64, limit: u64) -
             continue; // the empty page's row of NULLs
         }
         contacts.push(ContactRecord {
-            contact: Arc::new(contact_from_row(org, row, 1)?),
+            contact: contact_from_row(org, row, 1)?,
             memories: memories_from(column(row, 8)?)?,
         });
     }

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::Command;
 
+use contacts_core::serde_json::json;
 use contacts_core::{Engine, FindRequest, ListRequest, OrgId};
 use contacts_server::import::{import_file, rejects_path};
 use contacts_sqlite::SqliteStore;
@@ -83,8 +84,8 @@ fn good_rows_are_resolved_and_bad_rows_are_kept_with_their_error() {
             found.contact.name.as_deref(),
             Some(format!("Person {i}, Jr.").as_str())
         );
-        assert_eq!(found.contact.metadata["plan"], "gold");
-        assert_eq!(found.contact.metadata["city"], "Paris");
+        assert_eq!(found.contact.metadata.get("plan"), Some(json!("gold")));
+        assert_eq!(found.contact.metadata.get("city"), Some(json!("Paris")));
     }
     let by_email = engine
         .find(org, &FindRequest::new().with_email("person2@example.com"))

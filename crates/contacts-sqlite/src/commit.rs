@@ -117,7 +117,7 @@ fn insert_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact) -> Outcome 
         params![
             c.id.0.as_bytes(),
             org,
-            c.name,
+            c.name.as_deref(),
             codec::encode_metadata(&c.metadata),
             c.created_at.as_millis(),
             c.updated_at.as_millis(),
@@ -132,7 +132,7 @@ fn update_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact, expected: u
         "UPDATE contacts SET name = ?1, metadata = ?2, updated_at = ?3, version = version + 1 \
          WHERE id = ?4 AND org = ?5 AND version = ?6",
         params![
-            c.name,
+            c.name.as_deref(),
             codec::encode_metadata(&c.metadata),
             c.updated_at.as_millis(),
             c.id.0.as_bytes(),

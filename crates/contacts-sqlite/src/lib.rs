@@ -113,11 +113,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn lookup(
-        &self,
-        org: OrgId,
-        keys: &[IdentifierKey<'_>],
-    ) -> Result<Owners> {
+    fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners> {
         self.read(|conn| reads::lookup(conn, org, keys))
     }
 

@@ -3,23 +3,27 @@
 
 use std::sync::Arc;
 
-use contacts_core::store::{ContactRecord, IdentifierKey, ListPage, Owners, StoredContact, codec};
+use compact_str::CompactString;
+use contacts_core::store::{
+    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, StoredContact, codec,
+};
 use contacts_core::uuid::Uuid;
 use contacts_core::{
     Contact, ContactId, Error, Identifier, IdentifierId, IdentifierKind, MemoryId, MemoryRecord,
-    MemoryScope, Metadata, OrgId, Result, Timestamp,
+    MemoryScope, OrgId, Result, SharedContact, Timestamp,
 };
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, params};
 
 use crate::error::{SqliteError, read_error};
 
+/// One row per hit: the contact and its identifier counts (kept on the row by the
+/// schema's triggers), not its identifiers.
 const LOOKUP: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
-     j.id, j.kind, j.value, j.is_primary \
+     c.phone_numbers, c.emails, c.external_ids \
      FROM identifiers AS i \
      JOIN contacts AS c ON c.id = i.contact_id \
-     JOIN identifiers AS j ON j.contact_id = c.id \
-     WHERE i.org = ?1 AND i.kind = ?2 AND i.value = ?3 \
-     ORDER BY j.seq";
+     WHERE i.org = ?1 AND i.kind = ?2 AND i.value = ?3";
 
 const GET: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
      j.id, j.kind, j.value, j.is_primary \
@@ -105,23 +109,64 @@ fn collect_contacts(org: OrgId, rows: &mut rusqlite::Rows<'_>) -> Result<Vec<Sto
     Ok(out)
 }
 
-fn contact_from_row(org: OrgId, id: ContactId, row: &Row<'_>) -> Result<StoredContact> {
-    let name: Option<String> = row.get(1).map_err(read_error)?;
-    let metadata_text: String = row.get(2).map_err(read_error)?;
-    let metadata: Metadata = codec::decode_metadata(&metadata_text)
+/// The contact of a row whose first six columns are the contact's.
+fn contact_fields(org: OrgId, id: ContactId, row: &Row<'_>) -> Result<(Contact, u64)> {
+    let text = |i: usize| -> Result<Option<&str>> {
+        match row.get_ref(i).map_err(read_error)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(Some)
+                .map_err(|_| corrupt(format!("contact {id}: text is not UTF-8"))),
+            _ => Err(corrupt(format!(
+                "contact {id}: a text column holds another type"
+            ))),
+        }
+    };
+    let name = text(1)?.map(CompactString::from);
+    let metadata = codec::decode_metadata(text(2)?.unwrap_or_default())
         .map_err(|e| corrupt(format!("contact {id}: {e}")))?;
     let version: i64 = row.get(5).map_err(read_error)?;
+    let contact = Contact {
+        id,
+        org_id: org,
+        name,
+        metadata,
+        created_at: Timestamp::from_millis(row.get(3).map_err(read_error)?),
+        updated_at: Timestamp::from_millis(row.get(4).map_err(read_error)?),
+    };
+    Ok((
+        contact,
+        u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+    ))
+}
+
+fn contact_from_row(org: OrgId, id: ContactId, row: &Row<'_>) -> Result<StoredContact> {
+    let (contact, version) = contact_fields(org, id, row)?;
     Ok(StoredContact {
-        contact: Arc::new(Contact {
-            id,
-            org_id: org,
-            name,
-            metadata,
-            created_at: Timestamp::from_millis(row.get(3).map_err(read_error)?),
-            updated_at: Timestamp::from_millis(row.get(4).map_err(read_error)?),
-        }),
+        contact,
         identifiers: Vec::new(),
-        version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+        version,
+    })
+}
+
+fn count(row: &Row<'_>, i: usize) -> Result<u32> {
+    let n: i64 = row.get(i).map_err(read_error)?;
+    u32::try_from(n).map_err(|_| corrupt("an identifier count is out of range"))
+}
+
+/// An owner from a [`LOOKUP`] row.
+fn owner_from_row(org: OrgId, row: &Row<'_>) -> Result<Owner> {
+    let id_bytes = row
+        .get_ref(0)
+        .map_err(read_error)?
+        .as_blob()
+        .map_err(|_| corrupt("a contact id is not a blob"))?;
+    let id = ContactId(uuid(id_bytes)?);
+    let (contact, version) = contact_fields(org, id, row)?;
+    Ok(Owner {
+        contact: SharedContact::new(contact),
+        version,
+        counts: KindCounts::from_counts(count(row, 6)?, count(row, 7)?, count(row, 8)?),
     })
 }
 
@@ -140,23 +185,18 @@ fn identifier_from_row(contact: ContactId, row: &Row<'_>) -> Result<Option<Ident
     }))
 }
 
-fn lookup_one(
-    conn: &Connection,
-    org: OrgId,
-    key: &IdentifierKey<'_>,
-) -> Result<Option<StoredContact>> {
+fn lookup_one(conn: &Connection, org: OrgId, key: &IdentifierKey<'_>) -> Result<Option<Owner>> {
     let mut stmt = conn.prepare_cached(LOOKUP).map_err(read_error)?;
     let mut rows = stmt
         .query(params![org.0.as_bytes(), kind_name(key.kind), key.value])
         .map_err(read_error)?;
-    Ok(collect_contacts(org, &mut rows)?.pop())
+    match rows.next().map_err(read_error)? {
+        Some(row) => owner_from_row(org, row).map(Some),
+        None => Ok(None),
+    }
 }
 
-pub(crate) fn lookup(
-    conn: &Connection,
-    org: OrgId,
-    keys: &[IdentifierKey<'_>],
-) -> Result<Owners> {
+pub(crate) fn lookup(conn: &Connection, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners> {
     // One statement is its own snapshot; several need a read transaction.
     let tx = if keys.len() > 1 {
         Some(conn.unchecked_transaction().map_err(read_error)?)
@@ -171,7 +211,7 @@ pub(crate) fn lookup(
                 .flatten()
                 .find(|o| o.contact.id == c.contact.id)
                 .cloned()
-                .unwrap_or_else(|| Arc::new(c))
+                .unwrap_or(c)
         });
         out.push(found);
     }
@@ -193,7 +233,7 @@ pub(crate) fn get(conn: &Connection, org: OrgId, id: ContactId) -> Result<Option
     let record = match contact {
         None => None,
         Some(contact) => Some(ContactRecord {
-            contact: Arc::new(contact),
+            contact,
             memories: query_memories(
                 conn,
                 CONTACT_MEMORIES,
@@ -267,7 +307,7 @@ pub(crate) fn list(conn: &Connection, org: OrgId, offset: u64, limit: u64) -> Re
                 mine.push(m);
             }
             ContactRecord {
-                contact: Arc::new(c),
+                contact: c,
                 memories: mine,
             }
         })

@@ -169,7 +169,7 @@ pub fn fuzz_requests<S: Store>(store: S, data: &[u8]) {
             e.memory_add_open_item(org, memory, &item, None),
         );
     }
-    if let Ok(facts) = serde_json::from_str::<contacts_core::Metadata>(text) {
+    if let Ok(facts) = serde_json::from_str::<contacts_core::JsonObject>(text) {
         check("facts", e.memory_merge_facts(org, memory, &facts, None));
     }
     if let Ok(summary) = serde_json::from_str::<String>(text) {

@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             json_shapes_match_the_seeds,
             identifier_has_one_owner,
             store_version_preconditions,
+            lookup_reports_versions_and_counts,
             concurrent_resolves_create_each_person_once,
             dyn_store_round_trip,
             resolve_with_persona_creates_memory,

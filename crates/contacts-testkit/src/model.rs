@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contacts_core::{
-    Config, Error, FindRequest, IdentifierKind, MemoryScope, Metadata, Normalized, Normalizer,
+    Config, Error, FindRequest, IdentifierKind, JsonObject, MemoryScope, Normalized, Normalizer,
     OrgId, ResolveRequest, Role, ScopeRequest,
 };
 
@@ -17,7 +17,7 @@ pub struct ModelContact {
     /// Its name.
     pub name: Option<String>,
     /// Its metadata.
-    pub metadata: Metadata,
+    pub metadata: JsonObject,
     /// Identifiers in the order they were attached (oldest first).
     pub identifiers: Vec<(IdentifierKind, String)>,
     /// Memory records in creation order.
@@ -34,11 +34,11 @@ pub struct ModelMemory {
     /// Its summary.
     pub summary: Option<String>,
     /// Its facts.
-    pub facts: Metadata,
+    pub facts: JsonObject,
     /// Messages kept: `(role, content, channel, timestamp ms)`, chronological.
     pub messages: Vec<(Role, String, String, i64)>,
     /// Entities: `(type, id, status, facts)` in first-seen order.
-    pub entities: Vec<(String, String, Option<String>, Metadata)>,
+    pub entities: Vec<(String, String, Option<String>, JsonObject)>,
     /// Open item descriptions, in the order added.
     pub open_items: Vec<String>,
     /// Revision (1 when created, +1 per write).
@@ -53,7 +53,7 @@ impl ModelMemory {
             seq,
             scope,
             summary: None,
-            facts: Metadata::new(),
+            facts: JsonObject::new(),
             messages: Vec::new(),
             entities: Vec::new(),
             open_items: Vec::new(),
@@ -70,9 +70,9 @@ pub enum MemoryOp {
     /// Replace the summary.
     Summary(String),
     /// Merge facts.
-    Facts(Metadata),
+    Facts(JsonObject),
     /// Upsert entity `("order", id)` with a status (if given) and facts.
-    Upsert(String, Option<String>, Metadata),
+    Upsert(String, Option<String>, JsonObject),
     /// Remove entity `("order", id)`.
     RemoveEntity(String),
     /// Add an open item with this description.
@@ -523,7 +523,7 @@ fn merge_patch(target: &serde_json::Value, patch: &serde_json::Value) -> serde_j
     };
     let mut out = match target {
         Value::Object(t) => t.clone(),
-        _ => Metadata::new(),
+        _ => JsonObject::new(),
     };
     for (k, v) in p {
         if v.is_null() {

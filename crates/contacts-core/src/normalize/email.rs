@@ -57,10 +57,7 @@ fn is_canonical(s: &str, rules: EmailRules) -> bool {
         return false;
     };
     let dot_atom = |part: &str| {
-        !part.is_empty()
-            && !part.starts_with('.')
-            && !part.ends_with('.')
-            && !part.contains("..")
+        !part.is_empty() && !part.starts_with('.') && !part.ends_with('.') && !part.contains("..")
     };
     let local_ok = local.len() <= MAX_LOCAL_BYTES
         && dot_atom(local)

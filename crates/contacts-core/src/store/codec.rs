@@ -35,22 +35,18 @@ pub fn decode_memory(body: &str) -> Result<MemoryRecord, String> {
     serde_json::from_str(body).map_err(|e| format!("a memory record is unreadable: {e}"))
 }
 
-/// Metadata as the text of a JSON object.
-pub fn encode_metadata(metadata: &Metadata) -> String {
-    // A map of JSON values with string keys always serialises.
-    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_owned())
+/// Metadata as the text of a JSON object: its canonical text, as it is.
+pub fn encode_metadata(metadata: &Metadata) -> &str {
+    metadata.as_json()
 }
 
-/// Metadata from its stored text.
+/// Metadata from its stored text, checked to be a JSON object (see
+/// [`Metadata::from_stored`]).
 ///
 /// # Errors
 /// A description, if the text is not a JSON object.
 pub fn decode_metadata(text: &str) -> Result<Metadata, String> {
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Object(m)) => Ok(m),
-        Ok(_) => Err("stored metadata is not a JSON object".to_owned()),
-        Err(e) => Err(format!("stored metadata is unreadable: {e}")),
-    }
+    Metadata::from_stored(text)
 }
 
 #[cfg(test)]
@@ -68,8 +64,8 @@ mod tests {
     #[test]
     fn metadata_round_trips_and_refuses_non_objects() {
         let mut m = Metadata::new();
-        m.insert("a".into(), serde_json::json!([1, {"b": null}]));
-        assert_eq!(decode_metadata(&encode_metadata(&m)).unwrap(), m);
+        m.insert("a", serde_json::json!([1, {"b": null}]));
+        assert_eq!(decode_metadata(encode_metadata(&m)).unwrap(), m);
         assert!(decode_metadata("[1]").is_err());
         assert!(decode_metadata("{").is_err());
     }

@@ -19,13 +19,14 @@ pub use batch::{CommitError, WriteBatch, WriteOp};
 use crate::error::Result;
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::memory::{MemoryRecord, MemoryScope};
+use crate::shared::SharedContact;
 use crate::types::{Contact, Identifier, IdentifierKind};
 
 /// A contact as stored: its row, its identifiers and its version.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredContact {
-    /// The contact's own fields, shared (so a resolve hit hands it out without copying).
-    pub contact: Arc<Contact>,
+    /// The contact's own fields.
+    pub contact: Contact,
     /// Its identifiers, oldest first (the order they were attached).
     pub identifiers: Vec<Identifier>,
     /// Incremented by every committed batch that changes the contact or its
@@ -36,17 +37,61 @@ pub struct StoredContact {
 
 impl StoredContact {
     /// How many identifiers of `kind` the contact holds.
-    pub fn count(&self, kind: IdentifierKind) -> usize {
-        self.identifiers
-            .iter()
-            .filter(|i| i.identifier_type == kind)
-            .count()
+    pub fn count(&self, kind: IdentifierKind) -> u32 {
+        self.counts().get(kind)
     }
+
+    /// How many identifiers of each kind the contact holds.
+    pub fn counts(&self) -> KindCounts {
+        KindCounts::of(self.identifiers.iter().map(|i| i.identifier_type))
+    }
+}
+
+/// How many identifiers of each kind a contact holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KindCounts([u32; 3]);
+
+impl KindCounts {
+    /// The counts of a list of kinds.
+    pub fn of(kinds: impl IntoIterator<Item = IdentifierKind>) -> Self {
+        let mut counts = KindCounts::default();
+        for kind in kinds {
+            counts.0[kind.index()] += 1;
+        }
+        counts
+    }
+
+    /// The counts as stored per kind.
+    pub fn from_counts(phone_numbers: u32, emails: u32, external_ids: u32) -> Self {
+        let mut counts = KindCounts::default();
+        counts.0[IdentifierKind::PhoneNumber.index()] = phone_numbers;
+        counts.0[IdentifierKind::Email.index()] = emails;
+        counts.0[IdentifierKind::ExternalId.index()] = external_ids;
+        counts
+    }
+
+    /// How many of `kind`.
+    pub fn get(self, kind: IdentifierKind) -> u32 {
+        self.0[kind.index()]
+    }
+}
+
+/// The owner of a looked-up identifier: what resolve decides from (docs/semantics.md
+/// 3), and no more. Its identifiers are not part of it: the decision needs only how
+/// many of each kind the contact holds, so a SQL backend reads one row per hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Owner {
+    /// The contact, shared with the store where it can be.
+    pub contact: SharedContact,
+    /// Its version (see [`StoredContact::version`]).
+    pub version: u64,
+    /// How many identifiers of each kind it holds.
+    pub counts: KindCounts,
 }
 
 /// The owners [`Store::lookup`] returns, one per key: inline, since a request has at
 /// most three keys, so a lookup allocates nothing.
-pub type Owners = SmallVec<[Option<Arc<StoredContact>>; 3]>;
+pub type Owners = SmallVec<[Option<Owner>; 3]>;
 
 /// One identifier key to look up: `(kind, normalised value)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,7 +106,7 @@ pub struct IdentifierKey<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContactRecord {
     /// The contact and its identifiers.
-    pub contact: Arc<StoredContact>,
+    pub contact: StoredContact,
     /// Its memory records in `(created_at, id)` order.
     pub memories: Vec<Arc<MemoryRecord>>,
 }
@@ -98,8 +143,9 @@ pub struct ListPage {
 /// 2. **Consistent reads.** [`lookup`](Store::lookup), [`get`](Store::get) and
 ///    [`list`](Store::list) each observe one committed state, never half of a batch,
 ///    and `list`'s `total` and rows the same state, because the engine decides from
-///    what it read (`concurrent_resolves_create_each_person_once`,
-///    `list_total_and_pages`).
+///    what it read; `lookup`'s versions and identifier counts are the ones `get`
+///    shows (`concurrent_resolves_create_each_person_once`, `list_total_and_pages`,
+///    `lookup_reports_versions_and_counts`).
 /// 3. **Atomic, serialisable commits.** [`commit`](Store::commit) applies all of a
 ///    batch or none of it, as if batches ran one at a time, also across processes
 ///    sharing one database; every precondition ([`WriteOp::Expect`], the versions of
@@ -132,17 +178,13 @@ pub struct ListPage {
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
 /// pool (docs/semantics.md, "The Store seam").
 pub trait Store: Send + Sync + Debug + 'static {
-    /// For each key, the contact of `org` that owns it, if any, with its identifiers
-    /// and version. The result has one entry per key, in the order of `keys`; all
-    /// entries come from one consistent state.
+    /// For each key, the contact of `org` that owns it, if any, with its version and
+    /// its identifier counts. The result has one entry per key, in the order of
+    /// `keys`; all entries come from one consistent state.
     ///
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
-    fn lookup(
-        &self,
-        org: OrgId,
-        keys: &[IdentifierKey<'_>],
-    ) -> Result<Owners>;
+    fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners>;
 
     /// The contact `id` of `org` with its memory records, or `None`.
     ///

@@ -161,7 +161,7 @@ pub(super) async fn memory_append(
 pub(super) struct EntityBody {
     entity_type: String,
     entity_id: String,
-    facts: Option<contacts_core::Metadata>,
+    facts: Option<contacts_core::JsonObject>,
     status: Option<String>,
     notes: Option<String>,
     last_discussed_at: Option<Timestamp>,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use contacts_core::store::{CommitError, WriteBatch, WriteOp};
 use contacts_core::{
     Config, ContactId, Engine, EntityUpsert, Error, FindRequest, IdentifierId, IdentifierKind,
-    ListRequest, Metadata, NewMessage, NewOpenItem, OrgId, ResolveRequest, Result, Role,
+    JsonObject, ListRequest, NewMessage, NewOpenItem, OrgId, ResolveRequest, Result, Role,
     ScopeRequest, Store, Timestamp, UpdateRequest,
 };
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ fn snapshot<S: Store>(e: &Engine<S>) -> Value {
     serde_json::to_value(e.list(org_o(), ListRequest::new(200, 0)).unwrap()).unwrap()
 }
 
-fn facts(v: Value) -> Metadata {
+fn facts(v: Value) -> JsonObject {
     match v {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
@@ -122,7 +122,7 @@ pub fn update_metadata_is_a_merge_patch<S: Store>(store: S) {
         )
         .unwrap();
     assert_eq!(
-        Value::Object(c.metadata),
+        Value::Object(c.metadata.to_object()),
         json!({"source": "api", "prefs": {"sms": true, "call": true, "lang": "en"}, "tier": "gold"})
     );
     assert_invalid(
@@ -138,7 +138,7 @@ pub fn update_metadata_is_a_merge_patch<S: Store>(store: S) {
         "metadata",
     );
     assert_eq!(
-        Value::Object(e.get(org_o(), a).unwrap().contact.metadata),
+        Value::Object(e.get(org_o(), a).unwrap().contact.metadata.to_object()),
         json!({"source": "api", "prefs": {"sms": true, "call": true, "lang": "en"}, "tier": "gold"})
     );
 }
@@ -294,7 +294,7 @@ pub fn merge_moves_identifiers_and_deletes_duplicate<S: Store>(store: S) {
     assert_eq!(merged.id, p);
     assert_eq!(merged.name.as_deref(), Some("Sarah"), "primary had no name");
     assert_eq!(
-        Value::Object(merged.metadata.clone()),
+        Value::Object(merged.metadata.to_object()),
         json!({"source": "call", "a": 1, "b": 2})
     );
     assert_eq!(

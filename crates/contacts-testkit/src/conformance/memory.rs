@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use contacts_core::{
-    Config, ContactId, Engine, EntityRef, EntityUpsert, Error, FindRequest, ListRequest,
-    ManualClock, MemoryId, Metadata, NewMessage, NewOpenItem, OpenItemId, ResolveRequest, Role,
+    Config, ContactId, Engine, EntityRef, EntityUpsert, Error, FindRequest, JsonObject,
+    ListRequest, ManualClock, MemoryId, NewMessage, NewOpenItem, OpenItemId, ResolveRequest, Role,
     ScopeRequest, SequentialIds, Store, Timestamp,
 };
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ fn msg(role: Role, content: &str, channel: &str, ts: Option<i64>) -> NewMessage 
     }
 }
 
-fn facts(v: Value) -> Metadata {
+fn facts(v: Value) -> JsonObject {
     match v {
         Value::Object(m) => m,
         other => panic!("facts must be an object, got {other}"),
@@ -482,7 +482,7 @@ pub fn memory_facts_merge<S: Store>(store: S) {
     assert_eq!(m.memory_history.len(), 2);
     assert_eq!(m.memory_history[1].entry_type, "facts_update");
     assert_eq!(m.memory_history[1].value, json!({"b": {"y": 2}, "c": null}));
-    let many: Metadata = (0..256).map(|i| (format!("k{i}"), json!(i))).collect();
+    let many: JsonObject = (0..256).map(|i| (format!("k{i}"), json!(i))).collect();
     assert_invalid(e.memory_merge_facts(org_o(), id, &many, None), "facts");
     let big = facts(json!({"big": "x".repeat(64 * 1024)}));
     assert_invalid(e.memory_merge_facts(org_o(), id, &big, None), "facts");

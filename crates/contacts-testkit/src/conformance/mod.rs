@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use contacts_core::store::{CommitError, StoredContact, WriteBatch, WriteOp};
+use contacts_core::store::{CommitError, IdentifierKey, StoredContact, WriteBatch, WriteOp};
 use contacts_core::{
     Config, Contact, ContactId, ContactWithRelations, Engine, Error, FindRequest, Identifier,
     IdentifierId, IdentifierKind, ListRequest, ManualClock, OrgId, ResolveOutcome, ResolveRequest,
@@ -102,7 +102,7 @@ fn values(c: &ContactWithRelations) -> Vec<(IdentifierKind, &str, bool)> {
 }
 
 /// The store's own record of a contact (with its version), bypassing the engine.
-fn stored<S: Store>(e: &Engine<S>, org: OrgId, id: ContactId) -> Option<Arc<StoredContact>> {
+fn stored<S: Store>(e: &Engine<S>, org: OrgId, id: ContactId) -> Option<StoredContact> {
     e.store()
         .get(org, id)
         .expect("store get")

@@ -12,7 +12,8 @@ pub fn resolve_creates_contact<S: Store>(store: S) {
     assert_eq!(out.matched_by, None);
     assert_eq!(out.contact.org_id, org_o());
     assert_eq!(out.contact.name, None);
-    assert_eq!(out.contact.metadata, serde_json::Map::new());
+    assert!(out.contact.metadata.is_empty());
+    assert_eq!(out.contact.metadata.as_json(), "{}");
     assert_eq!(out.contact.created_at, out.contact.updated_at);
     let c = get(&e, org_o(), out.contact.id);
     assert_eq!(values(&c), vec![(PhoneNumber, "+14155550192", true)]);
@@ -120,7 +121,7 @@ pub fn resolve_metadata_fills_missing_keys<S: Store>(store: S) {
         .unwrap();
     assert_eq!(out.contact.id, a.contact.id);
     assert_eq!(
-        Value::Object(out.contact.metadata.clone()),
+        Value::Object(out.contact.metadata.to_object()),
         json!({"source": "inbound_call", "tier": {"a": 1}, "lang": "en"})
     );
     assert!(out.contact.updated_at > a.contact.updated_at);

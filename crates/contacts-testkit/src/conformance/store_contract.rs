@@ -118,7 +118,7 @@ pub fn store_version_preconditions<S: Store>(store: S) {
     // A contact of another org cannot be updated through this org.
     let cross = WriteBatch {
         ops: vec![WriteOp::UpdateContact {
-            contact: (*after.contact).clone(),
+            contact: after.contact.clone(),
             expected_version: 2,
         }],
     };
@@ -140,7 +140,7 @@ pub fn store_version_preconditions<S: Store>(store: S) {
     let both = WriteBatch {
         ops: vec![
             WriteOp::UpdateContact {
-                contact: (*after.contact).clone(),
+                contact: after.contact.clone(),
                 expected_version: 2,
             },
             ident("v1@example.com"),
@@ -271,4 +271,78 @@ pub fn dyn_store_round_trip<S: Store>(store: S) {
     let e2 = engine(boxed);
     let again = e2.resolve(org_o(), &phone("+14155550192")).unwrap();
     assert_eq!((again.contact.id, again.created), (a.contact.id, false));
+}
+
+/// Store contract 2 and docs/semantics.md 3: `lookup` answers each key with its
+/// owner's version and the number of identifiers of each kind it holds (what resolve
+/// decides caps and compatibility from), equal to what `get` shows, after attaches,
+/// a merge and a detach; keys nobody owns answer `None`, in the order asked.
+pub fn lookup_reports_versions_and_counts<S: Store>(store: S) {
+    let e = engine(store);
+    let a = e
+        .resolve(org_o(), &phone("+14155550192").with_email("a@example.com"))
+        .unwrap();
+    let b = e
+        .resolve(
+            org_o(),
+            &ResolveRequest::new()
+                .with_email("b@example.com")
+                .with_external_id("crm-b"),
+        )
+        .unwrap();
+    e.merge(org_o(), a.contact.id, b.contact.id).unwrap();
+    let check = |keys: &[IdentifierKey<'_>]| {
+        let owners = e.store().lookup(org_o(), keys).unwrap();
+        assert_eq!(owners.len(), keys.len());
+        for (key, owner) in keys.iter().zip(&owners) {
+            let Some(owner) = owner else { continue };
+            let s = stored(&e, org_o(), owner.contact.id).expect("owner is stored");
+            assert_eq!(owner.version, s.version, "version of the owner of {key:?}");
+            assert_eq!(owner.counts, s.counts(), "counts of the owner of {key:?}");
+            assert_eq!(*owner.contact, s.contact, "contact of the owner of {key:?}");
+        }
+        owners
+    };
+    let owners = check(&[
+        IdentifierKey {
+            kind: ExternalId,
+            value: "crm-b",
+        },
+        IdentifierKey {
+            kind: PhoneNumber,
+            value: "+14155550100",
+        },
+        IdentifierKey {
+            kind: Email,
+            value: "a@example.com",
+        },
+    ]);
+    assert!(owners[1].is_none(), "an unowned key answers None");
+    let owner = owners[0].as_ref().expect("merged external id");
+    assert_eq!(
+        (
+            owner.counts.get(PhoneNumber),
+            owner.counts.get(Email),
+            owner.counts.get(ExternalId)
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(owners[2].as_ref().map(|o| o.contact.id), Some(a.contact.id));
+    let phone_id = e
+        .get(org_o(), a.contact.id)
+        .unwrap()
+        .identifiers
+        .iter()
+        .find(|i| i.identifier_type == PhoneNumber)
+        .unwrap()
+        .id;
+    e.detach(org_o(), a.contact.id, phone_id).unwrap();
+    let owners = check(&[IdentifierKey {
+        kind: Email,
+        value: "b@example.com",
+    }]);
+    assert_eq!(
+        owners[0].as_ref().map(|o| o.counts.get(PhoneNumber)),
+        Some(0)
+    );
 }

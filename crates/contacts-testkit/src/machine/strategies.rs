@@ -2,7 +2,7 @@
 //! same people again, with blank, junk and invalid values mixed in.
 
 use contacts_core::{
-    FindRequest, IdentifierKind, Metadata, ResolveRequest, Role, ScopeRequest, UpdateRequest,
+    FindRequest, IdentifierKind, JsonObject, ResolveRequest, Role, ScopeRequest, UpdateRequest,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -215,7 +215,7 @@ pub fn memory_ops() -> BoxedStrategy<MemoryOp> {
     ])
     .prop_map(|v| match v {
         serde_json::Value::Object(m) => m,
-        _ => Metadata::new(),
+        _ => JsonObject::new(),
     });
     let entity_id = || proptest::sample::select(vec!["o1".to_owned(), "o2".to_owned()]);
     prop_oneof![

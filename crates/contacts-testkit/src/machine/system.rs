@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
 use contacts_core::{
-    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, IdentifierKind, ListRequest, MemoryId,
-    MemoryScope, Metadata, NewMessage, NewOpenItem, OpenItemId, Role, ScopeRequest, Store,
-    Timestamp,
+    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, IdentifierKind, JsonObject,
+    ListRequest, MemoryId, MemoryScope, NewMessage, NewOpenItem, OpenItemId, Role, ScopeRequest,
+    Store, Timestamp,
 };
 use proptest_state_machine::StateMachineTest;
 
@@ -28,9 +28,9 @@ pub struct Sut<S> {
 /// A memory's content, in a form the model and every engine view can be compared in.
 type Content = (
     Option<String>,
-    Metadata,
+    JsonObject,
     Vec<(Role, String, String, i64)>,
-    Vec<(String, String, Option<String>, Metadata)>,
+    Vec<(String, String, Option<String>, JsonObject)>,
     Vec<String>,
 );
 
@@ -46,7 +46,7 @@ fn model_content(m: &ModelMemory) -> Content {
 
 fn content(
     summary: &Option<String>,
-    facts: &Metadata,
+    facts: &JsonObject,
     messages: &[contacts_core::Message],
     entities: &[contacts_core::Entity],
     items: &[contacts_core::OpenItem],
@@ -407,7 +407,7 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     Ok(m) => {
                         // A context without a record reads as empty content, so empty
                         // and absent compare equal here; the invariants compare records.
-                        let empty: Content = (None, Metadata::new(), vec![], vec![], vec![]);
+                        let empty: Content = (None, JsonObject::new(), vec![], vec![], vec![]);
                         let got = real
                             .expect("model accepts the memory op")
                             .filter(|c| *c != empty);
@@ -525,8 +525,16 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
             for (real, (i, m)) in listed.iter().zip(contacts) {
                 assert_eq!(Some(&real.contact.id), sut.ids.get(&(o, i)), "list order");
                 assert_eq!(real.contact.org_id, org(o), "org isolation");
-                assert_eq!(real.contact.name, m.name, "name of {i}");
-                assert_eq!(real.contact.metadata, m.metadata, "metadata of {i}");
+                assert_eq!(
+                    real.contact.name.as_deref(),
+                    m.name.as_deref(),
+                    "name of {i}"
+                );
+                assert_eq!(
+                    real.contact.metadata.to_object(),
+                    m.metadata,
+                    "metadata of {i}"
+                );
                 let shown: Vec<_> = real
                     .identifiers
                     .iter()

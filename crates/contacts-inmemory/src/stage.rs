@@ -1,0 +1,325 @@
+//! A commit's first phase: every precondition checked and the result staged, with
+//! nothing shared touched, so a failure leaves the store unchanged.
+
+use std::sync::Arc;
+
+use compact_str::CompactString;
+use contacts_core::store::{CommitError, WriteOp};
+use contacts_core::{
+    Contact, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope, OrgId,
+};
+use hashbrown::HashMap;
+
+use crate::BACKEND;
+use crate::index::Inner;
+use crate::slot::SlotIdent;
+
+/// A contact as a batch leaves it, before it is published.
+pub(crate) struct Staged {
+    pub(crate) contact: Contact,
+    pub(crate) version: u64,
+    pub(crate) identifiers: Vec<SlotIdent>,
+    pub(crate) memories: Vec<Arc<MemoryRecord>>,
+    /// The version it had before this batch; `None` if the batch inserted it.
+    pub(crate) base_version: Option<u64>,
+    /// Whether this batch deleted it.
+    pub(crate) deleted: bool,
+}
+
+/// Everything a batch will publish.
+pub(crate) struct Stage<'a> {
+    inner: &'a Inner,
+    pub(crate) org: OrgId,
+    pub(crate) contacts: HashMap<ContactId, Staged>,
+    /// The owner each identifier the batch touched ends with (`None`: freed), so a
+    /// batch's own lookups stay O(1) (a bulk batch of thousands of identifiers must
+    /// not scan a list for each one).
+    pub(crate) idents: HashMap<(IdentifierKind, CompactString), Option<ContactId>>,
+    /// Memory index changes, in order: `Some` to (re)assign, `None` to remove.
+    pub(crate) memories: Vec<(MemoryId, Option<ContactId>)>,
+}
+
+fn conflict(what: String) -> CommitError {
+    CommitError::precondition(what)
+}
+
+/// A batch the engine never builds (a contact or memory of another org): a bug, not a
+/// race.
+fn malformed(what: &'static str) -> CommitError {
+    CommitError::backend(BACKEND, what)
+}
+
+pub(crate) fn same_scope(m: &MemoryRecord, scope: &MemoryScope) -> bool {
+    let (persona, agent) = scope.parts();
+    m.persona_id.as_deref() == persona && m.agent_number.as_deref() == agent
+}
+
+fn check_version(base: Option<u64>, expected: u64, id: ContactId) -> Result<(), CommitError> {
+    if base == Some(expected) {
+        Ok(())
+    } else {
+        Err(conflict(format!(
+            "contact {id} changed since it was read (expected version {expected})"
+        )))
+    }
+}
+
+fn position(
+    s: &Staged,
+    id: contacts_core::IdentifierId,
+    contact: ContactId,
+) -> Result<usize, CommitError> {
+    s.identifiers
+        .iter()
+        .position(|i| i.id == id)
+        .ok_or_else(|| conflict(format!("identifier {id} is not on contact {contact}")))
+}
+
+impl<'a> Stage<'a> {
+    pub(crate) fn new(inner: &'a Inner, org: OrgId) -> Self {
+        Stage {
+            inner,
+            org,
+            contacts: HashMap::new(),
+            idents: HashMap::new(),
+            memories: Vec::new(),
+        }
+    }
+
+    /// The staged copy of a live contact of the org, staging it on first use.
+    fn staged(&mut self, id: ContactId) -> Result<&mut Staged, CommitError> {
+        if self.contacts.get(&id).is_some_and(|s| s.deleted) {
+            return Err(conflict(format!("contact {id} was deleted")));
+        }
+        if !self.contacts.contains_key(&id) {
+            let slot = self
+                .inner
+                .slot(self.org, id)
+                .ok_or_else(|| conflict(format!("contact {id} does not exist")))?;
+            self.contacts.insert(
+                id,
+                Staged {
+                    contact: slot.contact.clone(),
+                    version: slot.version,
+                    identifiers: slot.identifiers().cloned().collect(),
+                    memories: self.inner.memories(id),
+                    base_version: Some(slot.version),
+                    deleted: false,
+                },
+            );
+        }
+        Ok(self.contacts.get_mut(&id).expect("staged above"))
+    }
+
+    /// Who owns `(kind, value)` as of this batch.
+    fn owner(&self, kind: IdentifierKind, value: &str) -> Option<ContactId> {
+        match self.idents.get(&(kind, CompactString::from(value))) {
+            Some(owner) => *owner,
+            None => self
+                .inner
+                .ident(self.org, kind, value)
+                .map(|s| s.contact.id),
+        }
+    }
+
+    fn set_owner(&mut self, kind: IdentifierKind, value: &str, owner: Option<ContactId>) {
+        self.idents
+            .insert((kind, CompactString::from(value)), owner);
+    }
+
+    /// The contact owning memory `id`, as of this batch.
+    fn memory_contact(&self, id: MemoryId) -> Option<ContactId> {
+        match self.memories.iter().rev().find(|(m, _)| *m == id) {
+            Some((_, contact)) => *contact,
+            None => self.inner.memory_owner(id),
+        }
+    }
+
+    pub(crate) fn apply(&mut self, op: &WriteOp) -> Result<(), CommitError> {
+        let org = self.org;
+        match op {
+            WriteOp::Expect {
+                contact_id,
+                version,
+            } => {
+                let base = match self.contacts.get(contact_id) {
+                    Some(s) => s.base_version,
+                    None => self.inner.slot(org, *contact_id).map(|s| s.version),
+                };
+                check_version(base, *version, *contact_id)
+            }
+            WriteOp::InsertContact(c) => {
+                if c.org_id != org {
+                    return Err(malformed("contact of another org in batch"));
+                }
+                if self.contacts.contains_key(&c.id) || self.inner.contact_exists(c.id) {
+                    return Err(conflict(format!("contact {} already exists", c.id)));
+                }
+                self.contacts.insert(
+                    c.id,
+                    Staged {
+                        contact: c.clone(),
+                        version: 1,
+                        identifiers: Vec::new(),
+                        memories: Vec::new(),
+                        base_version: None,
+                        deleted: false,
+                    },
+                );
+                Ok(())
+            }
+            WriteOp::UpdateContact {
+                contact,
+                expected_version,
+            } => {
+                let s = self.staged(contact.id)?;
+                check_version(s.base_version, *expected_version, contact.id)?;
+                s.version = expected_version + 1;
+                // Name, metadata and updated_at change; id, org and created_at never do.
+                s.contact.name.clone_from(&contact.name);
+                s.contact.metadata.clone_from(&contact.metadata);
+                s.contact.updated_at = contact.updated_at;
+                Ok(())
+            }
+            WriteOp::InsertIdentifier(ident) => {
+                if self
+                    .owner(ident.identifier_type, &ident.identifier_value)
+                    .is_some()
+                {
+                    return Err(conflict(format!(
+                        "{} {} is already owned",
+                        ident.identifier_type, ident.identifier_value
+                    )));
+                }
+                let s = self.staged(ident.contact_id)?;
+                s.identifiers.push(SlotIdent::new(ident));
+                self.set_owner(
+                    ident.identifier_type,
+                    &ident.identifier_value,
+                    Some(ident.contact_id),
+                );
+                Ok(())
+            }
+            WriteOp::DeleteIdentifier { id, contact_id } => {
+                let s = self.staged(*contact_id)?;
+                let pos = position(s, *id, *contact_id)?;
+                let gone = s.identifiers.remove(pos);
+                self.set_owner(gone.kind, &gone.value, None);
+                Ok(())
+            }
+            WriteOp::SetPrimary {
+                id,
+                contact_id,
+                is_primary,
+            } => {
+                let s = self.staged(*contact_id)?;
+                let pos = position(s, *id, *contact_id)?;
+                s.identifiers[pos].is_primary = *is_primary;
+                Ok(())
+            }
+            WriteOp::MoveIdentifier {
+                id,
+                from,
+                to,
+                is_primary,
+            } => {
+                self.staged(*to)?;
+                let s = self.staged(*from)?;
+                let pos = position(s, *id, *from)?;
+                let mut moved = s.identifiers.remove(pos);
+                moved.is_primary = *is_primary;
+                self.set_owner(moved.kind, &moved.value, Some(*to));
+                self.staged(*to)?.identifiers.push(moved);
+                Ok(())
+            }
+            WriteOp::DeleteContact {
+                id,
+                expected_version,
+            } => {
+                let s = self.staged(*id)?;
+                check_version(s.base_version, *expected_version, *id)?;
+                s.deleted = true;
+                let idents = std::mem::take(&mut s.identifiers);
+                let memories: Vec<MemoryId> = s.memories.drain(..).map(|m| m.id).collect();
+                for i in idents {
+                    self.set_owner(i.kind, &i.value, None);
+                }
+                for m in memories {
+                    self.memories.push((m, None));
+                }
+                Ok(())
+            }
+            WriteOp::InsertMemory(m) => {
+                if m.org_id != org {
+                    return Err(malformed("memory of another org in batch"));
+                }
+                if self.memory_contact(m.id).is_some() {
+                    return Err(conflict(format!("memory {} already exists", m.id)));
+                }
+                let scope = m.scope();
+                let s = self.staged(m.contact_id)?;
+                if s.memories.iter().any(|x| same_scope(x, &scope)) {
+                    return Err(conflict(format!(
+                        "contact {} already has a memory for this scope",
+                        m.contact_id
+                    )));
+                }
+                s.memories.push(Arc::new(m.clone()));
+                s.memories.sort_by_key(|x| (x.created_at, x.id));
+                self.memories.push((m.id, Some(m.contact_id)));
+                Ok(())
+            }
+            WriteOp::UpdateMemory {
+                record,
+                expected_revision,
+            } => {
+                let from = self
+                    .memory_contact(record.id)
+                    .ok_or_else(|| conflict(format!("memory {} no longer exists", record.id)))?;
+                let s = self.staged(from)?;
+                let pos = s
+                    .memories
+                    .iter()
+                    .position(|x| x.id == record.id && x.revision == *expected_revision)
+                    .ok_or_else(|| {
+                        conflict(format!("memory {} changed since it was read", record.id))
+                    })?;
+                if from == record.contact_id {
+                    s.memories[pos] = Arc::new(record.clone());
+                    return Ok(());
+                }
+                // A merge moves the record to another contact of the org.
+                s.memories.remove(pos);
+                let scope = record.scope();
+                let t = self.staged(record.contact_id)?;
+                if t.memories.iter().any(|x| same_scope(x, &scope)) {
+                    return Err(conflict(format!(
+                        "contact {} already has a memory for this scope",
+                        record.contact_id
+                    )));
+                }
+                t.memories.push(Arc::new(record.clone()));
+                t.memories.sort_by_key(|x| (x.created_at, x.id));
+                self.memories.push((record.id, Some(record.contact_id)));
+                Ok(())
+            }
+            WriteOp::DeleteMemory {
+                id,
+                expected_revision,
+            } => {
+                let contact = self
+                    .memory_contact(*id)
+                    .ok_or_else(|| conflict(format!("memory {id} no longer exists")))?;
+                let s = self.staged(contact)?;
+                let pos = s
+                    .memories
+                    .iter()
+                    .position(|x| x.id == *id && x.revision == *expected_revision)
+                    .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
+                s.memories.remove(pos);
+                self.memories.push((*id, None));
+                Ok(())
+            }
+        }
+    }
+}
