@@ -162,10 +162,18 @@ fn sqlite(c: &mut Criterion) {
     let n = size();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
-    let store = SqliteStore::open(&path).expect("open");
+    let uncached = contacts_sqlite::Options::default().with_cache_entries(0);
+    let store = SqliteStore::open_with(&path, uncached).expect("open");
     load(&store, n);
     let e = engine(store);
     hits(c, "sqlite_hit", &e, n);
+
+    // The same file through the read cache, sized to hold the sample (the default
+    // 10,000 entries does at the default sample size).
+    let cached = contacts_sqlite::Options::default().with_cache_entries((*SAMPLE * 3).max(10_000));
+    let cached = engine(SqliteStore::open_with(&path, cached).expect("open cached"));
+    hits(c, "sqlite_cached_hit", &cached, n);
+    drop(cached);
 
     // Floor: one prepared statement doing the identifier-to-contact-row lookup on the
     // same schema.
@@ -202,6 +210,15 @@ fn sqlite(c: &mut Criterion) {
             })
         });
     drop(stmt);
+
+    // What the cache pays on every call: one `PRAGMA data_version` on an idle
+    // connection.
+    let mut version = raw.prepare("PRAGMA data_version").expect("prepare");
+    c.benchmark_group("sqlite_cached_hit")
+        .bench_function("data_version_check", |b| {
+            b.iter(|| black_box(version.query_row([], |r| r.get::<_, i64>(0)).expect("row")))
+        });
+    drop(version);
 
     // Create: engine against a raw two-insert IMMEDIATE transaction.
     let mut next = n;

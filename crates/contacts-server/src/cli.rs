@@ -70,6 +70,15 @@ pub struct StorageArgs {
         requires = "postgres"
     )]
     pub postgres_schema: String,
+    /// Identifiers the SQLite store's coherent read cache holds (0 turns it off; see
+    /// docs/semantics.md, "Read cache").
+    #[arg(
+        long,
+        env = "CONTACTS_SQLITE_CACHE_ENTRIES",
+        value_name = "N",
+        default_value_t = contacts_sqlite::DEFAULT_CACHE_ENTRIES
+    )]
+    pub sqlite_cache_entries: usize,
 }
 
 /// `contacts serve`.
@@ -235,7 +244,9 @@ impl StorageArgs {
             .db
             .clone()
             .unwrap_or_else(|| PathBuf::from("contacts.db"));
-        let store = contacts_sqlite::SqliteStore::open(&path)
+        let options =
+            contacts_sqlite::Options::default().with_cache_entries(self.sqlite_cache_entries);
+        let store = contacts_sqlite::SqliteStore::open_with(&path, options)
             .map_err(|e| format!("opening {}: {}", path.display(), ErrorChain(&e)))?;
         let keys = SqliteKeys::open(&path)
             .map_err(|e| format!("opening the key table in {}: {e}", path.display()))?;

@@ -43,26 +43,37 @@
 //! resolve that creates a contact took about 110 µs with NORMAL and 440 µs with FULL;
 //! where fsync is slow (spinning disks, some cloud volumes) FULL costs milliseconds.
 //!
+//! # Read cache
+//!
+//! A file database answers repeated lookups from a bounded in-process cache
+//! ([`Options::cache_entries`], 10,000 identifiers by default, 0 for none) that is
+//! coherent: each lookup checks `PRAGMA data_version`, which changes when any other
+//! connection or process commits, and uses only entries read at the current version.
+//! A cached answer is what an uncached read at that moment would return; any commit
+//! retires all entries. docs/semantics.md ("Read cache") states the guarantee;
+//! [`SqliteStore::cache_stats`] counts hits and misses.
+//!
 //! # Topology
 //!
 //! One writer connection behind a mutex, plus a few read-only connections for
 //! lookups, gets and lists, so the read-mostly hot path runs in parallel with writes
 //! and with other reads. An in-memory database has only the one connection.
-
 //!
 //! # Files
 //!
 //! `open.rs` (options, opening, pragmas), `reads.rs` (the read statements and row
-//! decoding), `commit.rs` (one function per write operation), `schema.rs`
-//! (migrations), `error.rs` (mapping SQLite's errors).
+//! decoding), `cache.rs` (the read cache), `commit.rs` (one function per write
+//! operation), `schema.rs` (migrations), `error.rs` (mapping SQLite's errors).
 
+mod cache;
 mod commit;
 mod error;
 mod open;
 mod reads;
 mod schema;
 
-pub use open::{Durability, Options};
+pub use cache::CacheStats;
+pub use open::{DEFAULT_CACHE_ENTRIES, Durability, Options};
 pub use schema::SCHEMA_VERSION;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,6 +84,8 @@ use contacts_core::store::{
 };
 use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 use rusqlite::Connection;
+
+use crate::cache::{Cached, ReadCache};
 
 /// The SQLite store. Clones share the same connections.
 #[derive(Clone, Debug)]
@@ -85,6 +98,7 @@ pub(crate) struct Inner {
     pub(crate) writer: Mutex<Connection>,
     pub(crate) readers: Vec<Mutex<Connection>>,
     pub(crate) next_reader: AtomicUsize,
+    pub(crate) cache: Option<ReadCache>,
 }
 
 // A poisoned mutex only means another thread panicked while holding a connection;
@@ -114,7 +128,17 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners> {
-        self.read(|conn| reads::lookup(conn, org, keys))
+        let Some(cache) = &self.inner.cache else {
+            return self.read(|conn| reads::lookup(conn, org, keys));
+        };
+        match cache.get(org, keys)? {
+            Cached::Hit(owners) => Ok(owners),
+            Cached::Miss(version) => {
+                let owners = self.read(|conn| reads::lookup(conn, org, keys))?;
+                cache.fill(org, keys, &owners, version)?;
+                Ok(owners)
+            }
+        }
     }
 
     fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use contacts_core::Result;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::cache::{CacheStats, ReadCache};
 use crate::error::{SqliteError, read_error};
 use crate::{Inner, SqliteStore, lock, schema};
 
@@ -35,7 +36,14 @@ pub struct Options {
     /// Read-only connections for the read path; default 4. 0 sends reads through the
     /// writer connection.
     pub readers: usize,
+    /// Identifiers the coherent read cache holds (see the crate docs, "Read cache");
+    /// default 10,000, about 3 MB. 0 turns the cache off. In-memory databases have
+    /// none.
+    pub cache_entries: usize,
 }
+
+/// The default [`Options::cache_entries`].
+pub const DEFAULT_CACHE_ENTRIES: usize = 10_000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -43,6 +51,7 @@ impl Default for Options {
             durability: Durability::Normal,
             busy_timeout: Duration::from_secs(5),
             readers: 4,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
         }
     }
 }
@@ -66,6 +75,13 @@ impl Options {
     #[must_use]
     pub fn with_readers(mut self, readers: usize) -> Self {
         self.readers = readers;
+        self
+    }
+
+    /// Sets the read cache's size in identifiers; 0 turns it off.
+    #[must_use]
+    pub fn with_cache_entries(mut self, entries: usize) -> Self {
+        self.cache_entries = entries;
         self
     }
 }
@@ -116,7 +132,8 @@ impl SqliteStore {
     /// let options = Options::default()
     ///     .with_durability(Durability::Full) // fsync every commit
     ///     .with_busy_timeout(Duration::from_secs(10))
-    ///     .with_readers(2);
+    ///     .with_readers(2)
+    ///     .with_cache_entries(100_000); // 0 turns the read cache off
     /// let store = SqliteStore::open_with(dir.path().join("contacts.db"), options)?;
     /// assert_eq!(store.schema_version()?, contacts_sqlite::SCHEMA_VERSION);
     /// # Ok::<(), contacts_core::Error>(())
@@ -141,18 +158,24 @@ impl SqliteStore {
         }
         Self::finish_open(&mut writer, &options)?;
         let read_flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = || -> Result<Connection> {
+            let conn = Connection::open_with_flags(path, read_flags).map_err(read_error)?;
+            configure(&conn, &options)?;
+            Ok(conn)
+        };
         let readers = (0..options.readers)
-            .map(|_| {
-                let conn = Connection::open_with_flags(path, read_flags).map_err(read_error)?;
-                configure(&conn, &options)?;
-                Ok(Mutex::new(conn))
-            })
+            .map(|_| reader().map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
+        let cache = match options.cache_entries {
+            0 => None,
+            n => Some(ReadCache::new(reader()?, n)),
+        };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                cache,
             }),
         })
     }
@@ -182,6 +205,9 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Vec::new(),
                 next_reader: AtomicUsize::new(0),
+                // One private connection: there is nobody else whose commits a cache
+                // would have to notice, and nothing for it to save.
+                cache: None,
             }),
         })
     }
@@ -198,6 +224,33 @@ impl SqliteStore {
             .map_err(read_error)?;
         schema::migrate(writer)?;
         Ok(())
+    }
+
+    /// What the read cache has done since the store was opened; all zero when it is
+    /// off.
+    ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_sqlite::SqliteStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let engine = Engine::new(SqliteStore::open(dir.path().join("contacts.db"))?);
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// let phone = ResolveRequest::new().with_phone("+14155550192");
+    /// engine.resolve(org, &phone)?; // a miss, then the create
+    /// engine.resolve(org, &phone)?; // a miss (the create changed the database)
+    /// engine.resolve(org, &phone)?; // a hit
+    /// let stats = engine.store().cache_stats();
+    /// assert_eq!((stats.hits, stats.misses), (1, 2));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner
+            .cache
+            .as_ref()
+            .map(ReadCache::stats)
+            .unwrap_or_default()
     }
 
     /// The schema version of the open database.

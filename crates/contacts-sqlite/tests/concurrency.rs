@@ -14,7 +14,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use contacts_core::{ContactId, Engine, IdentifierKind, ListRequest, OrgId, ResolveRequest};
+use contacts_core::{
+    ContactId, Engine, FindRequest, IdentifierKind, ListRequest, OrgId, ResolveRequest,
+    UpdateRequest,
+};
 use contacts_sqlite::SqliteStore;
 use contacts_testkit::Guarded;
 use contacts_testkit::concurrent::{Tally, acks, person_request};
@@ -187,6 +190,31 @@ fn child_process_entry() {
                 out.flush().unwrap();
             }
         }
+        // One change to the contact holding +14155550100, then exit.
+        "rename" | "delete" | "detach" => {
+            let held = engine
+                .find(org(), &FindRequest::new().with_phone(CACHED_PHONE))
+                .unwrap()
+                .expect("the parent created it");
+            let id = held.contact.id;
+            match job.as_str() {
+                "rename" => {
+                    engine
+                        .update(org(), id, &UpdateRequest::new().with_name("Renamed"))
+                        .unwrap();
+                }
+                "delete" => engine.delete(org(), id).unwrap(),
+                _ => {
+                    let phone = held
+                        .identifiers
+                        .iter()
+                        .find(|i| i.identifier_type == IdentifierKind::PhoneNumber)
+                        .unwrap();
+                    engine.detach(org(), id, phone.id).unwrap();
+                }
+            }
+            writeln!(out, "ACK {id}").unwrap();
+        }
         other => panic!("unknown child job {other}"),
     }
 }
@@ -208,6 +236,53 @@ fn child(db: &Path, job: &str, seed: u64, start: u128) -> std::process::Child {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
+}
+
+const CACHED_PHONE: &str = "+14155550100";
+
+/// The read cache is coherent across processes (docs/semantics.md, "Read cache"): the
+/// parent's store resolves a contact until the hit is served from its cache, another
+/// process renames the contact, deletes it or detaches the phone, and the parent's very
+/// next resolve sees the change.
+#[test]
+fn the_read_cache_sees_another_process_change_at_once() {
+    for job in ["rename", "delete", "detach"] {
+        let t = common::temp_store();
+        let engine = Engine::new(t.store.clone());
+        let first = engine
+            .resolve(
+                org(),
+                &ResolveRequest::new()
+                    .with_phone(CACHED_PHONE)
+                    .with_email("c@example.com"),
+            )
+            .unwrap();
+        let request = ResolveRequest::new().with_phone(CACHED_PHONE);
+        for _ in 0..3 {
+            let hit = engine.resolve(org(), &request).unwrap();
+            assert_eq!((hit.contact.id, hit.created), (first.contact.id, false));
+        }
+        assert!(
+            t.store.cache_stats().hits > 0,
+            "{job}: the hits came from the cache"
+        );
+        let mut c = child(&common::path(&t), job, 0, 0);
+        let lines = acks(c.stdout.take().unwrap());
+        assert!(c.wait().unwrap().success(), "{job}: child failed");
+        assert_eq!(lines.len(), 1, "{job}: the child made its change");
+        let after = engine.resolve(org(), &request).unwrap();
+        match job {
+            "rename" => {
+                assert_eq!(after.contact.id, first.contact.id);
+                assert_eq!(after.contact.name.as_deref(), Some("Renamed"), "{job}");
+            }
+            // Deleted, or the phone no longer its: the phone is a new person.
+            _ => assert!(
+                after.created && after.contact.id != first.contact.id,
+                "{job}"
+            ),
+        }
+    }
 }
 
 /// Three processes open the same file and resolve an overlapping set of new people at

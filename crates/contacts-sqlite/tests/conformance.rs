@@ -1,5 +1,6 @@
 //! The whole conformance suite on SQLite: on a temporary file (WAL, reader
-//! connections) and on an in-memory database (one connection).
+//! connections, the read cache), without readers, without the cache, and on an
+//! in-memory database (one connection).
 
 mod common;
 
@@ -10,6 +11,12 @@ mod file {
 mod file_without_readers {
     contacts_testkit::conformance_tests!(super::common::temp_store_with(
         contacts_sqlite::Options::default().with_readers(0)
+    ));
+}
+
+mod file_without_cache {
+    contacts_testkit::conformance_tests!(super::common::temp_store_with(
+        contacts_sqlite::Options::default().with_cache_entries(0)
     ));
 }
 

@@ -1,0 +1,204 @@
+//! The coherent read cache: identifier to owner, valid while the database is unchanged.
+//!
+//! Every lookup first asks SQLite whether anything was committed since the entries were
+//! read (`PRAGMA data_version` on a connection of the cache's own, which never writes:
+//! its value changes when any other connection, in this process or another, commits).
+//! Entries carry the version they were read at, so a change retires every entry at
+//! once, without a sweep; LRU-like eviction (quick_cache's S3-FIFO) bounds the count.
+//!
+//! An entry is stored only when the version is the same before and after the read that
+//! produced it, so it is known to describe that version exactly; a cached answer is
+//! then what a read at the moment of the version check would have returned
+//! (docs/semantics.md, "Read cache").
+
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use compact_str::CompactString;
+use contacts_core::store::{IdentifierKey, Owner, Owners};
+use contacts_core::{IdentifierKind, OrgId, Result};
+use quick_cache::Equivalent;
+use rusqlite::Connection;
+
+use crate::error::read_error;
+
+/// An entry's key: an identifier in an org.
+#[derive(Debug, PartialEq, Eq)]
+struct Key {
+    org: OrgId,
+    kind: IdentifierKind,
+    value: CompactString,
+}
+
+/// A key borrowed from a request, to look entries up without building a [`Key`].
+struct KeyRef<'a> {
+    org: OrgId,
+    kind: IdentifierKind,
+    value: &'a str,
+}
+
+// Both hash as `(org, kind, value as str)`, so a `KeyRef` finds its `Key`.
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.org, self.kind, self.value.as_str()).hash(state);
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.org, self.kind, self.value).hash(state);
+    }
+}
+
+impl Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.org == key.org && self.kind == key.kind && self.value == key.value
+    }
+}
+
+/// An owner and the data version it was read at.
+#[derive(Debug)]
+struct Entry {
+    version: i64,
+    owner: Owner,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Read-only; used for the version check alone.
+    watch: Connection,
+    entries: quick_cache::unsync::Cache<Key, Entry>,
+}
+
+/// The cache. One mutex guards the watch connection and the entries; it is held for a
+/// version check and a few hash probes, never across a SQL read of contacts.
+#[derive(Debug)]
+pub(crate) struct ReadCache {
+    state: Mutex<State>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// What the read cache has done since the store was opened
+/// ([`SqliteStore::cache_stats`](crate::SqliteStore::cache_stats)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that read the database (a key not cached, or cached at an older
+    /// version).
+    pub misses: u64,
+    /// Entries held now, current or not yet evicted.
+    pub entries: u64,
+}
+
+/// What a lookup found in the cache.
+pub(crate) enum Cached {
+    /// Every key's owner, current as of the check.
+    Hit(Owners),
+    /// Some key is not cached; the version to quote to [`ReadCache::fill`].
+    Miss(i64),
+}
+
+const DATA_VERSION: &str = "PRAGMA data_version";
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached(DATA_VERSION)
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(read_error)
+}
+
+impl ReadCache {
+    /// A cache of at most about `entries` identifiers, checking through `watch`.
+    pub(crate) fn new(watch: Connection, entries: usize) -> Self {
+        ReadCache {
+            state: Mutex::new(State {
+                watch,
+                entries: quick_cache::unsync::Cache::new(entries),
+            }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a cache: whatever a panicking holder left is still entries
+        // tagged with versions, each correct for its version.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The owners of `keys` in `org` if every key with an owner is cached at the
+    /// current version. Keys nobody owns are never cached (a miss is what precedes a
+    /// write, and any write retires the entries anyway).
+    ///
+    /// # Errors
+    /// A storage error if the version cannot be read.
+    pub(crate) fn get(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Cached> {
+        let state = self.lock();
+        let version = data_version(&state.watch)?;
+        let mut out = Owners::with_capacity(keys.len());
+        for key in keys {
+            let probe = KeyRef {
+                org,
+                kind: key.kind,
+                value: key.value,
+            };
+            match state.entries.get(&probe) {
+                Some(e) if e.version == version => out.push(Some(e.owner.clone())),
+                _ => {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Cached::Miss(version));
+                }
+            }
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Ok(Cached::Hit(out))
+    }
+
+    /// Stores what a read begun after [`ReadCache::get`] returned `Miss(version)`
+    /// found, if the database is still at `version` (so the read saw exactly it).
+    ///
+    /// # Errors
+    /// A storage error if the version cannot be read.
+    pub(crate) fn fill(
+        &self,
+        org: OrgId,
+        keys: &[IdentifierKey<'_>],
+        owners: &Owners,
+        version: i64,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        if data_version(&state.watch)? != version {
+            return Ok(());
+        }
+        for (key, owner) in keys.iter().zip(owners) {
+            if let Some(owner) = owner {
+                let key = Key {
+                    org,
+                    kind: key.kind,
+                    value: CompactString::from(key.value),
+                };
+                state.entries.insert(
+                    key,
+                    Entry {
+                        version,
+                        owner: owner.clone(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReadCache {
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.lock().entries.len() as u64,
+        }
+    }
+}
