@@ -83,18 +83,22 @@ pub(crate) fn kind_name(kind: IdentifierKind) -> &'static str {
     kind.as_str()
 }
 
+/// The contact id in a row's first column.
+fn contact_id(row: &Row<'_>) -> Result<ContactId> {
+    let bytes = row
+        .get_ref(0)
+        .map_err(read_error)?
+        .as_blob()
+        .map_err(|_| corrupt("a contact id is not a blob"))?;
+    Ok(ContactId(uuid(bytes)?))
+}
+
 /// Folds rows of the ten contact-and-identifier columns the queries above select (one
-/// row per identifier, a contact's rows contiguous) into
-/// contacts.
+/// row per identifier, a contact's rows contiguous) into contacts.
 fn collect_contacts(org: OrgId, rows: &mut rusqlite::Rows<'_>) -> Result<Vec<StoredContact>> {
     let mut out: Vec<StoredContact> = Vec::new();
     while let Some(row) = rows.next().map_err(read_error)? {
-        let id_bytes = row
-            .get_ref(0)
-            .map_err(read_error)?
-            .as_blob()
-            .map_err(|_| corrupt("a contact id is not a blob"))?;
-        let id = ContactId(uuid(id_bytes)?);
+        let id = contact_id(row)?;
         if out.last().is_none_or(|c| c.contact.id != id) {
             out.push(contact_from_row(org, id, row)?);
         }
@@ -156,12 +160,7 @@ fn count(row: &Row<'_>, i: usize) -> Result<u32> {
 
 /// An owner from a [`LOOKUP`] row.
 fn owner_from_row(org: OrgId, row: &Row<'_>) -> Result<Owner> {
-    let id_bytes = row
-        .get_ref(0)
-        .map_err(read_error)?
-        .as_blob()
-        .map_err(|_| corrupt("a contact id is not a blob"))?;
-    let id = ContactId(uuid(id_bytes)?);
+    let id = contact_id(row)?;
     let (contact, version) = contact_fields(org, id, row)?;
     Ok(Owner {
         contact: SharedContact::new(contact),

@@ -2,6 +2,8 @@
 //! with the identifiers after every kind of change, since resolve decides caps and
 //! compatibility from them.
 
+mod common;
+
 use contacts_core::{Config, Engine, IdentifierKind, OrgId, ResolveRequest, UpdateRequest};
 use contacts_sqlite::SqliteStore;
 use rusqlite::Connection;
@@ -98,15 +100,7 @@ fn counts_follow_attach_update_merge_detach_and_delete() {
         .id;
     engine.detach(o, a, phone).unwrap();
     assert_eq!(wrong_counts(&path), Vec::<String>::new());
-    let counts: (i64, i64, i64) = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT phone_numbers, emails, external_ids FROM contacts",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(counts, (2, 2, 1));
+    assert_eq!(common::row_counts(&path), vec![(2, 2, 1)]);
     engine.delete(o, a).unwrap();
     assert_eq!(wrong_counts(&path), Vec::<String>::new());
 }

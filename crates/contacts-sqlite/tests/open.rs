@@ -169,15 +169,7 @@ fn upgrades_a_version_1_database() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     // Migration 3 counted the identifiers already there.
-    let counts: (i64, i64, i64) = Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT phone_numbers, emails, external_ids FROM contacts",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(counts, (1, 0, 0));
+    assert_eq!(common::row_counts(&path), vec![(1, 0, 0)]);
     let engine = Engine::new(store);
     let out = engine
         .resolve(

@@ -25,3 +25,16 @@ pub fn temp_store_with(options: Options) -> TempStore {
 pub fn path(t: &TempStore) -> PathBuf {
     t.guard.path().join("contacts.db")
 }
+
+/// The identifier counts (phones, emails, external ids) on the contact rows of the file
+/// at `path`, read with a connection of its own.
+pub fn row_counts(path: &std::path::Path) -> Vec<(i64, i64, i64)> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT phone_numbers, emails, external_ids FROM contacts ORDER BY created_at, id")
+        .expect("prepare");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
