@@ -169,6 +169,11 @@ impl ReadCache {
         owners: &Owners,
         version: i64,
     ) -> Result<()> {
+        // Nothing to store (a first sight, about to be created): skip the second
+        // version check, which costs as much as the cached hit itself.
+        if owners.iter().all(Option::is_none) {
+            return Ok(());
+        }
         let mut state = self.lock();
         if data_version(&state.watch)? != version {
             return Ok(());
