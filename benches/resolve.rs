@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use contacts_benches::{Walk, by_phone, email, engine, formatted_phone, load, org, phone, size};
 use contacts_core::uuid::Uuid;
-use contacts_core::{Engine, ListRequest, OrgId, ResolveRequest};
+use contacts_core::{Engine, OrgId, ResolveRequest};
 use contacts_inmemory::InMemoryStore;
 use contacts_sqlite::SqliteStore;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -135,27 +135,6 @@ fn inmemory(c: &mut Criterion) {
             black_box(out)
         })
     });
-
-    list(c, "inmemory", &e, n);
-}
-
-fn list<S: contacts_core::Store>(c: &mut Criterion, backend: &str, e: &Engine<S>, n: u64) {
-    let mut g = c.benchmark_group(format!("list_{backend}"));
-    for (name, offset) in [
-        ("offset_0", 0),
-        ("offset_half", n / 2),
-        ("offset_90pct", n * 9 / 10),
-    ] {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                black_box(
-                    e.list(org(), ListRequest::new(50, offset as i64))
-                        .expect("list"),
-                )
-            })
-        });
-    }
-    g.finish();
 }
 
 fn sqlite(c: &mut Criterion) {
@@ -265,8 +244,6 @@ fn sqlite(c: &mut Criterion) {
         })
     });
     g.finish();
-
-    list(c, "sqlite", &e, n);
 }
 
 /// PostgreSQL, when `CONTACTS_BENCH_POSTGRES_URL` (or the tests' variable) names a
@@ -367,7 +344,6 @@ fn postgres(c: &mut Criterion) {
     });
     g.finish();
 
-    list(c, "postgres", &e, n);
     drop(e);
     raw.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop the bench schema");

@@ -75,6 +75,9 @@ pub struct Config {
     pub max_metadata_bytes: usize,
     /// Deepest accepted `metadata` nesting (the top-level object is depth 1). Default 16.
     pub max_metadata_depth: usize,
+    /// Most requests one [`Engine::resolve_many`](crate::Engine::resolve_many) call
+    /// takes. Default 1,000.
+    pub max_batch_requests: usize,
     /// Bounds on memory records.
     pub memory: MemoryLimits,
 }
@@ -122,6 +125,7 @@ impl Default for Config {
             max_name_chars: 256,
             max_metadata_bytes: 64 * 1024,
             max_metadata_depth: 16,
+            max_batch_requests: 1_000,
             memory: MemoryLimits::default(),
         }
     }
@@ -244,6 +248,7 @@ impl Config {
         if self.max_name_chars == 0
             || self.max_metadata_bytes == 0
             || self.max_metadata_depth == 0
+            || self.max_batch_requests == 0
             || m.window == 0
             || m.max_message_bytes == 0
             || m.max_summary_bytes == 0
@@ -343,8 +348,14 @@ pub struct SequentialIds {
 impl SequentialIds {
     /// A generator starting at 1.
     pub fn new() -> Self {
+        Self::starting_at(1)
+    }
+
+    /// A generator starting at `n`: two generators started far apart never meet, so
+    /// two engines can share one store deterministically.
+    pub fn starting_at(n: u64) -> Self {
         SequentialIds {
-            next: AtomicU64::new(1),
+            next: AtomicU64::new(n),
         }
     }
 }

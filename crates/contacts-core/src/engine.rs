@@ -8,6 +8,7 @@ use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
+use crate::cursor;
 use crate::error::{Error, NO_IDENTIFIER, Result};
 use crate::memory::{MemoryRecord, MemoryScope};
 use crate::normalize::{Normalized, Normalizer};
@@ -17,7 +18,7 @@ use crate::request::{
 };
 use crate::retry::Step;
 use crate::shared::SharedContact;
-use crate::store::{ContactRecord, IdentifierKey, Owner, Store, WriteBatch, WriteOp};
+use crate::store::{ContactRecord, IdentifierKey, Owner, PageStart, Store, WriteBatch, WriteOp};
 use crate::types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
     Timestamp,
@@ -74,17 +75,25 @@ struct Decision {
     winner_version: Option<u64>,
 }
 
+/// A resolve request after normalisation and validation (see `Engine::resolve_input`).
+pub(crate) struct ResolveInput<'a> {
+    pub(crate) prepared: Prepared<'a>,
+    name: Option<Cow<'a, str>>,
+    metadata: Option<&'a JsonObject>,
+    scope: Option<MemoryScope>,
+}
+
 /// A request's identifiers after normalisation, highest precedence first.
 ///
 /// Inline, like the keys and the owners: a request has at most three identifiers, and a
 /// resolve hit allocates nothing (`crates/contacts-inmemory/tests/allocations.rs`).
-struct Prepared<'a> {
+pub(crate) struct Prepared<'a> {
     values: SmallVec<[(IdentifierKind, Cow<'a, str>); 3]>,
     ignored: Vec<IgnoredValue>,
 }
 
 impl Prepared<'_> {
-    fn keys(&self) -> SmallVec<[IdentifierKey<'_>; 3]> {
+    pub(crate) fn keys(&self) -> SmallVec<[IdentifierKey<'_>; 3]> {
         self.values
             .iter()
             .map(|(kind, value)| IdentifierKey { kind: *kind, value })
@@ -250,32 +259,61 @@ impl<S: Store> Engine<S> {
     ///   `MAX_ATTEMPTS` in the source); nothing is written.
     /// - [`Error::Storage`] when the store fails.
     pub fn resolve(&self, org: OrgId, req: &ResolveRequest) -> Result<ResolveOutcome> {
-        let prepared = self.prepare(|kind| req.identifier(kind))?;
-        let name = self.validate_name(req.name.as_deref())?;
-        let metadata = self.validate_metadata(req.metadata.as_ref())?;
-        let scope = self.scope(req.persona_id.as_deref(), req.agent_number.as_deref())?;
-        let keys = prepared.keys();
+        let input = self.resolve_input(req)?;
+        let keys = input.prepared.keys();
         // Look up, decide in pure code, return at once when nothing must change (a
         // pure read takes no write lock), else commit; a lost race reads again
         // (`retry.rs`).
         self.run(org, "resolve", || {
             let owners = self.store.lookup(org, &keys)?;
-            let mut decision = self.decide(org, &prepared, &owners, name.as_deref(), metadata)?;
-            if let Some(scope) = &scope {
-                self.resolve_memory(org, scope, &mut decision)?;
-            }
-            let Decision {
-                outcome,
-                mut expects,
-                writes,
-                ..
-            } = decision;
-            if writes.is_empty() {
+            let (outcome, ops) = self.resolve_step(org, &input, &owners)?;
+            if ops.is_empty() {
                 return Ok(Step::Done(outcome));
             }
-            expects.extend(writes);
-            Ok(Step::Commit(WriteBatch::new(expects), outcome))
+            Ok(Step::Commit(WriteBatch::new(ops), outcome))
         })
+    }
+
+    /// A resolve request normalised and validated: everything resolve needs that does
+    /// not depend on what the store holds.
+    pub(crate) fn resolve_input<'a>(&self, req: &'a ResolveRequest) -> Result<ResolveInput<'a>> {
+        Ok(ResolveInput {
+            prepared: self.prepare(|kind| req.identifier(kind))?,
+            name: self.validate_name(req.name.as_deref())?,
+            metadata: self.validate_metadata(req.metadata.as_ref())?,
+            scope: self.scope(req.persona_id.as_deref(), req.agent_number.as_deref())?,
+        })
+    }
+
+    /// One resolve decided from the owners of `input`'s keys: the outcome, and the
+    /// batch that makes it true (preconditions first; empty for a pure read).
+    pub(crate) fn resolve_step(
+        &self,
+        org: OrgId,
+        input: &ResolveInput<'_>,
+        owners: &[Option<Owner>],
+    ) -> Result<(ResolveOutcome, Vec<WriteOp>)> {
+        let mut decision = self.decide(
+            org,
+            &input.prepared,
+            owners,
+            input.name.as_deref(),
+            input.metadata,
+        )?;
+        if let Some(scope) = &input.scope {
+            self.resolve_memory(org, scope, &mut decision)?;
+        }
+        let Decision {
+            outcome,
+            mut expects,
+            writes,
+            ..
+        } = decision;
+        if writes.is_empty() {
+            return Ok((outcome, Vec::new()));
+        }
+        expects.extend(writes);
+        Ok((outcome, expects))
     }
 
     /// Step 7: the memory record for the resolved contact and `scope`, created if
@@ -405,7 +443,8 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// A page of the org's contacts in creation order (docs/semantics.md 5).
+    /// A page of the org's contacts in creation order (docs/semantics.md 5), from an
+    /// offset or after a cursor.
     ///
     /// ```
     /// # use contacts_core::*;
@@ -417,25 +456,46 @@ impl<S: Store> Engine<S> {
     /// }
     /// let page = engine.list(org, ListRequest::new(2, 0))?;
     /// assert_eq!((page.data.len(), page.pagination.total, page.pagination.has_more), (2, 3, true));
+    /// // The rest, by cursor: it costs the same at any depth.
+    /// let cursor = page.pagination.next_cursor.expect("more follow");
+    /// let rest = engine.list(org, ListRequest::after(2, cursor))?;
+    /// assert_eq!((rest.data.len(), rest.pagination.has_more), (1, false));
     /// # Ok::<(), contacts_core::Error>(())
     /// ```
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`limit`) for a limit of 0 or less, (`offset`) for a
-    /// negative offset; [`Error::Storage`] when the store fails.
+    /// negative offset, (`after`) for a string that is not a cursor or one given with
+    /// an offset; [`Error::Storage`] when the store fails.
     pub fn list(&self, org: OrgId, req: ListRequest) -> Result<ContactPage> {
         let limit = match req.limit {
             None => DEFAULT_LIMIT,
             Some(l) if l <= 0 => return Err(Error::invalid("limit", "must be at least 1")),
             Some(l) => (l as u64).min(MAX_LIMIT),
         };
-        let offset = match req.offset {
-            None => 0,
-            Some(o) if o < 0 => return Err(Error::invalid("offset", "must not be negative")),
-            Some(o) => o as u64,
+        let start = match (req.offset, req.after.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "after",
+                    "cannot be combined with offset; pass one or the other",
+                ));
+            }
+            (None, Some(cursor)) => PageStart::After(cursor::decode("after", cursor)?),
+            (Some(o), None) if o < 0 => {
+                return Err(Error::invalid("offset", "must not be negative"));
+            }
+            (Some(o), None) => PageStart::Offset(o as u64),
+            (None, None) => PageStart::Offset(0),
         };
-        let page = self.store.list(org, offset, limit)?;
-        let returned = page.contacts.len() as u64;
+        // One more than the page, from the same snapshot: whether more follow.
+        let mut page = self.store.list(org, start, limit + 1)?;
+        let has_more = page.contacts.len() as u64 > limit;
+        page.contacts.truncate(limit as usize);
+        let next_cursor = page
+            .contacts
+            .last()
+            .filter(|_| has_more)
+            .map(|c| cursor::encode(c.contact.position()));
         Ok(ContactPage {
             data: page
                 .contacts
@@ -445,8 +505,12 @@ impl<S: Store> Engine<S> {
             pagination: Pagination {
                 total: page.total,
                 limit,
-                offset,
-                has_more: offset.saturating_add(returned) < page.total,
+                offset: match start {
+                    PageStart::Offset(o) => Some(o),
+                    PageStart::After(_) => None,
+                },
+                has_more,
+                next_cursor,
             },
         })
     }

@@ -35,7 +35,9 @@
 //! # Ok::<(), contacts_core::Error>(())
 //! ```
 
+mod batch_resolve;
 mod config;
+mod cursor;
 mod engine;
 mod error;
 mod ids;

@@ -205,13 +205,17 @@ impl From<&ResolveRequest> for FindRequest {
     }
 }
 
-/// `limit` and `offset` of `GET /v1/contacts`, as given (validated by the engine).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `limit` and `offset` or `after` of `GET /v1/contacts`, as given (validated by the
+/// engine).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRequest {
     /// Page size; default 50, clamped to 200, must be positive.
     pub limit: Option<i64>,
     /// Contacts to skip; default 0, must not be negative.
     pub offset: Option<i64>,
+    /// A cursor from an earlier page's `pagination.next_cursor`: the page starts
+    /// right after the contact it names. Not combined with `offset`.
+    pub after: Option<String>,
 }
 
 impl ListRequest {
@@ -220,6 +224,17 @@ impl ListRequest {
         ListRequest {
             limit: Some(limit),
             offset: Some(offset),
+            after: None,
+        }
+    }
+
+    /// A request for `limit` contacts after the cursor `after` (an earlier page's
+    /// `pagination.next_cursor`).
+    pub fn after(limit: i64, after: impl Into<String>) -> Self {
+        ListRequest {
+            limit: Some(limit),
+            offset: None,
+            after: Some(after.into()),
         }
     }
 }
@@ -329,17 +344,22 @@ pub struct MemoryOutcome {
     pub created: bool,
 }
 
-/// Pagination metadata of a list page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Pagination metadata of a list page: the seed's four fields, and a cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pagination {
     /// Contacts in the org.
     pub total: u64,
     /// The limit actually used (after clamping).
     pub limit: u64,
-    /// The offset used.
-    pub offset: u64,
-    /// `offset + returned < total`.
+    /// The offset used; `null` for a page read by cursor, whose depth is not counted
+    /// (counting it would cost what the cursor saves).
+    pub offset: Option<u64>,
+    /// Whether more contacts follow this page.
     pub has_more: bool,
+    /// When more follow: the cursor to pass as `after` for the next page, whose
+    /// contacts then follow this page's last one however many are created or deleted
+    /// in between.
+    pub next_cursor: Option<String>,
 }
 
 /// One page of `GET /v1/contacts`: serialises as the seed's `data` and `pagination`.

@@ -31,11 +31,12 @@ mod index;
 mod slot;
 mod stage;
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use contacts_core::store::{
-    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, WriteBatch,
+    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{ContactId, Error, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 
@@ -127,7 +128,7 @@ impl Store for InMemoryStore {
         })
     }
 
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+    fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
         let inner = &*self.inner;
         inner.consistent(|| {
             let ids: Vec<ContactId>;
@@ -141,14 +142,22 @@ impl Store for InMemoryStore {
                     });
                 };
                 total = set.len() as u64;
-                let skip = usize::try_from(offset).unwrap_or(usize::MAX);
                 let take = usize::try_from(limit).unwrap_or(usize::MAX);
-                ids = set
-                    .iter()
-                    .skip(skip)
-                    .take(take)
-                    .map(|(_, id)| *id)
-                    .collect();
+                ids = match start {
+                    PageStart::Offset(offset) => {
+                        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+                        set.iter()
+                            .skip(skip)
+                            .take(take)
+                            .map(|(_, id)| *id)
+                            .collect()
+                    }
+                    PageStart::After(p) => set
+                        .range((Bound::Excluded((p.created_at, p.id)), Bound::Unbounded))
+                        .take(take)
+                        .map(|(_, id)| *id)
+                        .collect(),
+                };
             }
             let contacts = ids
                 .into_iter()
@@ -268,7 +277,8 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let reader = store.clone();
         std::thread::spawn(move || {
-            tx.send(reader.list(org, 0, 10).map(|p| p.total)).unwrap();
+            tx.send(reader.list(org, PageStart::Offset(0), 10).map(|p| p.total))
+                .unwrap();
         });
         // The reader cannot finish while the "commit" is in flight.
         assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());

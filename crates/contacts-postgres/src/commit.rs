@@ -95,7 +95,33 @@ pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome
             } => delete_memory(&mut t, *id, *expected_revision)?,
         }
     }
+    count_contacts(&mut t, batch)?;
     t.tx.commit().map_err(commit_error)
+}
+
+/// Adds the batch's net change in contacts to the org's count (migration 0002), last,
+/// so the slot's row is locked only while the transaction commits, and no other lock
+/// is ever awaited while holding it.
+fn count_contacts(t: &mut Tx<'_>, batch: &WriteBatch) -> Outcome {
+    let delta: i64 = batch
+        .ops
+        .iter()
+        .map(|op| match op {
+            WriteOp::InsertContact(_) => 1,
+            WriteOp::DeleteContact { .. } => -1,
+            _ => 0,
+        })
+        .sum();
+    if delta == 0 {
+        return Ok(());
+    }
+    let stmt = t.statement(
+        "INSERT INTO org_counts (org, slot, contacts) VALUES ($1, pg_backend_pid() % 16, $2) \
+         ON CONFLICT (org, slot) DO UPDATE SET contacts = org_counts.contacts + EXCLUDED.contacts",
+    )?;
+    t.tx.execute(&stmt, &[&t.org, &delta])
+        .map_err(commit_error)?;
+    Ok(())
 }
 
 /// A stored version or revision: past `i64::MAX` it cannot be stored, so it can never

@@ -64,7 +64,7 @@ pub use schema::SCHEMA_VERSION;
 use std::sync::Arc;
 
 use contacts_core::store::{
-    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, WriteBatch,
+    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 
@@ -108,8 +108,8 @@ impl Store for PostgresStore {
         reads::memory_by_id(self, org, id)
     }
 
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
-        reads::list(self, org, offset, limit)
+    fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
+        reads::list(self, org, start, limit)
     }
 
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {

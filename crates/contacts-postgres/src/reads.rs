@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 use contacts_core::store::{
-    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, StoredContact, codec,
+    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, PageStart, StoredContact,
+    codec,
 };
 use contacts_core::uuid::Uuid;
 use contacts_core::{
@@ -65,16 +66,34 @@ const GET: &str = concat!(
      FROM contacts AS c WHERE c.id = $1 AND c.org = $2"
 );
 
-/// The org's count and one page, in one statement; an empty page is one row of
-/// `NULL`s after the count.
-const LIST: &str = concat!(
-    "WITH total AS (SELECT count(*) AS n FROM contacts WHERE org = $1) \
-     SELECT total.n, p.* FROM total LEFT JOIN LATERAL (SELECT ",
-    contact_columns!("c"),
-    " AS identifiers, ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
-     ORDER BY m.created_at, m.id) AS memories \
-     FROM contacts AS c WHERE c.org = $1 ORDER BY c.created_at, c.id LIMIT $2 OFFSET $3) AS p \
-     ON true ORDER BY p.created_at, p.id"
+/// The org's total (the sum of its count slots, migration 0002) and one page, in one
+/// statement; an empty page is one row of `NULL`s after the total. `$page` selects the
+/// page's ids from the `(org, created_at, id)` index alone (an index-only scan), so
+/// an offset skips index entries without reading a contact, and rows, identifiers and
+/// memories are read for the page alone.
+macro_rules! list_statement {
+    ($page:literal) => {
+        concat!(
+            "WITH total AS (SELECT coalesce(sum(contacts), 0)::bigint AS n \
+             FROM org_counts WHERE org = $1), page AS (",
+            $page,
+            ") SELECT total.n, p.* FROM total LEFT JOIN LATERAL (SELECT ",
+            contact_columns!("c"),
+            " AS identifiers, ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
+             ORDER BY m.created_at, m.id) AS memories \
+             FROM page JOIN contacts AS c ON c.id = page.id) AS p \
+             ON true ORDER BY p.created_at, p.id"
+        )
+    };
+}
+
+const LIST_BY_OFFSET: &str = list_statement!(
+    "SELECT id FROM contacts WHERE org = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+);
+
+const LIST_AFTER: &str = list_statement!(
+    "SELECT id FROM contacts WHERE org = $1 AND (created_at, id) > ($2, $3) \
+     ORDER BY created_at, id LIMIT $4"
 );
 
 const MEMORY_BY_SCOPE: &str =
@@ -223,12 +242,21 @@ pub(crate) fn memory_by_id(
         .transpose()
 }
 
-pub(crate) fn list(store: &PostgresStore, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+pub(crate) fn list(
+    store: &PostgresStore,
+    org: OrgId,
+    start: PageStart,
+    limit: u64,
+) -> Result<ListPage> {
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let rows = {
         let mut conn = store.conn()?;
         let Conn { client, statements } = &mut *conn;
-        let stmt = prepared(client, statements, LIST).map_err(read_error)?;
+        let sql = match start {
+            PageStart::Offset(_) => LIST_BY_OFFSET,
+            PageStart::After(_) => LIST_AFTER,
+        };
+        let stmt = prepared(client, statements, sql).map_err(read_error)?;
         // The one statement that wants a plan made for its values: a generic plan
         // cannot know that LIMIT is small and sorts the whole org instead of
         // walking the (org, created_at, id) index (measured 266 ms against 76 ms
@@ -236,9 +264,14 @@ pub(crate) fn list(store: &PostgresStore, org: OrgId, offset: u64, limit: u64) -
         let mut tx = client.transaction().map_err(read_error)?;
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
             .map_err(read_error)?;
-        let rows = tx
-            .query(&stmt, &[&org.0, &clamp(limit), &clamp(offset)])
-            .map_err(read_error)?;
+        let rows = match start {
+            PageStart::Offset(offset) => tx.query(&stmt, &[&org.0, &clamp(limit), &clamp(offset)]),
+            PageStart::After(p) => tx.query(
+                &stmt,
+                &[&org.0, &p.created_at.as_millis(), &p.id.0, &clamp(limit)],
+            ),
+        }
+        .map_err(read_error)?;
         tx.commit().map_err(read_error)?;
         rows
     };

@@ -6,11 +6,17 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "org_counts",
+        include_str!("../migrations/0002_org_counts.sql"),
+    ),
+];
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every
 /// process computes the same key and different schemas do not contend.

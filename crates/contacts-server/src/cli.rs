@@ -173,6 +173,10 @@ pub struct ListArgs {
     /// Contacts to skip.
     #[arg(long, allow_negative_numbers = true)]
     pub offset: Option<i64>,
+    /// Start after this cursor (an earlier page's `pagination.next_cursor`) instead of
+    /// at an offset.
+    #[arg(long, conflicts_with = "offset")]
+    pub after: Option<String>,
     /// Engine settings.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -329,6 +333,7 @@ fn list(args: ListArgs) -> Result<ExitCode, CliError> {
     let req = ListRequest {
         limit: args.limit,
         offset: args.offset,
+        after: args.after,
     };
     match engine.list(args.org, req) {
         Ok(page) => {

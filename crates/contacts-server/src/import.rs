@@ -82,7 +82,11 @@ pub fn import_file<S: Store>(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("{}: {e}", rejects_file.display()).into()),
     }
-    let mut rejects: Option<csv::Writer<std::fs::File>> = None;
+    let mut rejects = Rejects {
+        path: rejects_file,
+        headers: headers.clone(),
+        writer: None,
+    };
 
     let bar = if progress {
         let bar = indicatif::ProgressBar::new(size);
@@ -97,6 +101,11 @@ pub fn import_file<S: Store>(
         indicatif::ProgressBar::hidden()
     };
 
+    // Rows go to the engine a batch at a time (`Engine::resolve_many`: the outcomes of
+    // one resolve per row, in far fewer transactions), so memory stays bounded by one
+    // batch whatever the file's size.
+    let mut chunk = Chunk::default();
+    let capacity = engine.config().max_batch_requests;
     let mut summary = Summary::default();
     let mut record = csv::ByteRecord::new();
     loop {
@@ -109,67 +118,133 @@ pub fn import_file<S: Store>(
         }
         summary.rows += 1;
         let line = record.position().map_or(0, |p| p.line());
-        let outcome = row_request(&columns, &headers, &record)
-            .and_then(|req| engine.resolve(org, &req).map_err(RowError::Engine));
-        match outcome {
-            Ok(out) => {
-                if out.created {
-                    summary.created += 1;
-                } else {
-                    summary.matched += 1;
-                }
-                if !out.conflicts.is_empty() {
-                    summary.conflicts += 1;
-                }
-            }
-            Err(RowError::Engine(e @ Error::Storage { .. })) => {
-                bar.abandon();
-                return Err(format!(
-                    "line {line}: {e}; the rows before it are imported, and running the \
-                     import again is safe"
-                )
-                .into());
-            }
-            Err(e) => {
-                summary.rejected += 1;
-                let writer = match &mut rejects {
-                    Some(w) => w,
-                    None => {
-                        let mut w = csv::WriterBuilder::new()
-                            .flexible(true)
-                            .from_path(&rejects_file)
-                            .map_err(|e| format!("{}: {e}", rejects_file.display()))?;
-                        let mut header = csv::ByteRecord::new();
-                        header.push_field(b"line");
-                        header.push_field(b"error");
-                        for h in &headers {
-                            header.push_field(h.as_bytes());
-                        }
-                        w.write_byte_record(&header)?;
-                        rejects.insert(w)
-                    }
-                };
-                let mut row = csv::ByteRecord::new();
-                row.push_field(line.to_string().as_bytes());
-                row.push_field(e.message().as_bytes());
-                for field in &record {
-                    row.push_field(field);
-                }
-                writer.write_byte_record(&row)?;
-            }
-        }
-        if summary.rows % 512 == 0 {
+        chunk.push(line, &record, row_request(&columns, &headers, &record));
+        if chunk.rows.len() >= capacity {
+            chunk
+                .resolve(engine, org, &mut summary, &mut rejects)
+                .inspect_err(|_| bar.abandon())?;
             bar.set_position(record.position().map_or(0, |p| p.byte()));
             bar.set_message(format!("{} rows", summary.rows));
         }
     }
-    if let Some(mut w) = rejects {
+    chunk
+        .resolve(engine, org, &mut summary, &mut rejects)
+        .inspect_err(|_| bar.abandon())?;
+    if let Some(mut w) = rejects.writer {
         w.flush()?;
-        summary.rejects_file = Some(rejects_file);
+        summary.rejects_file = Some(rejects.path);
     }
     bar.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Rows read but not yet resolved: each with its line, its fields (for the rejects
+/// file) and its request or the reason it has none.
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<(u64, csv::ByteRecord, Option<RowError>)>,
+    requests: Vec<ResolveRequest>,
+}
+
+impl Chunk {
+    fn push(
+        &mut self,
+        line: u64,
+        record: &csv::ByteRecord,
+        request: Result<ResolveRequest, RowError>,
+    ) {
+        match request {
+            Ok(req) => {
+                self.requests.push(req);
+                self.rows.push((line, record.clone(), None));
+            }
+            Err(e) => self.rows.push((line, record.clone(), Some(e))),
+        }
+    }
+
+    /// Resolves the chunk's requests as one batch and accounts for every row, in
+    /// order; empties the chunk.
+    fn resolve<S: Store>(
+        &mut self,
+        engine: &Engine<S>,
+        org: OrgId,
+        summary: &mut Summary,
+        rejects: &mut Rejects,
+    ) -> Result<(), BoxError> {
+        let requests = std::mem::take(&mut self.requests);
+        let mut outcomes = engine.resolve_many(org, &requests)?.into_iter();
+        for (line, record, refused) in self.rows.drain(..) {
+            let outcome = match refused {
+                Some(e) => Err(e),
+                None => outcomes
+                    .next()
+                    .ok_or("the engine answered fewer items than it was given")?
+                    .map_err(RowError::Engine),
+            };
+            match outcome {
+                Ok(out) => {
+                    if out.created {
+                        summary.created += 1;
+                    } else {
+                        summary.matched += 1;
+                    }
+                    if !out.conflicts.is_empty() {
+                        summary.conflicts += 1;
+                    }
+                }
+                Err(RowError::Engine(e @ Error::Storage { .. })) => {
+                    return Err(format!(
+                        "line {line}: {e}; the rows before it are imported (and some after \
+                         it may be), and running the import again is safe"
+                    )
+                    .into());
+                }
+                Err(e) => {
+                    summary.rejected += 1;
+                    rejects.write(line, &e, &record)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rejects file, created on the first rejected row.
+struct Rejects {
+    path: PathBuf,
+    headers: csv::StringRecord,
+    writer: Option<csv::Writer<std::fs::File>>,
+}
+
+impl Rejects {
+    fn write(&mut self, line: u64, e: &RowError, record: &csv::ByteRecord) -> Result<(), BoxError> {
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                let mut w = csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_path(&self.path)
+                    .map_err(|e| format!("{}: {e}", self.path.display()))?;
+                let mut header = csv::ByteRecord::new();
+                header.push_field(b"line");
+                header.push_field(b"error");
+                for h in &self.headers {
+                    header.push_field(h.as_bytes());
+                }
+                w.write_byte_record(&header)?;
+                self.writer.insert(w)
+            }
+        };
+        let mut row = csv::ByteRecord::new();
+        row.push_field(line.to_string().as_bytes());
+        row.push_field(e.message().as_bytes());
+        for field in record {
+            row.push_field(field);
+        }
+        writer.write_byte_record(&row)?;
+        Ok(())
+    }
 }
 
 fn columns(headers: &csv::StringRecord) -> Result<Vec<Column>, BoxError> {

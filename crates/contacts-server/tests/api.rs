@@ -323,9 +323,13 @@ async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
     let (status, page) = app.a("GET", "/v1/contacts?limit=2", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys_of(&page), ["data", "errors", "pagination"]);
+    let cursor = page["pagination"]["next_cursor"]
+        .as_str()
+        .expect("a cursor when more follow")
+        .to_owned();
     assert_eq!(
         page["pagination"],
-        json!({"total": 3, "limit": 2, "offset": 0, "has_more": true})
+        json!({"total": 3, "limit": 2, "offset": 0, "has_more": true, "next_cursor": cursor})
     );
     let got: Vec<&str> = page["data"]
         .as_array()
@@ -362,9 +366,28 @@ async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
     let (_, page) = app.a("GET", "/v1/contacts?limit=2&offset=2", None).await;
     assert_eq!(
         page["pagination"],
-        json!({"total": 3, "limit": 2, "offset": 2, "has_more": false})
+        json!({"total": 3, "limit": 2, "offset": 2, "has_more": false, "next_cursor": null})
     );
     assert_eq!(page["data"][0]["id"], ids[2]);
+    // The same page by cursor: no offset, and the cursor is used as it is, unescaped.
+    let (status, page) = app
+        .a("GET", &format!("/v1/contacts?limit=2&after={cursor}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["pagination"],
+        json!({"total": 3, "limit": 2, "offset": null, "has_more": false, "next_cursor": null})
+    );
+    assert_eq!(page["data"][0]["id"], ids[2]);
+    for query in [
+        "after=nonsense".to_owned(),
+        format!("after={cursor}&offset=0"),
+        format!("after={}", "A".repeat(34)),
+    ] {
+        let got = app.a("GET", &format!("/v1/contacts?{query}"), None).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        assert_eq!(got.1["errors"][0]["field"], "after", "{query}");
+    }
     let (_, page) = app.a("GET", "/v1/contacts", None).await;
     assert_eq!(page["pagination"]["limit"], 50);
     let (_, page) = app.a("GET", "/v1/contacts?limit=5000", None).await;
@@ -386,6 +409,88 @@ async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
         assert_eq!(got.1["errors"][0]["field"], field, "{query}");
         assert!(message(&got.1).starts_with(field), "{query}: {}", got.1);
     }
+}
+
+async fn resolve_batch_answers_each_request(app: &TestApp) {
+    let body = json!({"requests": [
+        {"phone_number": "+1 (415) 555-0192"},
+        {"email": "not an email"},
+        {"phone_number": "+14155550192", "name": "Sarah Chen"},
+        {},
+    ]});
+    let (status, json) = app
+        .a("POST", "/v1/contacts/resolve/batch", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["errors"], Value::Null);
+    let items = json["data"].as_array().expect("a list");
+    assert_eq!(items.len(), 4, "one answer per request");
+    for item in items {
+        assert_eq!(keys_of(item), ["data", "errors"]);
+    }
+    assert_eq!(items[0]["data"]["created"], true);
+    assert_eq!(items[0]["errors"], Value::Null);
+    let id = items[0]["data"]["contact"]["id"].clone();
+    assert_eq!(items[1]["data"], Value::Null);
+    assert_eq!(items[1]["errors"][0]["error"], "BAD_REQUEST");
+    assert_eq!(items[1]["errors"][0]["field"], "email");
+    assert_eq!(items[2]["data"]["created"], false);
+    assert_eq!(items[2]["data"]["contact"]["id"], id);
+    assert_eq!(items[2]["data"]["contact"]["name"], "Sarah Chen");
+    assert_eq!(items[3]["errors"][0]["field"], "identifiers");
+    // What a single resolve now answers is what the batch said.
+    let (_, single) = app
+        .a(
+            "POST",
+            "/v1/contacts/resolve",
+            Some(json!({"phone_number": "+14155550192"})),
+        )
+        .await;
+    assert_eq!(single["data"]["contact"], items[2]["data"]["contact"]);
+
+    // The batch itself: required, a list, and bounded.
+    for (body, field) in [
+        (json!({}), "requests"),
+        (
+            json!({"requests": {"phone_number": "+14155550192"}}),
+            "requests",
+        ),
+        (
+            json!({"requests": [{"phone_number": 5}]}),
+            "requests[0].phone_number",
+        ),
+    ] {
+        let got = app
+            .a("POST", "/v1/contacts/resolve/batch", Some(body))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        assert_eq!(got.1["errors"][0]["field"], field, "{}", got.1);
+    }
+    let many: Vec<Value> = (0..1_001)
+        .map(|i| json!({"external_id": format!("bulk-{i}")}))
+        .collect();
+    let got = app
+        .a(
+            "POST",
+            "/v1/contacts/resolve/batch",
+            Some(json!({"requests": many})),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+    assert_eq!(got.1["errors"][0]["field"], "requests");
+    let (_, page) = app.a("GET", "/v1/contacts", None).await;
+    assert_eq!(
+        page["pagination"]["total"], 1,
+        "an over-long batch writes nothing"
+    );
+    let (status, json) = app
+        .a(
+            "POST",
+            "/v1/contacts/resolve/batch",
+            Some(json!({"requests": []})),
+        )
+        .await;
+    assert_eq!((status, json["data"].clone()), (StatusCode::OK, json!([])));
 }
 
 async fn find_returns_the_contact_or_null(app: &TestApp) {
@@ -1346,7 +1451,7 @@ impl Store for BrokenStore {
     fn list(
         &self,
         _: OrgId,
-        _: u64,
+        _: contacts_core::store::PageStart,
         _: u64,
     ) -> contacts_core::Result<contacts_core::store::ListPage> {
         broken()
@@ -1478,6 +1583,7 @@ api_tests!(
     resolve_with_a_scope_creates_the_memory,
     bad_bodies_are_400_naming_the_field,
     list_pages_and_validates_limit_and_offset,
+    resolve_batch_answers_each_request,
     find_returns_the_contact_or_null,
     get_update_and_delete_by_id,
     merge_moves_identifiers_and_deletes_the_duplicate,

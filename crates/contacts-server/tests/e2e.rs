@@ -268,7 +268,7 @@ fn the_seed_requests_work_against_the_real_binary() {
     assert_shape(&serde_json::from_str(LIST_SEED).unwrap(), &list, "");
     assert_eq!(
         list["pagination"],
-        json!({"total": 1, "limit": 50, "offset": 0, "has_more": false})
+        json!({"total": 1, "limit": 50, "offset": 0, "has_more": false, "next_cursor": null})
     );
     let contact = &list["data"][0];
     assert_eq!(contact["identifiers"].as_array().unwrap().len(), 3);
@@ -447,7 +447,7 @@ fn cli_resolve_and_list_print_the_servers_json() {
     assert!(ok);
     assert_eq!(
         list["pagination"],
-        json!({"total": 1, "limit": 10, "offset": 0, "has_more": false})
+        json!({"total": 1, "limit": 10, "offset": 0, "has_more": false, "next_cursor": null})
     );
     assert_eq!(list["errors"], Value::Null);
 

@@ -80,7 +80,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use contacts_core::store::{
-    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, WriteBatch,
+    CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
 use rusqlite::Connection;
@@ -158,8 +158,8 @@ impl Store for SqliteStore {
         self.read(|conn| reads::memory_by_id(conn, org, id))
     }
 
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
-        self.read(|conn| reads::list(conn, org, offset, limit))
+    fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
+        self.read(|conn| reads::list(conn, org, start, limit))
     }
 
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {

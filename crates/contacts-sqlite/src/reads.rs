@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 use contacts_core::store::{
-    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, StoredContact, codec,
+    ContactRecord, IdentifierKey, KindCounts, ListPage, Owner, Owners, PageStart, StoredContact,
+    codec,
 };
 use contacts_core::uuid::Uuid;
 use contacts_core::{
@@ -31,7 +32,9 @@ const GET: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, 
      WHERE c.id = ?1 AND c.org = ?2 \
      ORDER BY j.seq";
 
-const COUNT: &str = "SELECT count(*) FROM contacts WHERE org = ?1";
+/// The org's total, kept by the schema's triggers (migration 0004): one row, however
+/// many contacts the org holds.
+const TOTAL: &str = "SELECT contacts FROM org_counts WHERE org = ?1";
 
 const CONTACT_MEMORIES: &str =
     "SELECT body FROM memories WHERE contact_id = ?1 AND org = ?2 ORDER BY created_at, id";
@@ -41,10 +44,15 @@ const MEMORY_BY_SCOPE: &str =
 
 const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2";
 
-const LIST_MEMORIES: &str = "WITH c AS (SELECT id, created_at \
-       FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
-     SELECT m.body FROM c JOIN memories AS m ON m.contact_id = c.id \
-     ORDER BY c.created_at, c.id, m.created_at, m.id";
+/// A page's bounds by offset: the skip walks only the `(org, created_at, id)` index,
+/// which covers it (the table is WITHOUT ROWID, so the index holds the key), and
+/// touches no contact row; the cost is one index step per skipped contact.
+const PAGE_BY_OFFSET: &str = "SELECT created_at, id FROM contacts \
+     WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3";
+
+/// A page's bounds by cursor: a seek in the same index, at the same cost at any depth.
+const PAGE_AFTER: &str = "SELECT created_at, id FROM contacts \
+     WHERE org = ?1 AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4";
 
 fn memory_from_body(body: &str) -> Result<MemoryRecord> {
     codec::decode_memory(body).map_err(corrupt)
@@ -64,12 +72,19 @@ fn query_memories(
         .collect()
 }
 
-const LIST: &str = "WITH c AS (SELECT id, name, metadata, created_at, updated_at, version \
-       FROM contacts WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) \
-     SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
+/// The contacts of a page, given its first and last positions: a range of the index,
+/// so rows are read for the page alone.
+const LIST: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version, \
      j.id, j.kind, j.value, j.is_primary \
-     FROM c LEFT JOIN identifiers AS j ON j.contact_id = c.id \
+     FROM contacts AS c LEFT JOIN identifiers AS j ON j.contact_id = c.id \
+     WHERE c.org = ?1 AND (c.created_at, c.id) >= (?2, ?3) AND (c.created_at, c.id) <= (?4, ?5) \
      ORDER BY c.created_at, c.id, j.seq";
+
+/// The memories of the same range of a page.
+const LIST_MEMORIES: &str = "SELECT m.body FROM contacts AS c \
+     JOIN memories AS m ON m.contact_id = c.id \
+     WHERE c.org = ?1 AND (c.created_at, c.id) >= (?2, ?3) AND (c.created_at, c.id) <= (?4, ?5) \
+     ORDER BY c.created_at, c.id, m.created_at, m.id";
 
 pub(crate) fn corrupt(what: impl Into<String>) -> Error {
     SqliteError::Corrupt(what.into()).into()
@@ -275,27 +290,84 @@ pub(crate) fn memory_by_id(
     .pop())
 }
 
-pub(crate) fn list(conn: &Connection, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
+/// A page of the org's contacts from one read transaction: the total (one row), the
+/// page's bounds from the index, then the contacts and memories in those bounds.
+pub(crate) fn list(
+    conn: &Connection,
+    org: OrgId,
+    start: PageStart,
+    limit: u64,
+) -> Result<ListPage> {
     let tx = conn.unchecked_transaction().map_err(read_error)?;
     let total: i64 = conn
-        .prepare_cached(COUNT)
-        .and_then(|mut s| s.query_row(params![org.0.as_bytes()], |r| r.get(0)))
+        .prepare_cached(TOTAL)
+        .and_then(|mut s| {
+            s.query_row(params![org.0.as_bytes()], |r| r.get(0))
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(0),
+                    e => Err(e),
+                })
+        })
         .map_err(read_error)?;
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(LIST).map_err(read_error)?;
-    let mut rows = stmt
-        .query(params![org.0.as_bytes(), clamp(limit), clamp(offset)])
+    let bounds = {
+        let mut stmt;
+        let mut rows = match start {
+            PageStart::Offset(offset) => {
+                stmt = conn.prepare_cached(PAGE_BY_OFFSET).map_err(read_error)?;
+                stmt.query(params![org.0.as_bytes(), clamp(limit), clamp(offset)])
+            }
+            PageStart::After(p) => {
+                stmt = conn.prepare_cached(PAGE_AFTER).map_err(read_error)?;
+                stmt.query(params![
+                    org.0.as_bytes(),
+                    p.created_at.as_millis(),
+                    p.id.0.as_bytes(),
+                    clamp(limit)
+                ])
+            }
+        }
         .map_err(read_error)?;
+        let mut first = None;
+        let mut last = None;
+        while let Some(row) = rows.next().map_err(read_error)? {
+            let position = (
+                row.get::<_, i64>(0).map_err(read_error)?,
+                uuid(
+                    row.get_ref(1)
+                        .map_err(read_error)?
+                        .as_blob()
+                        .map_err(|_| corrupt("a contact id is not a blob"))?,
+                )?,
+            );
+            first.get_or_insert(position);
+            last = Some(position);
+        }
+        first.zip(last)
+    };
+    let total = u64::try_from(total).map_err(|_| corrupt("negative count"))?;
+    let Some(((from_at, from_id), (to_at, to_id))) = bounds else {
+        tx.commit().map_err(read_error)?;
+        return Ok(ListPage {
+            total,
+            contacts: Vec::new(),
+        });
+    };
+    let range = params![
+        org.0.as_bytes(),
+        from_at,
+        from_id.as_bytes(),
+        to_at,
+        to_id.as_bytes()
+    ];
+    let mut stmt = conn.prepare_cached(LIST).map_err(read_error)?;
+    let mut rows = stmt.query(range).map_err(read_error)?;
     let contacts = collect_contacts(org, &mut rows)?;
     drop(rows);
     drop(stmt);
-    let mut memories = query_memories(
-        conn,
-        LIST_MEMORIES,
-        params![org.0.as_bytes(), clamp(limit), clamp(offset)],
-    )?
-    .into_iter()
-    .peekable();
+    let mut memories = query_memories(conn, LIST_MEMORIES, range)?
+        .into_iter()
+        .peekable();
     // Both queries walk the page in the same order, so memories are matched
     // to their contacts in one pass.
     let contacts = contacts
@@ -312,8 +384,5 @@ pub(crate) fn list(conn: &Connection, org: OrgId, offset: u64, limit: u64) -> Re
         })
         .collect();
     tx.commit().map_err(read_error)?;
-    Ok(ListPage {
-        total: u64::try_from(total).map_err(|_| corrupt("negative count"))?,
-        contacts,
-    })
+    Ok(ListPage { total, contacts })
 }

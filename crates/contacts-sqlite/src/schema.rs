@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_memories.sql"),
     include_str!("../migrations/0003_identifier_counts.sql"),
+    include_str!("../migrations/0004_org_counts.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

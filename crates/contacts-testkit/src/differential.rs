@@ -152,6 +152,7 @@ impl<S: Store> Side<S> {
                 ListRequest {
                     limit: *limit,
                     offset: *offset,
+                    after: None,
                 },
             )),
         }

@@ -69,6 +69,15 @@ macro_rules! conformance_tests {
             list_defaults_and_clamping,
             list_offset_past_end,
             list_rejects_bad_limit_and_offset,
+            list_cursor_walk,
+            list_cursor_survives_writes,
+            list_cursor_walk_under_concurrent_writes,
+            list_total_follows_writes,
+            list_rejects_bad_cursor,
+            resolve_many_matches_single_resolves,
+            resolve_many_bounds_and_errors,
+            resolve_many_commits_as_few_as_it_can,
+            resolve_many_concurrent_batches_create_each_person_once,
             json_shapes_match_the_seeds,
             identifier_has_one_owner,
             store_version_preconditions,
@@ -158,10 +167,10 @@ macro_rules! forward_store_reads {
         fn list(
             &self,
             org: $crate::__core::OrgId,
-            offset: u64,
+            start: $crate::__core::store::PageStart,
             limit: u64,
         ) -> $crate::__core::Result<$crate::__core::store::ListPage> {
-            self.$field.list(org, offset, limit)
+            self.$field.list(org, start, limit)
         }
     };
 }

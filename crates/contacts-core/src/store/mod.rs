@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::memory::{MemoryRecord, MemoryScope};
 use crate::shared::SharedContact;
+use crate::time::Timestamp;
 use crate::types::{Contact, Identifier, IdentifierKind};
 
 /// A contact as stored: its row, its identifiers and its version.
@@ -36,6 +37,14 @@ pub struct StoredContact {
 }
 
 impl StoredContact {
+    /// Its place in list order.
+    pub fn position(&self) -> ListPosition {
+        ListPosition {
+            created_at: self.contact.created_at,
+            id: self.contact.id,
+        }
+    }
+
     /// How many identifiers of `kind` the contact holds.
     pub fn count(&self, kind: IdentifierKind) -> u32 {
         self.counts().get(kind)
@@ -111,6 +120,26 @@ pub struct ContactRecord {
     pub memories: Vec<Arc<MemoryRecord>>,
 }
 
+/// A contact's place in list order: `(created_at, id)`, a total order (contract rule 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListPosition {
+    /// The contact's `created_at`.
+    pub created_at: Timestamp,
+    /// The contact's id, which breaks ties.
+    pub id: ContactId,
+}
+
+/// Where a page of [`Store::list`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageStart {
+    /// After skipping this many contacts of the org in list order.
+    Offset(u64),
+    /// At the first contact strictly after this position (a cursor): its cost does
+    /// not grow with the depth, and contacts created or deleted elsewhere in the order
+    /// never shift it.
+    After(ListPosition),
+}
+
 /// One page of an org's contacts and the org's total, read from one snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListPage {
@@ -159,9 +188,16 @@ pub struct ListPage {
 ///    the storage itself so no race can break it (`identifier_has_one_owner`,
 ///    `memory_create_is_get_or_create`).
 /// 5. **Order.** A contact's identifiers come back oldest first, `list` orders
-///    contacts by `(created_at, id)` ascending (a total order), and a contact's memory
-///    records come back by `(created_at, id)`, because pages and primaries depend on
-///    it (`list_order`, `get_returns_relations_in_order`).
+///    contacts by `(created_at, id)` ascending (a total order) and a
+///    [`PageStart::After`] page starts strictly after its position, and a contact's
+///    memory records come back by `(created_at, id)`, because pages, cursors and
+///    primaries depend on it (`list_order`, `list_cursor_walk`,
+///    `get_returns_relations_in_order`).
+/// 9. **Constant-cost totals.** `list`'s `total` is kept as a count that every insert
+///    and delete of a contact maintains in the same atomic unit, not counted per call,
+///    because a first page must cost the same at a million contacts as at ten
+///    (`list_total_follows_writes`; docs/benchmarks.md, "Work that grows with the
+///    data").
 /// 6. **Versions.** A contact starts at version 1 and only `UpdateContact` moves it,
 ///    by exactly one, because the engine pairs every change to a contact with one
 ///    ([`WriteBatch::validate`]) and a backend need only store what it is given
@@ -209,12 +245,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
     fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>>;
 
-    /// Up to `limit` contacts of `org` after skipping `offset`, in `(created_at, id)`
-    /// order, and the org's total, from one snapshot.
+    /// Up to `limit` contacts of `org` from `start`, in `(created_at, id)` order, and
+    /// the org's total, from one snapshot.
     ///
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
-    fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage>;
+    fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage>;
 
     /// Applies `batch` to `org` atomically (see the contract).
     ///
@@ -249,8 +285,8 @@ macro_rules! forward_store {
             fn memory_by_id(&self, org: OrgId, id: MemoryId) -> Result<Option<Arc<MemoryRecord>>> {
                 (**self).memory_by_id(org, id)
             }
-            fn list(&self, org: OrgId, offset: u64, limit: u64) -> Result<ListPage> {
-                (**self).list(org, offset, limit)
+            fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
+                (**self).list(org, start, limit)
             }
             fn commit(
                 &self,

@@ -9,8 +9,9 @@ use contacts_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::extract::{JsonBody, int_param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, int_param, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
+use crate::error::{ApiError, ErrorBody};
 
 pub(super) async fn resolve(
     State(state): State<AppState>,
@@ -18,6 +19,44 @@ pub(super) async fn resolve(
     JsonBody(req): JsonBody<ResolveRequest>,
 ) -> ApiResult {
     Ok(ok(state.run(move |e| e.resolve(org, &req)).await?))
+}
+
+/// The body of `POST /v1/contacts/resolve/batch`.
+#[derive(Deserialize)]
+pub(super) struct BatchBody {
+    requests: Option<Vec<ResolveRequest>>,
+}
+
+/// One item of a batch's answer: the envelope its single resolve would have had.
+#[derive(Serialize)]
+struct ItemEnvelope {
+    data: Option<contacts_core::ResolveOutcome>,
+    errors: Option<[ErrorBody; 1]>,
+}
+
+/// Many resolves in one call (docs/semantics.md 3, "Batches"): `200` with one
+/// envelope per request, in order, whenever the batch itself is well formed.
+pub(super) async fn resolve_batch(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> ApiResult {
+    let requests = required("requests", body.requests)?;
+    let results = state.run(move |e| e.resolve_many(org, &requests)).await?;
+    let items: Vec<ItemEnvelope> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(outcome) => ItemEnvelope {
+                data: Some(outcome),
+                errors: None,
+            },
+            Err(e) => ItemEnvelope {
+                data: None,
+                errors: Some([ApiError::from(e).body]),
+            },
+        })
+        .collect();
+    Ok(ok(items))
 }
 
 pub(super) async fn find(
@@ -46,6 +85,7 @@ pub(super) async fn list_contacts(
     let req = ListRequest {
         limit: int_param(&pairs, "limit")?,
         offset: int_param(&pairs, "offset")?,
+        after: param(&pairs, "after").map(str::to_owned),
     };
     let page = state.run(move |e| e.list(org, req)).await?;
     Ok(Json(ListEnvelope {

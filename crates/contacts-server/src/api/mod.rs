@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/contacts", get(list_contacts))
         .route("/v1/contacts/resolve", post(resolve))
+        .route("/v1/contacts/resolve/batch", post(resolve_batch))
         .route("/v1/contacts/find", post(find))
         .route("/v1/contacts/merge", post(merge))
         .route(
@@ -209,7 +210,10 @@ fn request_span(req: &Request) -> tracing::Span {
 async fn healthz(State(state): State<AppState>) -> ApiResult {
     // A real read through the store: a server whose database is gone is not healthy.
     state
-        .run(|engine| engine.store().list(OrgId(uuid::Uuid::nil()), 0, 1))
+        .run(|engine| {
+            let start = contacts_core::store::PageStart::Offset(0);
+            engine.store().list(OrgId(uuid::Uuid::nil()), start, 1)
+        })
         .await?;
     Ok(ok(serde_json::json!({"status": "ok"})))
 }

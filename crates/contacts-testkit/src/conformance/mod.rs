@@ -6,6 +6,7 @@
 //!
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
+mod batch;
 mod lifecycle;
 mod list;
 mod memory;
@@ -14,6 +15,7 @@ mod reads;
 mod resolve;
 mod shapes;
 mod store_contract;
+pub use batch::*;
 pub use lifecycle::*;
 pub use list::*;
 pub use memory::*;

@@ -62,9 +62,10 @@ pub fn json_shapes_match_the_seeds<S: Store>(store: S) {
         json!("phone_number")
     );
     assert_eq!(item["memories"], json!([]));
+    // The seed's four fields, in its order, then the cursor (docs/semantics.md 5).
     assert_eq!(
         page["pagination"],
-        json!({"total": 1, "limit": 50, "offset": 0, "has_more": false})
+        json!({"total": 1, "limit": 50, "offset": 0, "has_more": false, "next_cursor": null})
     );
     // Deserialising the JSON gives the same value back.
     let back: ResolveOutcome = serde_json::from_value(v).unwrap();

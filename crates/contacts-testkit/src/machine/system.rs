@@ -313,7 +313,14 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                 ));
             }
             (Op::List(o, limit, offset), Expected::List(expected)) => {
-                let real = sut.engine.list(org(o), ListRequest { limit, offset });
+                let real = sut.engine.list(
+                    org(o),
+                    ListRequest {
+                        limit,
+                        offset,
+                        after: None,
+                    },
+                );
                 match expected {
                     Err(field) => expect_rejected(real, field),
                     Ok((indexes, used, total)) => {
