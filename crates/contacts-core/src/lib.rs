@@ -40,6 +40,7 @@ mod config;
 mod cursor;
 mod engine;
 mod error;
+mod export;
 mod ids;
 mod lifecycle;
 mod memory;
@@ -59,6 +60,7 @@ pub use compact_str::CompactString;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
+pub use export::Export;
 pub use memory::{
     EmbeddedMemory, Entity, EntityRef, EntityUpsert, HistoryEntry, MemoryContext, MemoryId,
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,

@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::api::{self, AppState, DEFAULT_BODY_LIMIT, DynEngine};
 use crate::error::{ApiError, ErrorChain};
-use crate::import;
 use crate::keys::{self, KeyStore, Keyring, MemoryKeys, SqliteKeys};
 use crate::settings::EngineArgs;
+use crate::{export, import};
 
 /// Errors the CLI reports on stderr before exiting with status 1.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
@@ -47,6 +47,9 @@ pub enum Command {
     /// Resolve every row of a CSV file (columns phone_number, email, external_id,
     /// name; any other column goes into metadata).
     Import(ImportArgs),
+    /// Write every contact of an org, with identifiers and memories, as JSON lines or
+    /// CSV, in constant memory.
+    Export(ExportArgs),
 }
 
 /// Where the data lives. Exactly one of the three; the default is `--db ./contacts.db`.
@@ -201,6 +204,26 @@ pub struct ImportArgs {
     pub storage: StorageArgs,
 }
 
+/// `contacts export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The org to export.
+    #[arg(long)]
+    pub org: OrgId,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: export::Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
 /// An opened backend: the contacts store and its key store.
 pub struct Opened {
     /// The contacts.
@@ -272,6 +295,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Resolve(args) => resolve(args),
         Command::List(args) => list(args),
         Command::Import(args) => import(&args),
+        Command::Export(args) => export_command(&args),
     }
 }
 
@@ -323,6 +347,22 @@ fn import(args: &ImportArgs) -> Result<ExitCode, CliError> {
     let engine = Engine::with_config(opened.store, config)?;
     let summary = import::import_file(&engine, args.org, &args.file, true)?;
     print_json(&summary)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_command(args: &ExportArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
+    let opened = args.storage.open(false)?;
+    let engine = Engine::with_config(opened.store, config)?;
+    let written = match &args.output {
+        Some(path) => {
+            let file =
+                std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            export::write_export(&engine, args.org, args.format, file)?
+        }
+        None => export::write_export(&engine, args.org, args.format, std::io::stdout().lock())?,
+    };
+    eprintln!("exported {written} contacts");
     Ok(ExitCode::SUCCESS)
 }
 

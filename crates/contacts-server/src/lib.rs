@@ -53,6 +53,7 @@
 pub mod api;
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod keys;
 pub mod settings;

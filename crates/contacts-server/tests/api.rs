@@ -493,6 +493,40 @@ async fn resolve_batch_answers_each_request(app: &TestApp) {
     assert_eq!((status, json["data"].clone()), (StatusCode::OK, json!([])));
 }
 
+async fn export_streams_every_contact_as_json_lines(app: &TestApp) {
+    for i in 0..450 {
+        app.contact(json!({"external_id": format!("crm-{i}")}))
+            .await;
+    }
+    app.contact(json!({"external_id": "crm-3", "persona_id": "persona-1"}))
+        .await;
+    let req = Request::builder()
+        .method("GET")
+        .uri("/v1/contacts/export")
+        .header("authorization", app.key_a.clone())
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(bytes.ends_with(b"\n"));
+    let lines: Vec<Value> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 450);
+    let (_, page) = app.a("GET", "/v1/contacts?limit=200", None).await;
+    assert_eq!(Value::Array(lines[..200].to_vec()), page["data"]);
+    assert_eq!(lines[3]["memories"].as_array().map(Vec::len), Some(1));
+    // Another org's export is its own; without a key there is none.
+    let (status, _) = app.b("GET", "/v1/contacts/export", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let got = app.call_as(None, "GET", "/v1/contacts/export", None).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "AUTH_FAILURE", None);
+}
+
 async fn find_returns_the_contact_or_null(app: &TestApp) {
     let id = app
         .contact(json!({"phone_number": "+14155550192", "email": "sarah@example.com"}))
@@ -1584,6 +1618,7 @@ api_tests!(
     bad_bodies_are_400_naming_the_field,
     list_pages_and_validates_limit_and_offset,
     resolve_batch_answers_each_request,
+    export_streams_every_contact_as_json_lines,
     find_returns_the_contact_or_null,
     get_update_and_delete_by_id,
     merge_moves_identifiers_and_deletes_the_duplicate,

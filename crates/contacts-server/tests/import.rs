@@ -187,3 +187,102 @@ fn the_import_command_prints_its_summary() {
     assert_eq!(summary["rejected"], bad.len());
     assert!(rejects_path(&csv).exists());
 }
+
+/// `contacts export` (docs/semantics.md 5, "Export"): JSON lines carry each contact as
+/// the list shows it; the CSV imports back into another org with the same people.
+#[test]
+fn export_writes_jsonl_and_a_csv_that_imports_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("contacts.db");
+    let csv = dir.path().join("people.csv");
+    write_csv(&csv);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_contacts"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .env_remove("CONTACTS_DB")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["import", "--org", ORG, csv.to_str().unwrap()]);
+    let lines = run(&["export", "--org", ORG]);
+    let exported: Vec<serde_json::Value> = lines
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(exported.len(), GOOD);
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(&["list", "--org", ORG, "--limit", "200"])).unwrap();
+    assert_eq!(
+        serde_json::Value::Array(exported[..200].to_vec()),
+        listed["data"],
+        "each line is the contact as the list shows it"
+    );
+
+    let out_csv = dir.path().join("export.csv");
+    run(&[
+        "export",
+        "--org",
+        ORG,
+        "--format",
+        "csv",
+        "--output",
+        out_csv.to_str().unwrap(),
+    ]);
+    let mut reader = csv::Reader::from_path(&out_csv).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "id",
+            "name",
+            "phone_number",
+            "email",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "metadata",
+            "identifiers",
+            "memories"
+        ]
+    );
+    assert_eq!(reader.records().count(), GOOD);
+    // Into another org: the same people, found by the same identifiers.
+    const OTHER: &str = "99999999-2222-3333-4444-555555555555";
+    let summary: serde_json::Value =
+        serde_json::from_slice(&run(&["import", "--org", OTHER, out_csv.to_str().unwrap()]))
+            .unwrap();
+    assert_eq!(
+        (summary["created"].as_u64(), summary["rejected"].as_u64()),
+        (Some(GOOD as u64), Some(0))
+    );
+    let again = run(&["export", "--org", OTHER]);
+    let names = |bytes: &[u8]| -> Vec<serde_json::Value> {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_slice(l).unwrap();
+                let idents: Vec<_> = v["identifiers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["identifier_value"].clone())
+                    .collect();
+                serde_json::json!([v["name"], idents])
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&again),
+        names(&lines),
+        "the same names and identifiers"
+    );
+}

@@ -5,65 +5,73 @@
 
 use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
 use contacts_core::{Contact, ContactId, Identifier, IdentifierId, MemoryId, MemoryRecord, OrgId};
-use rusqlite::{Connection, OptionalExtension, Params, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params};
 
 use crate::error::{BACKEND, commit_error};
 use crate::reads::kind_name;
 
 type Outcome = Result<(), CommitError>;
 
+/// Applies `batch` in its own `BEGIN IMMEDIATE` transaction.
 pub(crate) fn commit(conn: &mut Connection, org: OrgId, batch: &WriteBatch) -> Outcome {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(commit_error)?;
+    apply(&tx, org, batch)?;
+    tx.commit().map_err(commit_error)
+}
+
+/// Applies `batch` inside the transaction open on `tx` (which holds the write lock);
+/// the caller commits, or rolls back on an error.
+pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome {
     let org = org.0.as_bytes();
     for op in &batch.ops {
         match op {
             WriteOp::Expect {
                 contact_id,
                 version,
-            } => expect(&tx, org, *contact_id, *version)?,
-            WriteOp::InsertContact(c) => insert_contact(&tx, org, c)?,
+            } => expect(tx, org, *contact_id, *version)?,
+            WriteOp::InsertContact(c) => insert_contact(tx, org, c)?,
             WriteOp::UpdateContact {
                 contact,
                 expected_version,
-            } => update_contact(&tx, org, contact, *expected_version)?,
-            WriteOp::InsertIdentifier(ident) => insert_identifier(&tx, org, ident)?,
+            } => update_contact(tx, org, contact, *expected_version)?,
+            WriteOp::InsertIdentifier(ident) => insert_identifier(tx, org, ident)?,
             WriteOp::DeleteIdentifier { id, contact_id } => {
-                delete_identifier(&tx, org, *id, *contact_id)?;
+                delete_identifier(tx, org, *id, *contact_id)?;
             }
             WriteOp::SetPrimary {
                 id,
                 contact_id,
                 is_primary,
-            } => set_primary(&tx, org, *id, *contact_id, *is_primary)?,
+            } => set_primary(tx, org, *id, *contact_id, *is_primary)?,
             WriteOp::MoveIdentifier {
                 id,
                 from,
                 to,
                 is_primary,
-            } => move_identifier(&tx, org, *id, *from, *to, *is_primary)?,
+            } => move_identifier(tx, org, *id, *from, *to, *is_primary)?,
             WriteOp::DeleteContact {
                 id,
                 expected_version,
-            } => delete_contact(&tx, org, *id, *expected_version)?,
-            WriteOp::InsertMemory(m) => insert_memory(&tx, org, m)?,
+            } => delete_contact(tx, org, *id, *expected_version)?,
+            WriteOp::InsertMemory(m) => insert_memory(tx, org, m)?,
             WriteOp::UpdateMemory {
                 record,
                 expected_revision,
-            } => update_memory(&tx, org, record, *expected_revision)?,
+            } => update_memory(tx, org, record, *expected_revision)?,
             WriteOp::DeleteMemory {
                 id,
                 expected_revision,
-            } => delete_memory(&tx, org, *id, *expected_revision)?,
+            } => delete_memory(tx, org, *id, *expected_revision)?,
         }
     }
-    tx.commit().map_err(commit_error)
+    Ok(())
 }
 
 /// Runs `sql`; it must change exactly one row, or the precondition `what` failed.
 fn one_row(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     params: impl Params,
     what: impl FnOnce() -> String,
@@ -85,7 +93,7 @@ fn version(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(-1)
 }
 
-fn expect(tx: &Transaction<'_>, org: &[u8; 16], id: ContactId, expected: u64) -> Outcome {
+fn expect(tx: &Connection, org: &[u8; 16], id: ContactId, expected: u64) -> Outcome {
     let found: Option<i64> = tx
         .prepare_cached("SELECT version FROM contacts WHERE id = ?1 AND org = ?2")
         .and_then(|mut s| {
@@ -102,7 +110,7 @@ fn expect(tx: &Transaction<'_>, org: &[u8; 16], id: ContactId, expected: u64) ->
     }
 }
 
-fn insert_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact) -> Outcome {
+fn insert_contact(tx: &Connection, org: &[u8; 16], c: &Contact) -> Outcome {
     if c.org_id.0.as_bytes() != org {
         return Err(CommitError::backend(
             BACKEND,
@@ -126,7 +134,7 @@ fn insert_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact) -> Outcome 
     )
 }
 
-fn update_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact, expected: u64) -> Outcome {
+fn update_contact(tx: &Connection, org: &[u8; 16], c: &Contact, expected: u64) -> Outcome {
     one_row(
         tx,
         "UPDATE contacts SET name = ?1, metadata = ?2, updated_at = ?3, version = version + 1 \
@@ -145,7 +153,7 @@ fn update_contact(tx: &Transaction<'_>, org: &[u8; 16], c: &Contact, expected: u
 
 /// Inserted only if its contact exists in this org; a taken `(org, kind, value)`
 /// violates the unique index, which `commit_error` reports as a precondition.
-fn insert_identifier(tx: &Transaction<'_>, org: &[u8; 16], i: &Identifier) -> Outcome {
+fn insert_identifier(tx: &Connection, org: &[u8; 16], i: &Identifier) -> Outcome {
     one_row(
         tx,
         "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
@@ -164,7 +172,7 @@ fn insert_identifier(tx: &Transaction<'_>, org: &[u8; 16], i: &Identifier) -> Ou
 }
 
 fn delete_identifier(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     org: &[u8; 16],
     id: IdentifierId,
     contact: ContactId,
@@ -178,7 +186,7 @@ fn delete_identifier(
 }
 
 fn set_primary(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     org: &[u8; 16],
     id: IdentifierId,
     contact: ContactId,
@@ -195,7 +203,7 @@ fn set_primary(
 /// Delete and re-insert, so the identifier becomes `to`'s newest (a new `seq`),
 /// keeping its id and value.
 fn move_identifier(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     org: &[u8; 16],
     id: IdentifierId,
     from: ContactId,
@@ -242,7 +250,7 @@ fn move_identifier(
 }
 
 /// Identifiers and memories go with the contact (`ON DELETE CASCADE`).
-fn delete_contact(tx: &Transaction<'_>, org: &[u8; 16], id: ContactId, expected: u64) -> Outcome {
+fn delete_contact(tx: &Connection, org: &[u8; 16], id: ContactId, expected: u64) -> Outcome {
     one_row(
         tx,
         "DELETE FROM contacts WHERE id = ?1 AND org = ?2 AND version = ?3",
@@ -256,7 +264,7 @@ fn memory_body(record: &MemoryRecord) -> Result<String, CommitError> {
 }
 
 /// A second record for one `(org, contact, scope)` violates the unique index.
-fn insert_memory(tx: &Transaction<'_>, org: &[u8; 16], m: &MemoryRecord) -> Outcome {
+fn insert_memory(tx: &Connection, org: &[u8; 16], m: &MemoryRecord) -> Outcome {
     one_row(
         tx,
         "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, body) \
@@ -275,7 +283,7 @@ fn insert_memory(tx: &Transaction<'_>, org: &[u8; 16], m: &MemoryRecord) -> Outc
     )
 }
 
-fn update_memory(tx: &Transaction<'_>, org: &[u8; 16], m: &MemoryRecord, expected: u64) -> Outcome {
+fn update_memory(tx: &Connection, org: &[u8; 16], m: &MemoryRecord, expected: u64) -> Outcome {
     one_row(
         tx,
         "UPDATE memories SET revision = ?1, body = ?2, contact_id = ?5 \
@@ -293,7 +301,7 @@ fn update_memory(tx: &Transaction<'_>, org: &[u8; 16], m: &MemoryRecord, expecte
     )
 }
 
-fn delete_memory(tx: &Transaction<'_>, org: &[u8; 16], id: MemoryId, expected: u64) -> Outcome {
+fn delete_memory(tx: &Connection, org: &[u8; 16], id: MemoryId, expected: u64) -> Outcome {
     one_row(
         tx,
         "DELETE FROM memories WHERE id = ?1 AND org = ?2 AND revision = ?3",

@@ -42,6 +42,10 @@
 //! every commit is fsynced and survives power loss too. On the development machine a
 //! resolve that creates a contact took about 110 µs with NORMAL and 440 µs with FULL;
 //! where fsync is slow (spinning disks, some cloud volumes) FULL costs milliseconds.
+//! With FULL, writers that commit at the same time share one transaction and so one
+//! fsync ([`Options::group_commit`], on by default): each batch is still atomic and
+//! acknowledged only once it is durable, and concurrent writers come close to NORMAL's
+//! throughput (docs/benchmarks.md, "Group commit").
 //!
 //! # Read cache
 //!
@@ -63,16 +67,19 @@
 //!
 //! `open.rs` (options, opening, pragmas), `reads.rs` (the read statements and row
 //! decoding), `cache.rs` (the read cache), `commit.rs` (one function per write
-//! operation), `schema.rs` (migrations), `error.rs` (mapping SQLite's errors).
+//! operation), `group.rs` (group commit), `schema.rs` (migrations), `error.rs`
+//! (mapping SQLite's errors).
 
 mod cache;
 mod commit;
 mod error;
+mod group;
 mod open;
 mod reads;
 mod schema;
 
 pub use cache::CacheStats;
+pub use group::GroupStats;
 pub use open::{DEFAULT_CACHE_ENTRIES, Durability, Options};
 pub use schema::SCHEMA_VERSION;
 
@@ -99,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) readers: Vec<Mutex<Connection>>,
     pub(crate) next_reader: AtomicUsize,
     pub(crate) cache: Option<ReadCache>,
+    /// Group commit, with `Durability::Full` and readers (`group.rs`).
+    pub(crate) group: Option<group::Group>,
 }
 
 // A poisoned mutex only means another thread panicked while holding a connection;
@@ -109,6 +118,30 @@ pub(crate) fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 impl SqliteStore {
+    /// What group commit has done since the store was opened (see
+    /// [`Options::group_commit`]); all zero when it is off.
+    ///
+    /// ```
+    /// use contacts_core::{Engine, OrgId, ResolveRequest};
+    /// use contacts_sqlite::{Durability, Options, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let full = Options::default().with_durability(Durability::Full);
+    /// let engine = Engine::new(SqliteStore::open_with(dir.path().join("c.db"), full)?);
+    /// let org = OrgId(contacts_core::uuid::Uuid::now_v7());
+    /// engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// let stats = engine.store().group_commit_stats();
+    /// assert_eq!((stats.batches, stats.groups), (1, 1)); // alone: a group of one
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    pub fn group_commit_stats(&self) -> GroupStats {
+        self.inner
+            .group
+            .as_ref()
+            .map(group::Group::stats)
+            .unwrap_or_default()
+    }
+
     /// Runs `f` on a read connection (the writer if there are none). Picks a free
     /// reader if there is one, so concurrent readers rarely wait on each other.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -166,7 +199,10 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        commit::commit(&mut lock(&self.inner.writer), org, batch)
+        match &self.inner.group {
+            Some(group) => group.commit(&self.inner.writer, org, batch),
+            None => commit::commit(&mut lock(&self.inner.writer), org, batch),
+        }
     }
 }
 

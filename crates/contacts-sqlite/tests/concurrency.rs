@@ -18,7 +18,7 @@ use contacts_core::{
     ContactId, Engine, FindRequest, IdentifierKind, ListRequest, OrgId, ResolveRequest,
     UpdateRequest,
 };
-use contacts_sqlite::SqliteStore;
+use contacts_sqlite::{Durability, Options, SqliteStore};
 use contacts_testkit::Guarded;
 use contacts_testkit::concurrent::{Tally, acks, person_request};
 use rusqlite::Connection;
@@ -156,6 +156,9 @@ fn child_process_entry() {
         .unwrap()
         .parse()
         .unwrap();
+    if job == "crash_full" {
+        return crash_full(&db, seed);
+    }
     let engine = Engine::new(SqliteStore::open(&db).unwrap());
     let mut out = std::io::stdout().lock();
     match job.as_str() {
@@ -313,11 +316,91 @@ fn processes_resolve_overlapping_people() {
     assert!(contacts.values().all(|idents| idents.len() == 2));
 }
 
+/// The child of `sigkill_with_full_durability_loses_no_acknowledged_contact`: four
+/// threads create contacts on a FULL store (so through group commit), each printing an
+/// id only after its resolve returned.
+fn crash_full(db: &str, seed: u64) {
+    let full = Options::default().with_durability(Durability::Full);
+    let engine = Arc::new(Engine::new(SqliteStore::open_with(db, full).unwrap()));
+    let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (engine, out) = (Arc::clone(&engine), Arc::clone(&out));
+            std::thread::spawn(move || {
+                for i in 0u64.. {
+                    let phone = format!("+1{}{t}{:06}", 300 + seed, i % 1_000_000);
+                    let r = engine
+                        .resolve(org(), &ResolveRequest::new().with_phone(phone))
+                        .unwrap();
+                    let mut out = out.lock().unwrap();
+                    writeln!(out, "ACK {}", r.contact.id).unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 /// A child resolves in a loop, printing each acknowledged contact id; it is killed with
 /// SIGKILL at random moments, 24 times. After every kill the database opens,
 /// `PRAGMA integrity_check` is `ok`, and every acknowledged contact is present.
 #[test]
 fn sigkill_loses_no_acknowledged_contact() {
+    sigkill_rounds("crash", 24);
+}
+
+/// The same with `Durability::Full` and four writer threads, so kills land in the middle
+/// of group commits (docs/benchmarks.md, "Group commit"): no acknowledged batch is lost.
+#[test]
+fn sigkill_with_full_durability_loses_no_acknowledged_contact() {
+    sigkill_rounds("crash_full", 12);
+}
+
+/// With `Durability::Full`, writers committing at once share transactions: eight
+/// threads' creates all land, in fewer transactions than batches.
+#[test]
+fn full_durability_writers_share_commits() {
+    let t = common::temp_store_with(Options::default().with_durability(Durability::Full));
+    let engine = Arc::new(Engine::new(t.store.clone()));
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (engine, barrier) = (Arc::clone(&engine), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..60u64)
+                    .map(|i| {
+                        let phone = format!("+1415{t}{i:06}");
+                        let r = engine
+                            .resolve(org(), &ResolveRequest::new().with_phone(phone))
+                            .unwrap();
+                        assert!(r.created);
+                        r.contact.id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let created: BTreeSet<ContactId> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(created.len(), 480);
+    let present: BTreeSet<ContactId> = all_contacts(&engine).into_keys().collect();
+    assert_eq!(present, created);
+    let stats = t.store.group_commit_stats();
+    assert_eq!(stats.batches, 480, "one batch per create");
+    assert!(
+        stats.groups < stats.batches,
+        "no two writers shared a commit: {stats:?}"
+    );
+}
+/// Kills `job`'s child at random moments, `rounds` times; after every kill the file is
+/// intact and holds every contact acknowledged so far.
+fn sigkill_rounds(job: &str, rounds: u64) {
     let t = common::temp_store();
     let db = common::path(&t);
     // The parent keeps no connection open while the children write.
@@ -329,8 +412,8 @@ fn sigkill_loses_no_acknowledged_contact() {
         .as_nanos() as u64
         | 1;
     let mut acknowledged: Vec<String> = Vec::new();
-    for round in 0..24u64 {
-        let mut c = child(&db, "crash", round, 0);
+    for round in 0..rounds {
+        let mut c = child(&db, job, round, 0);
         let stdout = c.stdout.take().unwrap();
         let reader = std::thread::spawn(move || acks(stdout));
         x ^= x << 13;
@@ -362,7 +445,7 @@ fn sigkill_loses_no_acknowledged_contact() {
         }
     }
     assert!(
-        acknowledged.len() > 24,
+        acknowledged.len() as u64 > rounds,
         "the children barely ran: {}",
         acknowledged.len()
     );

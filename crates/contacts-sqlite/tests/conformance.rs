@@ -1,6 +1,7 @@
 //! The whole conformance suite on SQLite: on a temporary file (WAL, reader
-//! connections, the read cache), without readers, without the cache, and on an
-//! in-memory database (one connection).
+//! connections, the read cache), without readers, without the cache, with
+//! `Durability::Full` (so with group commit), and on an in-memory database (one
+//! connection).
 
 mod common;
 
@@ -17,6 +18,12 @@ mod file_without_readers {
 mod file_without_cache {
     contacts_testkit::conformance_tests!(super::common::temp_store_with(
         contacts_sqlite::Options::default().with_cache_entries(0)
+    ));
+}
+
+mod file_full_durability {
+    contacts_testkit::conformance_tests!(super::common::temp_store_with(
+        contacts_sqlite::Options::default().with_durability(contacts_sqlite::Durability::Full)
     ));
 }
 

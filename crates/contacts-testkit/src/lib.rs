@@ -74,6 +74,7 @@ macro_rules! conformance_tests {
             list_cursor_walk_under_concurrent_writes,
             list_total_follows_writes,
             list_rejects_bad_cursor,
+            export_walks_every_contact_once,
             resolve_many_matches_single_resolves,
             resolve_many_bounds_and_errors,
             resolve_many_commits_as_few_as_it_can,

@@ -130,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contacts", get(list_contacts))
         .route("/v1/contacts/resolve", post(resolve))
         .route("/v1/contacts/resolve/batch", post(resolve_batch))
+        .route("/v1/contacts/export", get(export_contacts))
         .route("/v1/contacts/find", post(find))
         .route("/v1/contacts/merge", post(merge))
         .route(
