@@ -37,7 +37,9 @@ macro_rules! contact_columns {
             $c,
             ".version, ",
             "(SELECT coalesce(json_agg(json_build_array(j.id, j.kind, j.value, j.is_primary) \
-             ORDER BY j.seq), '[]')::text FROM identifiers AS j WHERE j.contact_id = ",
+             ORDER BY j.seq), '[]')::text FROM identifiers AS j WHERE j.org = ",
+            $c,
+            ".org AND j.contact_id = ",
             $c,
             ".id)"
         )
@@ -51,17 +53,17 @@ const LOOKUP: &str = "SELECT k.ord, c.id, c.name, c.metadata, c.created_at, c.up
      c.version, n.phone_numbers, n.emails, n.external_ids \
      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(kind, value, ord) \
      JOIN identifiers AS i ON i.org = $1 AND i.kind = k.kind AND i.value = k.value \
-     JOIN contacts AS c ON c.id = i.contact_id \
+     JOIN contacts AS c ON c.org = i.org AND c.id = i.contact_id \
      CROSS JOIN LATERAL (SELECT \
        count(*) FILTER (WHERE j.kind = 'phone_number') AS phone_numbers, \
        count(*) FILTER (WHERE j.kind = 'email') AS emails, \
        count(*) FILTER (WHERE j.kind = 'external_id') AS external_ids \
-       FROM identifiers AS j WHERE j.contact_id = c.id) AS n";
+       FROM identifiers AS j WHERE j.org = c.org AND j.contact_id = c.id) AS n";
 
 const GET: &str = concat!(
     "SELECT ",
     contact_columns!("c"),
-    ", ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
+    ", ARRAY(SELECT m.body FROM memories AS m WHERE m.org = c.org AND m.contact_id = c.id \
      ORDER BY m.created_at, m.id) \
      FROM contacts AS c WHERE c.id = $1 AND c.org = $2"
 );
@@ -79,9 +81,9 @@ macro_rules! list_statement {
             $page,
             ") SELECT total.n, p.* FROM total LEFT JOIN LATERAL (SELECT ",
             contact_columns!("c"),
-            " AS identifiers, ARRAY(SELECT m.body FROM memories AS m WHERE m.contact_id = c.id \
-             ORDER BY m.created_at, m.id) AS memories \
-             FROM page JOIN contacts AS c ON c.id = page.id) AS p \
+            " AS identifiers, ARRAY(SELECT m.body FROM memories AS m \
+             WHERE m.org = c.org AND m.contact_id = c.id ORDER BY m.created_at, m.id) AS memories \
+             FROM page JOIN contacts AS c ON c.org = $1 AND c.id = page.id) AS p \
              ON true ORDER BY p.created_at, p.id"
         )
     };

@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         2,
         "org_counts",
         include_str!("../migrations/0002_org_counts.sql"),
+    ),
+    (
+        3,
+        "shard_ready",
+        include_str!("../migrations/0003_shard_ready.sql"),
     ),
 ];
 

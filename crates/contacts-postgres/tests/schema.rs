@@ -1,0 +1,187 @@
+//! The PostgreSQL schema as the catalog and the source show it: ready to distribute by
+//! org (docs/scaling.md), and upgraded in place from the first version.
+
+mod common;
+
+use contacts_core::{Engine, ListRequest, OrgId};
+use contacts_postgres::{PostgresStore, SCHEMA_VERSION};
+
+/// Every table the engine's data lives in carries `org`, and every primary key, unique
+/// index, other index and foreign key starts with it (both ends of a foreign key), so
+/// the schema can be distributed by `org` unchanged. `schema_migrations` is the one
+/// table without it: a few rows of bookkeeping, a reference table on a cluster.
+#[test]
+fn schema_is_ready_to_shard() {
+    let Some(t) = common::temp_store() else {
+        common::skip("schema_is_ready_to_shard");
+        return;
+    };
+    let schema = t.guard.schema.clone();
+    let mut c = common::client(&schema);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname <> 'schema_migrations' \
+             ORDER BY 1",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        ["contacts", "identifiers", "memories", "org_counts"]
+    );
+    for table in &tables {
+        let has_org: bool = c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = $2 AND column_name = 'org')",
+                &[&schema, table],
+            )
+            .unwrap()
+            .get(0);
+        assert!(has_org, "{table} has no org column");
+    }
+    // Every index (primary keys and unique constraints included): its first key column.
+    let indexes = c
+        .query(
+            "SELECT t.relname, i.relname, a.attname FROM pg_index AS x \
+             JOIN pg_class AS i ON i.oid = x.indexrelid \
+             JOIN pg_class AS t ON t.oid = x.indrelid \
+             JOIN pg_namespace AS n ON n.oid = t.relnamespace \
+             JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = x.indkey[0] \
+             WHERE n.nspname = $1 AND t.relname <> 'schema_migrations'",
+            &[&schema],
+        )
+        .unwrap();
+    assert!(
+        indexes.len() >= 10,
+        "too few indexes found: {}",
+        indexes.len()
+    );
+    for row in &indexes {
+        let (table, index, first): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(
+            first, "org",
+            "index {index} on {table} does not start with org"
+        );
+    }
+    // Every foreign key: the first column on both ends.
+    let fks = c
+        .query(
+            "SELECT k.conname, a.attname, b.attname FROM pg_constraint AS k \
+             JOIN pg_namespace AS n ON n.oid = k.connamespace \
+             JOIN pg_attribute AS a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+             JOIN pg_attribute AS b ON b.attrelid = k.confrelid AND b.attnum = k.confkey[1] \
+             WHERE n.nspname = $1 AND k.contype = 'f'",
+            &[&schema],
+        )
+        .unwrap();
+    assert_eq!(fks.len(), 2, "identifiers and memories reference contacts");
+    for row in &fks {
+        let (name, from, to): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(
+            (from.as_str(), to.as_str()),
+            ("org", "org"),
+            "foreign key {name}"
+        );
+    }
+}
+
+/// Every statement the store sends names `org` for every table it touches: a filter
+/// `org = ...` or a join on `x.org = y.org` (a statement on a distributed table without
+/// it would have to visit every node). Read from the source, so a new statement that
+/// forgets it fails here.
+#[test]
+fn every_statement_filters_by_org() {
+    let sources = [
+        ("reads.rs", include_str!("../src/reads.rs")),
+        ("commit.rs", include_str!("../src/commit.rs")),
+    ];
+    let table = regex::Regex::new(
+        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|org_counts)\b(?: AS (\w+))?",
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (file, source) in sources {
+        for m in table.captures_iter(source) {
+            let at = m.get(0).unwrap().end();
+            // The rest of the statement's literal (SQL quotes with `'`, so the first
+            // `"` ends it).
+            let literal = &source[at..];
+            let literal = &literal[..literal.find('"').unwrap_or(literal.len())];
+            let ok = match (&m[1], m.get(3)) {
+                // An insert names org among its columns.
+                ("INTO", _) => {
+                    literal.trim_start().starts_with('(')
+                        && literal[..literal.find(')').unwrap_or(0)].contains("org")
+                }
+                // A join's own ON clause matches org.
+                ("JOIN", Some(alias)) => {
+                    let on = ["JOIN ", "WHERE ", "CROSS ", "ORDER ", ")"]
+                        .iter()
+                        .filter_map(|k| literal.find(k))
+                        .min()
+                        .map_or(literal, |end| &literal[..end]);
+                    on.contains(&format!("{}.org", alias.as_str()))
+                }
+                (_, Some(alias)) => {
+                    let a = alias.as_str();
+                    literal.contains(&format!("{a}.org = "))
+                        || literal.contains(&format!("= {a}.org"))
+                }
+                (_, None) => literal.contains("org = $"),
+            };
+            let rest = literal;
+            assert!(ok, "{file}: `{}` without an org filter: {rest}", &m[0]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} statements found");
+}
+
+/// A schema at version 1 with data in it opens at the current version: the org counts
+/// are filled from the rows, and the keys that now start with org keep every row.
+#[test]
+fn opens_a_version_1_schema_with_its_data() {
+    let Some(url) = common::url() else {
+        common::skip("opens_a_version_1_schema_with_its_data");
+        return;
+    };
+    let schema = common::fresh_schema();
+    let _guard = common::DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\";
+         CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         {}
+         INSERT INTO schema_migrations (version, name) VALUES (1, 'initial');
+         INSERT INTO contacts VALUES ('00000000-0000-7000-8000-000000000001',
+             '11111111-2222-3333-4444-555555555555', 'Ana', '{{}}', 1, 1, 1);
+         INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) VALUES
+             ('00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001',
+              '11111111-2222-3333-4444-555555555555', 'phone_number', '+14155550192', true);",
+        include_str!("../migrations/0001_initial.sql")
+    ))
+    .unwrap();
+    let options = common::test_options().with_schema(&schema);
+    let store = PostgresStore::connect_with(&url, options).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let engine = Engine::new(store);
+    let org = OrgId("11111111-2222-3333-4444-555555555555".parse().unwrap());
+    let page = engine.list(org, ListRequest::default()).unwrap();
+    assert_eq!(
+        page.pagination.total, 1,
+        "the count was filled from the rows"
+    );
+    assert_eq!(page.data[0].identifiers[0].identifier_value, "+14155550192");
+    engine.delete(org, page.data[0].contact.id).unwrap();
+    let page = engine.list(org, ListRequest::default()).unwrap();
+    assert_eq!((page.pagination.total, page.data.len()), (0, 0));
+}
