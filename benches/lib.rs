@@ -122,3 +122,22 @@ pub fn engine<S: Store>(store: S) -> Engine<S> {
 pub fn by_phone(i: u64) -> ResolveRequest {
     ResolveRequest::new().with_phone(phone(i))
 }
+
+/// The six contact columns the SQLite floors read (id, name, metadata, created_at,
+/// updated_at, version), as owned values.
+pub type RawContact = (Vec<u8>, Option<String>, String, i64, i64, i64);
+
+/// A floor's row of [`RawContact`] columns.
+///
+/// # Errors
+/// When a column does not have the expected type.
+pub fn raw_contact(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawContact> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}

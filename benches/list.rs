@@ -7,13 +7,10 @@
 
 use std::hint::black_box;
 
-use contacts_benches::{engine, load, org, size};
+use contacts_benches::{RawContact, engine, load, org, raw_contact, size};
 use contacts_core::{Engine, ListRequest, Store};
 use contacts_sqlite::SqliteStore;
 use criterion::{Criterion, criterion_group, criterion_main};
-
-/// One contact row as the floor reads it.
-type ContactRow = (Vec<u8>, Option<String>, String, i64, i64, i64);
 
 /// The sizes of one run: 10,000 and the configured size, if larger.
 fn sizes() -> Vec<u64> {
@@ -86,17 +83,8 @@ fn sqlite(c: &mut Criterion) {
         c.benchmark_group(group)
             .bench_function("floor_raw_first_page", |b| {
                 b.iter(|| {
-                    let rows: Vec<ContactRow> = stmt
-                        .query_map([org_id.as_bytes()], |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                            ))
-                        })
+                    let rows: Vec<RawContact> = stmt
+                        .query_map([org_id.as_bytes()], raw_contact)
                         .expect("query")
                         .collect::<Result<_, _>>()
                         .expect("rows");

@@ -173,17 +173,11 @@ fn sqlite(c: &mut Criterion) {
         .bench_function("floor_raw_join", |b| {
             b.iter(|| {
                 k = (k + 1) % *SAMPLE;
-                let row: (Vec<u8>, Option<String>, String, i64, i64, i64) = stmt
-                    .query_row(rusqlite::params![org_bytes.as_bytes(), keys[k]], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                        ))
-                    })
+                let row = stmt
+                    .query_row(
+                        rusqlite::params![org_bytes.as_bytes(), keys[k]],
+                        contacts_benches::raw_contact,
+                    )
                     .expect("row");
                 black_box(row)
             })
@@ -278,7 +272,7 @@ fn postgres(c: &mut Criterion) {
     let stmt = raw
         .prepare(
             "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, c.version \
-             FROM identifiers AS i JOIN contacts AS c ON c.id = i.contact_id \
+             FROM identifiers AS i JOIN contacts AS c ON c.org = i.org AND c.id = i.contact_id \
              WHERE i.org = $1 AND i.kind = 'phone_number' AND i.value = $2",
         )
         .expect("prepare");

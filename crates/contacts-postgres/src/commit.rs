@@ -3,6 +3,9 @@
 //! or fails the batch with a precondition (contract rule 3). PostgreSQL re-checks a
 //! `WHERE version = $n` against the newest row version, and `FOR NO KEY UPDATE` holds
 //! what it read until commit, so no decision rests on a row the batch does not pin.
+//! One exception, for round trips: a run of new contacts with their identifiers (what a
+//! batch resolve of new people gathers) is written by two multi-row statements
+//! (`insert_new_people`), which fail the batch exactly where the rows one by one would.
 
 use std::collections::HashMap;
 
@@ -54,49 +57,168 @@ pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome
         statements,
         org: org.0,
     };
-    for op in &batch.ops {
-        match op {
-            WriteOp::Expect {
-                contact_id,
-                version,
-            } => expect(&mut t, *contact_id, *version)?,
-            WriteOp::InsertContact(c) => insert_contact(&mut t, c)?,
-            WriteOp::UpdateContact {
-                contact,
-                expected_version,
-            } => update_contact(&mut t, contact, *expected_version)?,
-            WriteOp::InsertIdentifier(ident) => insert_identifier(&mut t, ident)?,
-            WriteOp::DeleteIdentifier { id, contact_id } => {
-                delete_identifier(&mut t, *id, *contact_id)?;
-            }
-            WriteOp::SetPrimary {
-                id,
-                contact_id,
-                is_primary,
-            } => set_primary(&mut t, *id, *contact_id, *is_primary)?,
-            WriteOp::MoveIdentifier {
-                id,
-                from,
-                to,
-                is_primary,
-            } => move_identifier(&mut t, *id, *from, *to, *is_primary)?,
-            WriteOp::DeleteContact {
-                id,
-                expected_version,
-            } => delete_contact(&mut t, *id, *expected_version)?,
-            WriteOp::InsertMemory(m) => insert_memory(&mut t, m)?,
-            WriteOp::UpdateMemory {
-                record,
-                expected_revision,
-            } => update_memory(&mut t, record, *expected_revision)?,
-            WriteOp::DeleteMemory {
-                id,
-                expected_revision,
-            } => delete_memory(&mut t, *id, *expected_revision)?,
+    let mut rest = &batch.ops[..];
+    while let Some(op) = rest.first() {
+        // A run of new people (contacts and their identifiers, as a batch resolve
+        // gathers them) goes in two statements instead of one per row.
+        let run = new_people_run(rest);
+        if run.contacts >= 2 {
+            insert_new_people(&mut t, &rest[..run.ops])?;
+            rest = &rest[run.ops..];
+            continue;
         }
+        apply_one(&mut t, op)?;
+        rest = &rest[1..];
     }
     count_contacts(&mut t, batch)?;
     t.tx.commit().map_err(commit_error)
+}
+
+/// One operation, as one conditional statement (or a locking read).
+fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
+    match op {
+        WriteOp::Expect {
+            contact_id,
+            version,
+        } => expect(t, *contact_id, *version)?,
+        WriteOp::InsertContact(c) => insert_contact(t, c)?,
+        WriteOp::UpdateContact {
+            contact,
+            expected_version,
+        } => update_contact(t, contact, *expected_version)?,
+        WriteOp::InsertIdentifier(ident) => insert_identifier(t, ident)?,
+        WriteOp::DeleteIdentifier { id, contact_id } => {
+            delete_identifier(t, *id, *contact_id)?;
+        }
+        WriteOp::SetPrimary {
+            id,
+            contact_id,
+            is_primary,
+        } => set_primary(t, *id, *contact_id, *is_primary)?,
+        WriteOp::MoveIdentifier {
+            id,
+            from,
+            to,
+            is_primary,
+        } => move_identifier(t, *id, *from, *to, *is_primary)?,
+        WriteOp::DeleteContact {
+            id,
+            expected_version,
+        } => delete_contact(t, *id, *expected_version)?,
+        WriteOp::InsertMemory(m) => insert_memory(t, m)?,
+        WriteOp::UpdateMemory {
+            record,
+            expected_revision,
+        } => update_memory(t, record, *expected_revision)?,
+        WriteOp::DeleteMemory {
+            id,
+            expected_revision,
+        } => delete_memory(t, *id, *expected_revision)?,
+    }
+    Ok(())
+}
+
+/// The length of the run of new people that starts a batch's remaining operations:
+/// `InsertContact`s, and `InsertIdentifier`s for contacts inserted earlier in the run.
+struct Run {
+    ops: usize,
+    contacts: usize,
+}
+
+fn new_people_run(ops: &[WriteOp]) -> Run {
+    let mut inserted: Vec<ContactId> = Vec::new();
+    let mut len = 0;
+    for op in ops {
+        match op {
+            WriteOp::InsertContact(c) => inserted.push(c.id),
+            WriteOp::InsertIdentifier(i) if inserted.contains(&i.contact_id) => {}
+            _ => break,
+        }
+        len += 1;
+    }
+    Run {
+        ops: len,
+        contacts: inserted.len(),
+    }
+}
+
+/// A run of new people in two statements: every contact, then every identifier in
+/// the run's order (so each contact's identifiers keep their attach order in `seq`).
+/// Applying the contacts first is what applying the run in order gives: each of its
+/// identifiers needs only its own contact, inserted in the same run, and no operation
+/// of the run frees a value another one takes. A taken contact id or identifier value
+/// violates a unique index, which is the run's failed precondition, as it is one row at
+/// a time.
+fn insert_new_people(t: &mut Tx<'_>, run: &[WriteOp]) -> Outcome {
+    let mut ids = Vec::new();
+    let mut names = Vec::new();
+    let mut metadata = Vec::new();
+    let mut created = Vec::new();
+    let mut updated = Vec::new();
+    let mut ident_ids = Vec::new();
+    let mut owners = Vec::new();
+    let mut kinds = Vec::new();
+    let mut values = Vec::new();
+    let mut primary = Vec::new();
+    for op in run {
+        match op {
+            WriteOp::InsertContact(c) => {
+                if c.org_id.0 != t.org {
+                    return Err(CommitError::backend(
+                        BACKEND,
+                        "a batch may only write its own org",
+                    ));
+                }
+                ids.push(c.id.0);
+                names.push(c.name.as_deref());
+                metadata.push(codec::encode_metadata(&c.metadata));
+                created.push(c.created_at.as_millis());
+                updated.push(c.updated_at.as_millis());
+            }
+            WriteOp::InsertIdentifier(i) => {
+                ident_ids.push(i.id.0);
+                owners.push(i.contact_id.0);
+                kinds.push(i.identifier_type.as_str());
+                values.push(i.identifier_value.as_str());
+                primary.push(i.is_primary);
+            }
+            // `new_people_run` admits nothing else.
+            _ => return Err(CommitError::backend(BACKEND, "not a run of new people")),
+        }
+    }
+    let org = t.org;
+    let stmt = t.statement(
+        "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
+         SELECT u.id, $1, u.name, u.metadata, u.created_at, u.updated_at, 1 \
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+         AS u(id, name, metadata, created_at, updated_at)",
+    )?;
+    let n =
+        t.tx.execute(&stmt, &[&org, &ids, &names, &metadata, &created, &updated])
+            .map_err(commit_error)?;
+    if n != ids.len() as u64 {
+        return Err(CommitError::precondition("a new contact's id is taken"));
+    }
+    if ident_ids.is_empty() {
+        return Ok(());
+    }
+    let stmt = t.statement(
+        "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+         SELECT u.id, u.contact_id, $1, u.kind, u.value, u.is_primary \
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bool[]) \
+         WITH ORDINALITY AS u(id, contact_id, kind, value, is_primary, ord) ORDER BY u.ord",
+    )?;
+    let n =
+        t.tx.execute(
+            &stmt,
+            &[&org, &ident_ids, &owners, &kinds, &values, &primary],
+        )
+        .map_err(commit_error)?;
+    if n == ident_ids.len() as u64 {
+        Ok(())
+    } else {
+        Err(CommitError::precondition("an identifier was not inserted"))
+    }
 }
 
 /// Adds the batch's net change in contacts to the org's count (migration 0002), last,

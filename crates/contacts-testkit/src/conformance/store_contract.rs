@@ -47,6 +47,36 @@ pub fn identifier_has_one_owner<S: Store>(store: S) {
         e.store().commit(org_o(), &twice),
         Err(CommitError::Precondition(_))
     ));
+    // A run of several new people (which a backend may write in one statement) whose
+    // last value is taken: refused whole.
+    let people: Vec<Contact> = (0..3)
+        .map(|_| Contact {
+            id: ContactId(Uuid::now_v7()),
+            ..(*a.contact).clone()
+        })
+        .collect();
+    let mut ops = Vec::new();
+    for (i, p) in people.iter().enumerate() {
+        ops.push(WriteOp::InsertContact(p.clone()));
+        let value = if i == 2 {
+            "+14155550192".to_owned()
+        } else {
+            format!("+1415555011{i}")
+        };
+        ops.push(WriteOp::InsertIdentifier(ident(p.id, &value)));
+    }
+    assert!(matches!(
+        e.store().commit(org_o(), &WriteBatch { ops }),
+        Err(CommitError::Precondition(_))
+    ));
+    for p in &people {
+        assert_eq!(
+            stored(&e, org_o(), p.id),
+            None,
+            "half of a refused run is visible"
+        );
+    }
+    assert_eq!(total(&e, org_o()), 1);
     // In another org the value is free.
     let other_org = Contact {
         org_id: org_p(),
