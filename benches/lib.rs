@@ -141,3 +141,16 @@ pub fn raw_contact(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawContact> {
         r.get(5)?,
     ))
 }
+
+/// The PostgreSQL server the benches use: `CONTACTS_BENCH_POSTGRES_URL`, else the
+/// tests' `CONTACTS_TEST_POSTGRES_URL`; `None` (saying so on stderr) when neither is set.
+#[allow(clippy::print_stderr)]
+pub fn postgres_url() -> Option<String> {
+    let url = ["CONTACTS_BENCH_POSTGRES_URL", "CONTACTS_TEST_POSTGRES_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+    if url.is_none() {
+        eprintln!("SKIPPED postgres benchmarks: CONTACTS_BENCH_POSTGRES_URL is not set");
+    }
+    url
+}

@@ -244,11 +244,7 @@ fn sqlite(c: &mut Criterion) {
 /// server: the engine's hit and create against one prepared `postgres`-crate query
 /// (and one raw two-insert transaction) on the same schema, over the same socket.
 fn postgres(c: &mut Criterion) {
-    let url = ["CONTACTS_BENCH_POSTGRES_URL", "CONTACTS_TEST_POSTGRES_URL"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
-    let Some(url) = url else {
-        eprintln!("SKIPPED postgres benchmarks: CONTACTS_BENCH_POSTGRES_URL is not set");
+    let Some(url) = contacts_benches::postgres_url() else {
         return;
     };
     let n = size();
