@@ -18,7 +18,10 @@ use crate::request::{
 };
 use crate::retry::Step;
 use crate::shared::SharedContact;
-use crate::store::{ContactRecord, IdentifierKey, Owner, PageStart, Store, WriteBatch, WriteOp};
+use crate::store::{
+    ContactRecord, IdentifierKey, ListPage, ListPosition, Owner, PageStart, Store, WriteBatch,
+    WriteOp,
+};
 use crate::types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
     Timestamp,
@@ -487,15 +490,9 @@ impl<S: Store> Engine<S> {
             (Some(o), None) => PageStart::Offset(o as u64),
             (None, None) => PageStart::Offset(0),
         };
-        // One more than the page, from the same snapshot: whether more follow.
-        let mut page = self.store.list(org, start, limit + 1)?;
-        let has_more = page.contacts.len() as u64 > limit;
-        page.contacts.truncate(limit as usize);
-        let next_cursor = page
-            .contacts
-            .last()
-            .filter(|_| has_more)
-            .map(|c| cursor::encode(c.contact.position()));
+        let (page, next) = self.page(org, start, limit)?;
+        let has_more = next.is_some();
+        let next_cursor = next.map(cursor::encode);
         Ok(ContactPage {
             data: page
                 .contacts
@@ -513,6 +510,25 @@ impl<S: Store> Engine<S> {
                 next_cursor,
             },
         })
+    }
+
+    /// Up to `limit` contacts from `start`, and the position the next page starts after
+    /// when more follow: one more than the page is read, in the same snapshot, to know.
+    pub(crate) fn page(
+        &self,
+        org: OrgId,
+        start: PageStart,
+        limit: u64,
+    ) -> Result<(ListPage, Option<ListPosition>)> {
+        let mut page = self.store.list(org, start, limit + 1)?;
+        let more = page.contacts.len() as u64 > limit;
+        page.contacts.truncate(limit as usize);
+        let next = page
+            .contacts
+            .last()
+            .filter(|_| more)
+            .map(|c| c.contact.position());
+        Ok((page, next))
     }
 
     /// Normalises the request's identifiers into precedence order.

@@ -35,18 +35,10 @@ impl<S: Store> Iterator for Export<'_, S> {
                 return Some(Ok(self.engine.with_relations(&record)));
             }
             let start = self.next.take()?;
-            // One more than the page: whether another page follows.
-            match self.engine.store.list(self.org, start, PAGE + 1) {
+            match self.engine.page(self.org, start, PAGE) {
                 Err(e) => return Some(Err(e)),
-                Ok(mut page) => {
-                    let more = page.contacts.len() as u64 > PAGE;
-                    page.contacts.truncate(PAGE as usize);
-                    if more {
-                        self.next = page
-                            .contacts
-                            .last()
-                            .map(|c| PageStart::After(c.contact.position()));
-                    }
+                Ok((page, next)) => {
+                    self.next = next.map(PageStart::After);
                     self.page = page.contacts.into_iter();
                 }
             }

@@ -41,17 +41,13 @@ pub fn json_line(contact: &ContactWithRelations, out: &mut Vec<u8>) -> Result<()
     Ok(())
 }
 
-/// The value a CSV column shows for `kind`: the primary identifier of that kind, or
-/// the oldest one.
+/// The value a CSV column shows for `kind`: the primary identifier of that kind, which
+/// the list's order puts first of its kind (primary first, then oldest).
 fn primary(contact: &ContactWithRelations, kind: IdentifierKind) -> &str {
-    let mut of_kind = contact
+    contact
         .identifiers
         .iter()
-        .filter(|i| i.identifier_type == kind);
-    let first = of_kind.clone().next();
-    of_kind
-        .find(|i| i.is_primary)
-        .or(first)
+        .find(|i| i.identifier_type == kind)
         .map_or("", |i| i.identifier_value.as_str())
 }
 

@@ -47,11 +47,11 @@ const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2
 /// A page's bounds by offset: the skip walks only the `(org, created_at, id)` index,
 /// which covers it (the table is WITHOUT ROWID, so the index holds the key), and
 /// touches no contact row; the cost is one index step per skipped contact.
-const PAGE_BY_OFFSET: &str = "SELECT created_at, id FROM contacts \
+const PAGE_BY_OFFSET: &str = "SELECT id, created_at FROM contacts \
      WHERE org = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3";
 
 /// A page's bounds by cursor: a seek in the same index, at the same cost at any depth.
-const PAGE_AFTER: &str = "SELECT created_at, id FROM contacts \
+const PAGE_AFTER: &str = "SELECT id, created_at FROM contacts \
      WHERE org = ?1 AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4";
 
 fn memory_from_body(body: &str) -> Result<MemoryRecord> {
@@ -332,13 +332,8 @@ pub(crate) fn list(
         let mut last = None;
         while let Some(row) = rows.next().map_err(read_error)? {
             let position = (
-                row.get::<_, i64>(0).map_err(read_error)?,
-                uuid(
-                    row.get_ref(1)
-                        .map_err(read_error)?
-                        .as_blob()
-                        .map_err(|_| corrupt("a contact id is not a blob"))?,
-                )?,
+                row.get::<_, i64>(1).map_err(read_error)?,
+                contact_id(row)?.0,
             );
             first.get_or_insert(position);
             last = Some(position);
