@@ -52,6 +52,7 @@ pub struct Message {
 
 /// What an open item or other record refers to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// The entity's type (`order`, `booking`, ...).
     pub entity_type: String,
@@ -215,6 +216,7 @@ pub struct MemoryContext {
 
 /// A message to append (`timestamp` defaults to now).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// `user` or `assistant`.
     pub role: Role,
@@ -229,6 +231,7 @@ pub struct NewMessage {
 
 /// An entity upsert, keyed by `(entity_type, entity_id)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntityUpsert {
     /// The entity's type.
     pub entity_type: String,
@@ -250,6 +253,7 @@ pub struct EntityUpsert {
 
 /// An open item to add.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewOpenItem {
     /// Its type (`follow_up`, ...).
     #[serde(rename = "type")]

@@ -15,6 +15,7 @@ use crate::types::{Contact, ContactId, Identifier, IdentifierKind};
 /// missing and returned (the persona wins when both are given).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// A phone number in any accepted form (`+1 (415) 555-0192`, `tel:`, `00...`).
     pub phone_number: Option<String>,
@@ -99,6 +100,7 @@ impl ResolveRequest {
 /// The body of `PATCH /v1/contacts/{id}`. Every field is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     /// Replaces the name; blank is `InvalidInput`.
     pub name: Option<String>,
@@ -158,6 +160,7 @@ impl UpdateRequest {
 /// The body of `POST /v1/contacts/find`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(deny_unknown_fields)]
 pub struct FindRequest {
     /// A phone number in any accepted form.
     pub phone_number: Option<String>,

@@ -19,6 +19,8 @@ pub(crate) enum PgError {
          {supported}; refusing to use it (upgrade the software instead)"
     )]
     SchemaTooNew { found: i32, supported: i32 },
+    #[error("the schema {0:?} does not exist in this database")]
+    Missing(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }

@@ -16,8 +16,9 @@ use crate::schema;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
-    /// The PostgreSQL schema that holds the tables; created if missing. Default
-    /// `contacts`. Lower-case letters, digits and `_`, not starting with a digit.
+    /// The PostgreSQL schema that holds the tables; created if missing (see
+    /// [`Options::create`]). Default `contacts`. Lower-case letters, digits and `_`, not
+    /// starting with a digit.
     pub schema: String,
     /// Most connections the pool opens. Default 16.
     pub pool_size: u32,
@@ -27,6 +28,9 @@ pub struct Options {
     /// `application_name` of the connections (shows in `pg_stat_activity`). Default
     /// `contacts`.
     pub application_name: String,
+    /// Create the schema when it does not exist; default on. Off, connecting to a
+    /// missing schema fails, so a mistyped schema never becomes a new empty one.
+    pub create: bool,
 }
 
 impl Default for Options {
@@ -36,6 +40,7 @@ impl Default for Options {
             pool_size: 16,
             timeout: Duration::from_secs(5),
             application_name: "contacts".to_owned(),
+            create: true,
         }
     }
 }
@@ -59,6 +64,13 @@ impl Options {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Creates a missing schema, or refuses it (see [`Options::create`]).
+    #[must_use]
+    pub fn with_create(mut self, create: bool) -> Self {
+        self.create = create;
         self
     }
 
@@ -185,7 +197,8 @@ impl PostgresStore {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a malformed URL or options; otherwise as
+    /// [`Error::InvalidInput`] for a malformed URL or options; [`Error::Storage`] for a
+    /// missing schema when [`Options::create`] is off; otherwise as
     /// [`PostgresStore::connect`].
     pub fn connect_with(url: &str, options: Options) -> Result<Self> {
         options.validate()?;
@@ -222,6 +235,9 @@ impl PostgresStore {
             schema: options.schema,
         };
         let mut conn = store.conn()?;
+        if !options.create && !schema::exists(&mut conn.client, &store.schema)? {
+            return Err(PgError::Missing(store.schema.clone()).into());
+        }
         schema::migrate(&mut conn.client, &store.schema)?;
         Ok(store)
     }

@@ -39,6 +39,14 @@ fn lock_key(schema: &str) -> i64 {
 /// The transaction first takes a transaction-scoped advisory lock, so a second
 /// process migrating at the same time waits, then sees the finished work and does
 /// nothing. A schema newer than this build is refused.
+/// Whether `schema` exists (the tables may still be missing: `migrate` makes them).
+pub(crate) fn exists(client: &mut postgres::Client, schema: &str) -> Result<bool, PgError> {
+    client
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+        .map(|row| row.is_some())
+        .map_err(PgError::Postgres)
+}
+
 pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<i32, PgError> {
     let mut tx = client.transaction().map_err(PgError::Postgres)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])

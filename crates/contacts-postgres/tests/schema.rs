@@ -185,3 +185,34 @@ fn opens_a_version_1_schema_with_its_data() {
     let page = engine.list(org, ListRequest::default()).unwrap();
     assert_eq!((page.pagination.total, page.data.len()), (0, 0));
 }
+
+/// With creation off, a missing schema is refused and stays missing; an existing one
+/// opens.
+#[test]
+fn a_missing_schema_is_refused_when_creation_is_off() {
+    let Some(url) = common::url() else {
+        common::skip("a_missing_schema_is_refused_when_creation_is_off");
+        return;
+    };
+    let schema = common::fresh_schema();
+    let _drop = common::DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let options = || {
+        contacts_postgres::Options::default()
+            .with_schema(&schema)
+            .with_pool_size(2)
+    };
+    let e = PostgresStore::connect_with(&url, options().with_create(false)).unwrap_err();
+    let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+    assert!(text.contains("does not exist"), "{text}");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let found = c
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+        .unwrap();
+    assert!(found.is_none(), "nothing was created");
+    drop(PostgresStore::connect_with(&url, options()).unwrap());
+    let store = PostgresStore::connect_with(&url, options().with_create(false)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}

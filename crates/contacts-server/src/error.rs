@@ -152,7 +152,16 @@ struct FailureEnvelope<'a> {
 }
 
 impl ApiError {
-    /// The envelope's JSON value (the CLI prints the same thing the server sends).
+    /// The error envelope as the server sends it, byte for byte.
+    pub fn envelope_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&FailureEnvelope {
+            data: None,
+            errors: [&self.body],
+        })
+        .unwrap_or_default()
+    }
+
+    /// The envelope as a JSON value (for tests; its keys come out sorted).
     pub fn envelope(&self) -> serde_json::Value {
         serde_json::to_value(FailureEnvelope {
             data: None,
@@ -164,7 +173,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.envelope())).into_response()
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.envelope_bytes(),
+        )
+            .into_response()
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! - [`api::router`] builds the whole API over any [`contacts_core::Store`].
 //! - [`keys`]: API keys, stored as SHA-256 hashes, each opening one org.
-//! - [`cli`]: `serve`, `keys`, `resolve`, `list`, `import`.
+//! - [`cli`]: `serve`, `keys`, `backup`, `import`, `export`, and every engine operation
+//!   (`resolve`, `find`, `get`, `list`, `update`, `merge`, `delete`, `detach`, `memory`).
 //! - [`settings`]: the engine's settings from a TOML file, the environment and flags.
 //!
 //! # Example

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     match cli::run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
+            let Some(code) = cli::failure_status(e.as_ref()) else {
+                return ExitCode::SUCCESS; // standard output was closed: nothing to say
+            };
             let mut message = e.to_string();
             let mut source = e.source();
             while let Some(s) = source {
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
                 source = s.source();
             }
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            code
         }
     }
 }

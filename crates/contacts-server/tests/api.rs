@@ -312,6 +312,111 @@ async fn bad_bodies_are_400_naming_the_field(app: &TestApp) {
     assert_eq!(list["pagination"]["total"], 0);
 }
 
+/// docs/semantics.md 8, "Strict input": a field the API does not know is a 400 naming
+/// it, at any depth, on every endpoint that takes a body; nothing is written.
+async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
+    let contact = app.contact(json!({"phone_number": "+14155550180"})).await;
+    let other = app.contact(json!({"phone_number": "+14155550181"})).await;
+    let memory = app.memory(&contact, "persona-strict").await;
+    let m = |tail: &str| format!("/v1/memory/contact/{memory}{tail}");
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/v1/contacts/resolve".into(),
+            json!({"phone_number": "+14155550192", "emial": "typo@example.com"}),
+            "emial",
+        ),
+        (
+            "POST",
+            "/v1/contacts/resolve/batch".into(),
+            json!({"requests": [{"email": "a@example.com"}], "atomic": true}),
+            "atomic",
+        ),
+        (
+            "POST",
+            "/v1/contacts/resolve/batch".into(),
+            json!({"requests": [{"email": "a@example.com"}, {"phone": "+14155550100"}]}),
+            "requests[1].phone",
+        ),
+        (
+            "POST",
+            "/v1/contacts/find".into(),
+            json!({"email": "a@example.com", "phone": "+14155550100"}),
+            "phone",
+        ),
+        (
+            "PATCH",
+            format!("/v1/contacts/{contact}"),
+            json!({"nmae": "Typo"}),
+            "nmae",
+        ),
+        (
+            "POST",
+            "/v1/contacts/merge".into(),
+            json!({"primary_contact_id": contact, "duplicate_contact_id": other, "force": true}),
+            "force",
+        ),
+        (
+            "POST",
+            "/v1/memory/contact".into(),
+            json!({"contact_id": contact, "persona": "p"}),
+            "persona",
+        ),
+        (
+            "POST",
+            "/v1/memory/reset".into(),
+            json!({"contact_id": contact, "persona_id": "p", "all": true}),
+            "all",
+        ),
+        (
+            "POST",
+            m("/messages"),
+            json!({"messages": [{"role": "user", "content": "hi", "channel": "sms", "chanel": "x"}]}),
+            "messages[0].chanel",
+        ),
+        (
+            "PATCH",
+            m("/summary"),
+            json!({"summary": "s", "expected_revison": 1}),
+            "expected_revison",
+        ),
+        ("PATCH", m("/facts"), json!({"fact": {"a": 1}}), "fact"),
+        (
+            "PUT",
+            m("/entities"),
+            json!({"entity_type": "order", "entity_id": "1", "fatcs": {}}),
+            "fatcs",
+        ),
+        (
+            "POST",
+            m("/open_items"),
+            json!({"type": "follow_up", "description": "d",
+                   "related_to": {"entity_type": "order", "entity_idd": "1"}}),
+            "related_to.entity_idd",
+        ),
+    ];
+    for (method, uri, body, field) in cases {
+        let got = app.a(method, &uri, Some(body)).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        assert_eq!(
+            got.1["errors"][0]["field"], field,
+            "{method} {uri}: {}",
+            got.1
+        );
+        assert!(
+            message(&got.1).contains("unknown field"),
+            "{method} {uri}: {}",
+            got.1
+        );
+    }
+    // Nothing was written: the contacts are as created, the memory untouched.
+    let (_, list) = app.a("GET", "/v1/contacts", None).await;
+    assert_eq!(list["pagination"]["total"], 2, "{list}");
+    let (_, record) = app.a("GET", &m(""), None).await;
+    assert_eq!(record["data"]["recent_messages"], json!([]), "{record}");
+    assert_eq!(record["data"]["summary"], Value::Null, "{record}");
+}
+
 async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -1616,6 +1721,7 @@ api_tests!(
     resolve_creates_then_matches_in_the_seed_shape,
     resolve_with_a_scope_creates_the_memory,
     bad_bodies_are_400_naming_the_field,
+    unknown_fields_are_400_naming_them_at_any_depth,
     list_pages_and_validates_limit_and_offset,
     resolve_batch_answers_each_request,
     export_streams_every_contact_as_json_lines,

@@ -423,6 +423,7 @@ fn cli_resolve_and_list_print_the_servers_json() {
     };
     let (ok, first) = run(&[
         "resolve",
+        "--create",
         "--org",
         ORG,
         "--phone",

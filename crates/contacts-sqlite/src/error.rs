@@ -17,10 +17,16 @@ pub(crate) enum SqliteError {
          {supported}; refusing to open it (upgrade the software instead)"
     )]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("{0} does not exist")]
+    Missing(String),
+    #[error("{0} already exists; choose a new file")]
+    Exists(String),
     #[error("could not switch the database to WAL mode (journal_mode is {0})")]
     NoWal(String),
     #[error("the database stayed locked by another writer past the busy timeout")]
     Busy(#[source] rusqlite::Error),
+    #[error("the database stayed locked for 5 s while being copied")]
+    BackupBusy,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("sqlite: {0}")]

@@ -67,10 +67,11 @@
 //!
 //! `open.rs` (options, opening, pragmas), `reads.rs` (the read statements and row
 //! decoding), `cache.rs` (the read cache), `commit.rs` (one function per write
-//! operation), `group.rs` (group commit), `schema.rs` (migrations), `error.rs`
+//! operation), `group.rs` (group commit), `close.rs` (closing cleanly, backups), `schema.rs` (migrations), `error.rs`
 //! (mapping SQLite's errors).
 
 mod cache;
+mod close;
 mod commit;
 mod error;
 mod group;

@@ -45,6 +45,9 @@ pub struct Options {
     /// transaction and one fsync (group commit; see the crate docs). Default on; it
     /// needs reader connections, and does nothing with [`Durability::Normal`].
     pub group_commit: bool,
+    /// Create the file when it does not exist; default on. Off, opening a missing file
+    /// fails, so a mistyped path never becomes a new empty database.
+    pub create: bool,
 }
 
 /// The default [`Options::cache_entries`].
@@ -58,6 +61,7 @@ impl Default for Options {
             readers: 4,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             group_commit: true,
+            create: true,
         }
     }
 }
@@ -74,6 +78,13 @@ impl Options {
     #[must_use]
     pub fn with_group_commit(mut self, group_commit: bool) -> Self {
         self.group_commit = group_commit;
+        self
+    }
+
+    /// Creates a missing file, or refuses it (see [`Options::create`]).
+    #[must_use]
+    pub fn with_create(mut self, create: bool) -> Self {
+        self.create = create;
         self
     }
 
@@ -135,7 +146,8 @@ impl SqliteStore {
         Self::open_with(path, Options::default())
     }
 
-    /// Opens (creating if missing) the database at `path`.
+    /// Opens the database at `path`, creating it if missing unless
+    /// [`Options::create`] is off.
     ///
     /// ```
     /// use std::time::Duration;
@@ -153,12 +165,17 @@ impl SqliteStore {
     /// ```
     ///
     /// # Errors
-    /// As [`SqliteStore::open`].
+    /// As [`SqliteStore::open`], and when the file is missing and [`Options::create`]
+    /// is off.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let path = path.as_ref();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if options.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        } else if !path.exists() {
+            // SQLite would say only "unable to open database file".
+            return Err(SqliteError::Missing(path.display().to_string()).into());
+        }
         let mut writer = Connection::open_with_flags(path, flags).map_err(read_error)?;
         configure(&writer, &options)?;
         // The first statement that reads the file: a file that is not a database

@@ -187,3 +187,122 @@ fn upgrades_a_version_1_database() {
         .unwrap();
     assert_eq!(page.data[0].memories.len(), 1);
 }
+
+#[test]
+fn a_missing_file_is_refused_when_creation_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.db");
+    let message = storage_message(SqliteStore::open_with(
+        &path,
+        Options::default().with_create(false),
+    ));
+    assert!(message.contains("typo.db does not exist"), "{message}");
+    assert!(!path.exists(), "nothing was created");
+}
+
+/// docs/semantics.md 7, "Closing": a store that is dropped leaves one file, whatever
+/// connections it had, so copying that file copies everything.
+#[test]
+fn closing_the_store_folds_the_wal_into_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let wal = dir.path().join("contacts.db-wal");
+    {
+        let engine = Engine::new(SqliteStore::open(&path).unwrap());
+        for i in 0..200 {
+            let phone = format!("+1415555{i:04}");
+            engine
+                .resolve(org(), &ResolveRequest::new().with_phone(phone))
+                .unwrap();
+        }
+        // Reads through the reader connections and the cache, as a server's would.
+        engine
+            .resolve(org(), &ResolveRequest::new().with_phone("+14155550007"))
+            .unwrap();
+        assert!(
+            wal.exists(),
+            "the data is in the WAL while the store is open"
+        );
+    }
+    assert!(
+        !wal.exists(),
+        "the WAL was checkpointed and removed on close"
+    );
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    let engine = Engine::new(SqliteStore::open(&copy).unwrap());
+    let again = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550199"))
+        .unwrap();
+    assert!(
+        !again.created,
+        "the plain copy of the file holds every contact"
+    );
+}
+
+#[test]
+fn a_backup_is_consistent_while_another_thread_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let engine = std::sync::Arc::new(Engine::new(store.clone()));
+    for i in 0..100 {
+        engine
+            .resolve(
+                org(),
+                &ResolveRequest::new().with_phone(format!("+1415555{i:04}")),
+            )
+            .unwrap();
+    }
+    let writer = {
+        let engine = std::sync::Arc::clone(&engine);
+        std::thread::spawn(move || {
+            for i in 100..1100 {
+                engine
+                    .resolve(
+                        org(),
+                        &ResolveRequest::new().with_phone(format!("+1415555{i:04}")),
+                    )
+                    .unwrap();
+            }
+        })
+    };
+    let copy = dir.path().join("backup.db");
+    store.backup_to(&copy).unwrap();
+    writer.join().unwrap();
+    assert!(
+        !dir.path().join("backup.db-wal").exists(),
+        "the backup is one file"
+    );
+    let message = storage_message(store.backup_to(&copy).map(|()| store.clone()));
+    assert!(message.contains("already exists"), "{message}");
+
+    // The copy is one moment of the database: every contact it has is whole, its count
+    // (kept by triggers in the same transactions) equals its rows, and it holds at
+    // least what was committed before the backup began.
+    let conn = Connection::open(&copy).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
+        .unwrap();
+    let identifiers: i64 = conn
+        .query_row("SELECT count(*) FROM identifiers", [], |r| r.get(0))
+        .unwrap();
+    let counted: i64 = conn
+        .query_row(
+            "SELECT coalesce(sum(contacts), 0) FROM org_counts",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!((100..=1100).contains(&rows), "{rows}");
+    assert_eq!(identifiers, rows, "each contact has its one phone");
+    assert_eq!(counted, rows, "the count and the rows are from one moment");
+    drop(conn);
+    let check = Engine::new(SqliteStore::open(&copy).unwrap());
+    assert!(
+        !check
+            .resolve(org(), &ResolveRequest::new().with_phone("+14155550050"))
+            .unwrap()
+            .created
+    );
+}

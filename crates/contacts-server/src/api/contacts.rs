@@ -23,6 +23,7 @@ pub(super) async fn resolve(
 
 /// The body of `POST /v1/contacts/resolve/batch`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct BatchBody {
     requests: Option<Vec<ResolveRequest>>,
 }
@@ -179,6 +180,7 @@ pub(super) async fn update_contact(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct MergeBody {
     primary_contact_id: Option<String>,
     duplicate_contact_id: Option<String>,

@@ -128,6 +128,7 @@ mod tests {
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Probe {
         name: String,
@@ -145,6 +146,15 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("messages[1].role"));
+
+        let e = decode::<Probe>(br#"{"name": "x", "nmae": 1}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("nmae"), "{e:?}");
+        assert!(e.body.message.starts_with("nmae: unknown field"), "{e:?}");
+        let e = decode::<Probe>(
+            br#"{"name": "x", "messages": [{"role": "user", "content": "a", "channel": "sms", "chanel": "x"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("messages[0].chanel"), "{e:?}");
 
         let e = decode::<Probe>(b"{}").unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("name"));

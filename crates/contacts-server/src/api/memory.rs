@@ -16,6 +16,7 @@ use crate::error::ApiError;
 
 /// `{contact_id, persona_id?, agent_number?}`: the body of memory create and reset.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ScopedBody {
     contact_id: Option<String>,
     persona_id: Option<String>,
@@ -96,6 +97,7 @@ pub(super) async fn memory_context(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct SummaryBody {
     summary: Option<String>,
     expected_revision: Option<u64>,
@@ -116,6 +118,7 @@ pub(super) async fn memory_summary(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct FactsBody {
     facts: Option<Value>,
     expected_revision: Option<u64>,
@@ -138,6 +141,7 @@ pub(super) async fn memory_facts(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct MessagesBody {
     messages: Option<Vec<NewMessage>>,
     expected_revision: Option<u64>,
@@ -158,6 +162,7 @@ pub(super) async fn memory_append(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct EntityBody {
     entity_type: String,
     entity_id: String,
@@ -201,6 +206,7 @@ pub(super) async fn memory_remove_entity(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct OpenItemBody {
     #[serde(rename = "type")]
     item_type: String,

@@ -126,7 +126,22 @@ type ApiResult = Result<Response, ApiError>;
 /// # });
 /// ```
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
+    // Only matched routes authenticate: an unknown path is a 404 for everyone.
+    let v1 = routes().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    finish(v1, state)
+}
+
+/// The whole API acting for one org without API keys, for the CLI: it sends its
+/// commands through the very handlers the server runs, so it prints exactly the
+/// server's JSON (docs/architecture.md, "CLI").
+pub fn local_router(state: AppState, org: OrgId) -> Router {
+    let v1 = routes().route_layer(axum::Extension(Org(org)));
+    finish(v1, state)
+}
+
+/// Every `/v1` route, without authentication.
+fn routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/contacts", get(list_contacts))
         .route("/v1/contacts/resolve", post(resolve))
         .route("/v1/contacts/resolve/batch", post(resolve_batch))
@@ -172,9 +187,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/memory/context", get(memory_context))
         .route("/v1/memory/reset", post(memory_reset))
-        // Only matched routes authenticate: an unknown path is a 404 for everyone.
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+}
 
+/// `/healthz`, the fallbacks, request ids and tracing around `v1`.
+fn finish(v1: Router<AppState>, state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(v1)

@@ -1,0 +1,153 @@
+//! The `contacts` command line: `serve`, `keys`, `backup`, and every engine operation
+//! straight on the database, without a server (docs/architecture.md, "CLI").
+//!
+//! - this file: the command tree and the exit statuses;
+//! - `storage.rs`: which database, refusing ones that do not exist;
+//! - `local.rs`: running a command through the server's own handlers, in process;
+//! - `contacts.rs`, `memory.rs`: the contact and memory commands;
+//! - `data.rs`: import, export and backup;
+//! - `serve.rs`: the server; `admin.rs`: keys and shell completions;
+//! - `parse.rs`: flag values (ids, addresses) with errors that show an example.
+//!
+//! Exit statuses: 0 on success; 1 when the operation failed (the error envelope is
+//! printed, as the server would send it) or a resource is missing; 2 for a usage
+//! error (a bad or conflicting flag).
+
+mod admin;
+mod contacts;
+mod data;
+mod local;
+mod memory;
+mod parse;
+mod serve;
+mod storage;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use admin::{CompletionsArgs, KeysCommand};
+pub use contacts::{
+    DeleteArgs, DetachArgs, FindArgs, GetArgs, ListArgs, MergeArgs, ResolveArgs, UpdateArgs,
+};
+pub use data::{BackupArgs, ExportArgs, ImportArgs};
+pub use memory::MemoryCommand;
+pub use serve::ServeArgs;
+pub use storage::{Backend, Opened, StorageArgs};
+
+/// Errors the CLI reports on stderr before exiting with status 1 (or 2 for a
+/// [`UsageError`]).
+pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A command line that cannot mean anything (conflicting or missing options): exit
+/// status 2, as for clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// `contacts`: an embeddable contact-resolution engine, as a server and a CLI.
+#[derive(Debug, Parser)]
+#[command(name = "contacts", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Manage API keys (stored hashed beside the contacts).
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Find or create one contact, as `POST /v1/contacts/resolve`.
+    Resolve(ResolveArgs),
+    /// Look up a contact by phone, email or external id without creating one, as
+    /// `POST /v1/contacts/find` (exit status 1 when nothing matches).
+    Find(FindArgs),
+    /// Show one contact with its identifiers and memories, as `GET /v1/contacts/{id}`.
+    Get(GetArgs),
+    /// Print one page of an org's contacts, as `GET /v1/contacts`.
+    List(ListArgs),
+    /// Change a contact's name, metadata or identifiers, as `PATCH /v1/contacts/{id}`.
+    Update(UpdateArgs),
+    /// Merge a duplicate into a primary contact, as `POST /v1/contacts/merge`.
+    Merge(MergeArgs),
+    /// Delete a contact with its identifiers and memories, as `DELETE /v1/contacts/{id}`.
+    Delete(DeleteArgs),
+    /// Detach one identifier from its contact, as
+    /// `DELETE /v1/contacts/{id}/identifiers/{identifier_id}`.
+    Detach(DetachArgs),
+    /// Read and write a contact's memory (`/v1/memory/...`).
+    Memory {
+        /// What to do with memory.
+        #[command(subcommand)]
+        command: MemoryCommand,
+    },
+    /// Resolve every row of a CSV file (see README, "Import").
+    Import(ImportArgs),
+    /// Write every contact of an org, with identifiers and memories, as JSON lines or
+    /// CSV, in constant memory.
+    Export(ExportArgs),
+    /// Copy a SQLite database consistently, even while a server writes to it.
+    Backup(BackupArgs),
+    /// Print a shell completion script (`contacts completions bash > ...`).
+    Completions(CompletionsArgs),
+}
+
+/// Runs the CLI.
+///
+/// # Errors
+/// Whatever the command failed with, for `main` to print; a [`UsageError`] means exit
+/// status 2.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Keys { command } => admin::keys(command),
+        Command::Resolve(args) => contacts::resolve(args),
+        Command::Find(args) => contacts::find(args),
+        Command::Get(args) => contacts::get(args),
+        Command::List(args) => contacts::list(args),
+        Command::Update(args) => contacts::update(args),
+        Command::Merge(args) => contacts::merge(args),
+        Command::Delete(args) => contacts::delete(args),
+        Command::Detach(args) => contacts::detach(args),
+        Command::Memory { command } => memory::run(command),
+        Command::Import(args) => data::import(&args),
+        Command::Export(args) => data::export(&args),
+        Command::Backup(args) => data::backup(&args),
+        Command::Completions(args) => admin::completions(&args),
+    }
+}
+
+/// The exit status for a failed command: 2 for a usage error, 1 otherwise, and
+/// success for a closed standard output (`contacts list | head`): the reader has
+/// what it wanted, so there is nothing to report.
+pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        let kind = match (
+            s.downcast_ref::<std::io::Error>(),
+            s.downcast_ref::<serde_json::Error>(),
+        ) {
+            (Some(io), _) => Some(io.kind()),
+            // serde_json keeps the kind of the write error it wraps.
+            (None, Some(json)) => json.io_error_kind(),
+            (None, None) => None,
+        };
+        if kind == Some(std::io::ErrorKind::BrokenPipe) {
+            return None;
+        }
+        source = s.source();
+    }
+    Some(if e.is::<UsageError>() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    })
+}

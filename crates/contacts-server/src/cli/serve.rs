@@ -1,0 +1,126 @@
+//! `contacts serve`: the HTTP API on one database. The listen address is taken before
+//! anything is created, so a port in use stops the server before it makes a key.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use contacts_core::{Clock, Engine, OrgId, SystemClock};
+
+use super::storage::{Backend, Purpose, StorageArgs};
+use super::{CliError, parse};
+use crate::api::{self, AppState, DEFAULT_BODY_LIMIT, DynEngine};
+use crate::keys::{self, Keyring};
+use crate::settings::EngineArgs;
+
+/// `contacts serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse::listen)]
+    pub listen: SocketAddr,
+    /// Largest request body in bytes; larger bodies get 413.
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let config = args.engine.config()?;
+    let env = match std::env::var("CONTACTS_API_KEYS") {
+        Ok(v) => keys::parse_env_keys(&v)?,
+        Err(std::env::VarError::NotPresent) => Vec::new(),
+        Err(e) => return Err(format!("CONTACTS_API_KEYS: {e}").into()),
+    };
+    let backend = args.storage.backend()?;
+    // The address first: a port in use must stop the server before it creates a
+    // database or prints a key that no server will ever accept.
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let opened = args.storage.open_for(Purpose::Serve)?;
+    let kind = match backend {
+        Backend::Sqlite(_) => "sqlite",
+        Backend::Postgres { .. } => "postgres",
+        Backend::Memory => "memory",
+    };
+    tracing::info!(backend = kind, database = %opened.description, "opened the database");
+    let keyring = Keyring::new(opened.keys, env);
+    if keyring.is_empty()? {
+        // First start: make the server usable at once, and say so exactly once.
+        let org = OrgId(uuid::Uuid::now_v7());
+        let (key, info) = keys::generate_key(org, SystemClock.now())?;
+        keyring.store().insert(&keys::hash_key(&key), &info)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "No API keys yet: created an org and a key for it.")?;
+        writeln!(out, "org: {org}")?;
+        writeln!(out, "key: {key}")?;
+        writeln!(
+            out,
+            "(shown once: only its hash is stored; more with `contacts keys create`)"
+        )?;
+    }
+    let engine: Arc<DynEngine> = Arc::new(Engine::with_config(opened.store, config)?);
+    let keyring = Arc::new(keyring);
+    let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let addr = listener.local_addr()?;
+        {
+            // Tests and scripts read this line to learn the port chosen for `:0`.
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        tracing::info!(%addr, "serving");
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("stopped: requests in flight have finished");
+        Ok::<_, CliError>(())
+    })?;
+    // The last references to the stores drop here, outside the async runtime: a
+    // PostgreSQL connection closes with a blocking call, which must not run on it.
+    drop(runtime);
+    drop((engine, keyring));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM; `axum::serve` then stops accepting and lets the
+/// requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,187 @@
+//! What an import writes besides the database: the rejects file (every row with a
+//! refused field, as it was read, to fix and import again) and the report (one JSON
+//! line per row that did not resolve cleanly, saying exactly what happened).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use contacts_core::{BoxError, ContactId, IdentifierConflict, IgnoredValue};
+use serde::Serialize;
+
+/// A field the import or the engine refused; the row resolved without it, or (with
+/// `--strict-rows`, or when nothing else identified the person) not at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusedField {
+    /// The column, as the header names it.
+    pub column: String,
+    /// The field it feeds (`phone_number`, `email`, `external_id`, `name`,
+    /// `metadata`).
+    pub field: String,
+    /// The value as read (lossy for bytes that are not UTF-8).
+    pub value: String,
+    /// Why, as the API would say it.
+    pub error: String,
+}
+
+/// What happened to a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Resolved on every field, but with junk values ignored or identifiers left with
+    /// another contact (or over a cap).
+    Resolved,
+    /// Resolved on its good fields; some were refused.
+    Partial,
+    /// Not resolved.
+    Rejected,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    /// The physical line the row starts on (1 is the header).
+    pub line: u64,
+    /// What happened.
+    pub status: Status,
+    /// The contact the row resolved to (none when rejected).
+    pub contact_id: Option<ContactId>,
+    /// Whether the row created it (with `--dry-run`: would create).
+    pub created: Option<bool>,
+    /// Why the row was not resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Fields refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedField>,
+    /// Values ignored as junk (`null`, `N/A`, `0000000000`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<IgnoredValue>,
+    /// Identifiers left where they were: another contact owns them (its id is given),
+    /// or the contact is at its cap for the kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<IdentifierConflict>,
+}
+
+/// `people.csv` → `people.<suffix>`, beside it.
+pub(super) fn beside(input: &Path, suffix: &str) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".to_owned());
+    input.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Removes what an earlier import of the same file left, so no stale line is read
+/// as this run's.
+pub(super) fn remove_stale(path: &Path) -> Result<(), BoxError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display()).into()),
+    }
+}
+
+/// The two output files, each created on its first line.
+pub(super) struct Outputs {
+    pub(super) rejects_path: PathBuf,
+    pub(super) report_path: PathBuf,
+    headers: csv::StringRecord,
+    rejects: Option<csv::Writer<std::fs::File>>,
+    report: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Outputs {
+    pub(super) fn new(
+        rejects_path: PathBuf,
+        report_path: PathBuf,
+        headers: csv::StringRecord,
+    ) -> Self {
+        Outputs {
+            rejects_path,
+            report_path,
+            headers,
+            rejects: None,
+            report: None,
+        }
+    }
+
+    /// Records one row that did not resolve cleanly: in the report always, in the
+    /// rejects file when a field or the row was refused.
+    pub(super) fn write(
+        &mut self,
+        entry: &Entry,
+        record: &csv::ByteRecord,
+    ) -> Result<(), BoxError> {
+        if entry.status != Status::Resolved {
+            self.reject(entry, record)?;
+        }
+        let report = match &mut self.report {
+            Some(w) => w,
+            None => {
+                let file = std::fs::File::create(&self.report_path)
+                    .map_err(|e| format!("{}: {e}", self.report_path.display()))?;
+                self.report.insert(std::io::BufWriter::new(file))
+            }
+        };
+        serde_json::to_writer(&mut *report, entry)?;
+        report.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn reject(&mut self, entry: &Entry, record: &csv::ByteRecord) -> Result<(), BoxError> {
+        let writer = match &mut self.rejects {
+            Some(w) => w,
+            None => {
+                let mut w = csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_path(&self.rejects_path)
+                    .map_err(|e| format!("{}: {e}", self.rejects_path.display()))?;
+                let mut header = csv::ByteRecord::new();
+                header.push_field(b"line");
+                header.push_field(b"status");
+                header.push_field(b"error");
+                for h in &self.headers {
+                    header.push_field(h.as_bytes());
+                }
+                w.write_byte_record(&header)?;
+                self.rejects.insert(w)
+            }
+        };
+        let mut errors: Vec<&str> = entry.refused.iter().map(|r| r.error.as_str()).collect();
+        if let Some(e) = &entry.error {
+            errors.push(e);
+        }
+        let status = match entry.status {
+            Status::Partial => "partial",
+            _ => "rejected",
+        };
+        let mut row = csv::ByteRecord::new();
+        row.push_field(entry.line.to_string().as_bytes());
+        row.push_field(status.as_bytes());
+        row.push_field(errors.join("; ").as_bytes());
+        for field in record {
+            row.push_field(field);
+        }
+        writer.write_byte_record(&row)?;
+        Ok(())
+    }
+
+    /// Flushes both files; returns the paths of those that were written.
+    pub(super) fn finish(self) -> Result<(Option<PathBuf>, Option<PathBuf>), BoxError> {
+        let rejects = match self.rejects {
+            Some(mut w) => {
+                w.flush()?;
+                Some(self.rejects_path)
+            }
+            None => None,
+        };
+        let report = match self.report {
+            Some(mut w) => {
+                w.flush()?;
+                Some(self.report_path)
+            }
+            None => None,
+        };
+        Ok((rejects, report))
+    }
+}
