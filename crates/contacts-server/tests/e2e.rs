@@ -2,11 +2,11 @@
 //! the seed pages' requests, checked field by field against the seeds' examples; the
 //! first-start key; key management from the CLI while the server runs; SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Server, bin, client, send};
 use serde_json::{Value, json};
 
 const ORG: &str = "11111111-2222-3333-4444-555555555555";
@@ -18,108 +18,6 @@ const LIST_SEED: &str = r##"{"data":[{"id":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
 
 /// The resolve seed's example response.
 const RESOLVE_SEED: &str = r##"{"data":{"contact":{"id":"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee","org_id":"11111111-2222-3333-4444-555555555555","name":"John Doe","metadata":{"source":"api"},"created_at":"2025-07-22T10:30:00.000Z","updated_at":"2025-07-22T10:30:00.000Z"},"created":true},"errors":null}"##;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_contacts"));
-    cmd.env("CONTACTS_LOG", "warn")
-        .env_remove("CONTACTS_DB")
-        .env_remove("CONTACTS_API_KEYS");
-    cmd
-}
-
-/// A running `contacts serve`, killed on drop if a test fails half-way.
-struct Server {
-    child: Child,
-    base: String,
-    /// What `serve` printed before `listening on`.
-    banner: Vec<String>,
-}
-
-impl Server {
-    fn start(db: &Path, env_keys: Option<&str>) -> Server {
-        let db = db.to_str().unwrap();
-        Server::start_with(&["--db", db], env_keys)
-    }
-
-    fn start_with(storage: &[&str], env_keys: Option<&str>) -> Server {
-        let mut cmd = bin();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .args(storage)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(k) = env_keys {
-            cmd.env("CONTACTS_API_KEYS", k);
-        }
-        let mut child = cmd.spawn().expect("the contacts binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut banner = Vec::new();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("serve printed its address before exiting")
-                .unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.to_owned();
-            }
-            banner.push(line);
-        };
-        Server {
-            child,
-            base,
-            banner,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// SIGTERM, then the exit status (graceful shutdown must finish promptly).
-    fn terminate(mut self) -> std::process::ExitStatus {
-        self.sigterm();
-        self.wait()
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
-fn send(req: reqwest::blocking::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap())
-}
 
 fn json_type(v: &Value) -> &'static str {
     match v {

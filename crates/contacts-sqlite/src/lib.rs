@@ -57,6 +57,15 @@
 //! retires all entries. docs/semantics.md ("Read cache") states the guarantee;
 //! [`SqliteStore::cache_stats`] counts hits and misses.
 //!
+//! # Closing and backups
+//!
+//! A dropped store closes its read connections before its writer, so the last
+//! connection to close can fold the write-ahead log back into the file: a stopped
+//! application leaves one file, and copying it copies everything.
+//! [`SqliteStore::backup_to`] writes a consistent copy while others keep writing
+//! (SQLite's online backup). [`Options::create`] off refuses a missing file instead of
+//! creating an empty database.
+//!
 //! # Topology
 //!
 //! One writer connection behind a mutex, plus a few read-only connections for

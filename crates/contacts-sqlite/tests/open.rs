@@ -200,8 +200,8 @@ fn a_missing_file_is_refused_when_creation_is_off() {
     assert!(!path.exists(), "nothing was created");
 }
 
-/// docs/semantics.md 7, "Closing": a store that is dropped leaves one file, whatever
-/// connections it had, so copying that file copies everything.
+/// docs/architecture.md, "CLI" (closing): a store that is dropped leaves one file,
+/// whatever connections it had, so copying that file copies everything.
 #[test]
 fn closing_the_store_folds_the_wal_into_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -125,11 +125,14 @@ pub(super) fn print(answer: &Answer) -> Result<ExitCode, CliError> {
 /// Writes JSON bytes indented, without reordering anything (a `Value` would sort
 /// the keys).
 pub(super) fn print_json_bytes(bytes: &[u8]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    // Indented in memory first (the body is there already): a failed write then
+    // surfaces as the `io::Error` it is, so a closed pipe can be told apart.
+    let mut pretty = Vec::with_capacity(bytes.len() * 2);
     let mut from = serde_json::Deserializer::from_slice(bytes);
-    let mut to = serde_json::Serializer::pretty(&mut out);
-    serde_transcode::transcode(&mut from, &mut to)?;
-    writeln!(out)?;
+    serde_transcode::transcode(&mut from, &mut serde_json::Serializer::pretty(&mut pretty))?;
+    pretty.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(&pretty)?;
     out.flush()?;
     Ok(())
 }

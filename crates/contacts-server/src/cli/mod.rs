@@ -131,16 +131,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     let mut source = Some(e);
     while let Some(s) = source {
-        let kind = match (
-            s.downcast_ref::<std::io::Error>(),
-            s.downcast_ref::<serde_json::Error>(),
-        ) {
-            (Some(io), _) => Some(io.kind()),
-            // serde_json keeps the kind of the write error it wraps.
-            (None, Some(json)) => json.io_error_kind(),
-            (None, None) => None,
-        };
-        if kind == Some(std::io::ErrorKind::BrokenPipe) {
+        let io = s.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
             return None;
         }
         source = s.source();

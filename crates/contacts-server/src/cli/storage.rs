@@ -144,7 +144,8 @@ impl StorageArgs {
     /// Opens the chosen backend for a one-shot command.
     ///
     /// # Errors
-    /// As [`StorageArgs::open_for`].
+    /// A [`UsageError`] for `--memory`; an error naming the database when it does not
+    /// exist (and `--create` was not given), cannot be opened or migrated.
     pub fn open(&self) -> Result<Opened, CliError> {
         self.open_for(Purpose::Command)
     }
