@@ -29,7 +29,9 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Self, String> {
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| Timestamp(t.timestamp_millis()))
-            .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))
+            .map_err(|e| {
+                format!("expected an RFC 3339 timestamp such as 2025-07-23T09:10:00.000Z ({e})")
+            })
     }
 }
 

@@ -7,17 +7,24 @@ use clap::Parser;
 use contacts_server::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     // Logs go to stderr (stdout carries the commands' output); `CONTACTS_LOG` or
-    // `RUST_LOG` choose the level, `info` by default.
+    // `RUST_LOG` choose the level. A server logs each request (`info`); a one-shot
+    // command only what went wrong, and reports its own failure itself (so not the
+    // connection pool's retries too).
+    let default = match cli.command {
+        cli::Command::Serve(_) => "info",
+        _ => "warn,r2d2=off",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONTACTS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match cli::run(Cli::parse()) {
+    match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             let Some(code) = cli::failure_status(e.as_ref()) else {

@@ -47,7 +47,8 @@ pub struct EngineArgs {
     #[arg(long, env = "CONTACTS_PRECEDENCE", value_name = "KINDS")]
     pub precedence: Option<String>,
     /// Messages kept per memory record.
-    #[arg(long, env = "CONTACTS_MESSAGE_WINDOW", value_name = "N")]
+    #[arg(long, env = "CONTACTS_MESSAGE_WINDOW", value_name = "N",
+          value_parser = crate::cli::parse_number::<usize>)]
     pub message_window: Option<usize>,
 }
 
@@ -357,6 +358,9 @@ impl EngineArgs {
             let names: Vec<&str> = order.split(',').collect();
             c.precedence = precedence(&names, "--precedence")?;
         }
+        if self.message_window == Some(0) {
+            return Err(error("--message-window", "must be at least 1 (e.g. 20)"));
+        }
         set(&mut c.memory.window, self.message_window);
         c.validate().map_err(core_error)?;
         Normalizer::new(&c).map_err(core_error)?;
@@ -486,7 +490,7 @@ mod tests {
                     message_window: Some(0),
                     ..args()
                 },
-                "limits",
+                "--message-window",
             ),
             (
                 EngineArgs {

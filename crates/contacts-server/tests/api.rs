@@ -409,6 +409,36 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
             got.1
         );
     }
+    // Query strings too, and a field given twice.
+    for uri in [
+        "/v1/contacts?limt=5".to_owned(),
+        "/v1/contacts/export?format=csv".to_owned(),
+        format!("/v1/memory/context?contact_id={contact}&persona=p"),
+    ] {
+        let got = app.a("GET", &uri, None).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        assert!(
+            message(&got.1).contains("unknown query parameter"),
+            "{uri}: {}",
+            got.1
+        );
+    }
+    let key = app.key_a.clone();
+    let twice = Request::post("/v1/contacts/resolve")
+        .header("authorization", &key)
+        .body(Body::from(
+            r#"{"email": "a@example.com", "email": "b@example.com"}"#,
+        ))
+        .unwrap();
+    let (status, _, json) = app.send(twice).await;
+    assert_error(
+        &(status, json.clone()),
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST",
+        None,
+    );
+    assert_eq!(json["errors"][0]["field"], "email", "{json}");
+
     // Nothing was written: the contacts are as created, the memory untouched.
     let (_, list) = app.a("GET", "/v1/contacts", None).await;
     assert_eq!(list["pagination"]["total"], 2, "{list}");

@@ -80,6 +80,7 @@ fn every_command_prints_the_servers_json_and_does_what_its_endpoint_does() {
         &db,
         &[
             "resolve",
+            "--create",
             "--phone",
             "+1 415 555 0192",
             "--name",
@@ -378,6 +379,15 @@ fn failures_exit_1_with_the_envelope_and_usage_errors_exit_2() {
             vec!["memory", "context", "--org", ORG, "--contact", ORG],
             "--persona",
         ),
+        (vec!["list", "--org", ORG, "--limit", "abc"], "such as 50"),
+        (
+            vec!["list", "--org", ORG, "--default-region", "XX"],
+            "default_region",
+        ),
+        (
+            vec!["list", "--org", ORG, "--message-window", "0"],
+            "--message-window",
+        ),
     ];
     for (args, expected) in cases {
         let out = bin().args(&args).current_dir(dir.path()).output().unwrap();
@@ -405,11 +415,43 @@ fn failures_exit_1_with_the_envelope_and_usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(json_of(&ok_out(from_env))["pagination"]["total"], 1);
-    let server = Server::start_with(&["--memory"], Some(&format!("{KEY}={ORG}")));
+    // With CONTACTS_DB set, `--memory` is obeyed, not a conflict: a one-shot command
+    // refuses it for what it is, and `serve` runs on it.
+    let memory = bin()
+        .args([
+            "resolve",
+            "--org",
+            ORG,
+            "--email",
+            "b@example.com",
+            "--memory",
+        ])
+        .env("CONTACTS_DB", &db)
+        .output()
+        .unwrap();
+    assert_eq!(memory.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&memory.stderr);
     assert!(
-        server.terminate().success(),
-        "--memory wins over CONTACTS_DB"
+        err.contains("keeps nothing") && !err.contains("cannot be used"),
+        "{err}"
     );
+    let mut serve = bin()
+        .args(["serve", "--memory", "--listen", "127.0.0.1:0"])
+        .env("CONTACTS_DB", dir.path().join("unused.db"))
+        .env("CONTACTS_API_KEYS", format!("{KEY}={ORG}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(line.starts_with("listening on"), "{line}");
+    assert!(!dir.path().join("unused.db").exists(), "--memory won");
 }
 
 fn ok_out(out: Output) -> Output {

@@ -256,9 +256,14 @@ fn export_writes_jsonl_and_a_csv_that_imports_back() {
     assert_eq!(reader.records().count(), GOOD);
     // Into another org: the same people, found by the same identifiers.
     const OTHER: &str = "99999999-2222-3333-4444-555555555555";
-    let summary: serde_json::Value =
-        serde_json::from_slice(&run(&["import", "--org", OTHER, out_csv.to_str().unwrap()]))
-            .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&run(&[
+        "import",
+        "--create",
+        "--org",
+        OTHER,
+        out_csv.to_str().unwrap(),
+    ]))
+    .unwrap();
     assert_eq!(
         (summary["created"].as_u64(), summary["rejected"].as_u64()),
         (Some(GOOD as u64), Some(0))
@@ -640,4 +645,150 @@ fn file_problems_are_explained_before_anything_is_written() {
         ],
     );
     assert_eq!(out.status.code(), Some(2), "a bad --map is a usage error");
+}
+
+/// An import's report and an export never overwrite the database or the input; a dry
+/// run's report sits beside a real import's; a report path that cannot be written stops
+/// the import before its first row.
+#[test]
+fn outputs_never_overwrite_the_database_or_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let db = path.join("contacts.db");
+    let csv = path.join("people.csv");
+    std::fs::write(&csv, "email,name\na@example.com,A\nnull,B\n").unwrap();
+    let out = contacts(
+        path,
+        &["import", "--create", "--org", ORG, csv.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let real_report = std::fs::read(import::report_path(&csv)).unwrap();
+    let db_bytes = std::fs::metadata(&db).unwrap().len();
+
+    for target in [db.clone(), csv.clone(), path.join("contacts.db-wal")] {
+        let t = target.to_str().unwrap();
+        let out = contacts(
+            path,
+            &["import", "--org", ORG, "--report", t, csv.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(2), "--report {t}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("choose another output file"));
+        if target != csv {
+            let out = contacts(path, &["export", "--org", ORG, "--force", "--output", t]);
+            assert_eq!(out.status.code(), Some(2), "--output {t}");
+        }
+    }
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        db_bytes,
+        "the database is intact"
+    );
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("email,name")
+    );
+
+    // A dry run writes its own report, beside the real one.
+    let out = contacts(
+        path,
+        &["import", "--dry-run", "--org", ORG, csv.to_str().unwrap()],
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        summary["report_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("people.dry-run.report.jsonl"),
+        "{summary}"
+    );
+    assert_eq!(
+        std::fs::read(import::report_path(&csv)).unwrap(),
+        real_report
+    );
+
+    // An unwritable report stops the import before any row.
+    let csv2 = path.join("more.csv");
+    std::fs::write(&csv2, "email\nnew@example.com\n").unwrap();
+    let out = contacts(
+        path,
+        &[
+            "import",
+            "--org",
+            ORG,
+            "--report",
+            "/nonexistent/dir/r.jsonl",
+            csv2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let found = contacts(path, &["find", "--org", ORG, "--email", "new@example.com"]);
+    assert_eq!(found.status.code(), Some(1), "nothing was imported");
+
+    // Export: a new file, or --force; written whole or not at all.
+    let out_file = path.join("export.jsonl");
+    std::fs::write(&out_file, "keep me").unwrap();
+    let out = contacts(
+        path,
+        &[
+            "export",
+            "--org",
+            ORG,
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "keep me");
+    let out = contacts(
+        path,
+        &[
+            "export",
+            "--org",
+            ORG,
+            "--force",
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&out_file)
+            .unwrap()
+            .contains("a@example.com")
+    );
+    assert!(!path.join("export.jsonl.partial").exists());
+
+    // Writes to an org with no key and no contacts are a typo until --create says not.
+    const TYPO: &str = "11111111-2222-3333-4444-55555555555f";
+    let out = contacts(path, &["import", "--org", TYPO, csv2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check --org"));
+    let out = contacts(
+        path,
+        &["resolve", "--org", TYPO, "--email", "x@example.com"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["errors"][0]["error"], "NOT_FOUND");
+    let out = contacts(
+        path,
+        &[
+            "resolve",
+            "--create",
+            "--org",
+            TYPO,
+            "--email",
+            "x@example.com",
+        ],
+    );
+    assert!(out.status.success());
 }

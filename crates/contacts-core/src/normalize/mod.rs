@@ -427,6 +427,17 @@ mod tests {
         assert_eq!(phone(&gb, "07911 123456").unwrap(), value("+447911123456"));
         // A local number without its area code is not a key.
         assert!(reason(phone(&us, "555-0192"), "phone_number").contains("area code"));
+        // `00` is not how numbers leave North America: libphonenumber reads it as
+        // national there, and the refusal says so and shows the + form.
+        assert_eq!(
+            phone(&gb, "00 1 415 555 0192").unwrap(),
+            value("+14155550192")
+        );
+        let why = reason(phone(&us, "00 44 20 7946 0958"), "phone_number");
+        assert!(
+            why.contains("not the international prefix") && why.contains("+442079460958"),
+            "{why}"
+        );
     }
 
     #[test]

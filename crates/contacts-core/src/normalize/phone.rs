@@ -84,8 +84,26 @@ impl Normalizer {
         if text.len() <= 1 {
             text.push_str(&compact.digits);
         }
-        let parsed = parse(&text, region)?;
-        self.accept(parsed)
+        let read = parse(&text, region).and_then(|parsed| self.accept(parsed));
+        match read {
+            // `00` leaves the country in most of the world but not in every region
+            // (`011` in North America): read there as a national number it fails, and
+            // the reason alone would not say why.
+            Err(Error::InvalidInput { reason, .. })
+                if region.is_some() && compact.digits.starts_with("00") =>
+            {
+                Err(Error::invalid(
+                    FIELD,
+                    format!(
+                        "starts with 00, which is not the international prefix of the \
+                         default region (read there as a national number, it {reason}); \
+                         write it with + and the country code instead, such as +{}",
+                        &compact.digits[2..]
+                    ),
+                ))
+            }
+            other => other,
+        }
     }
 
     /// Folds the text to a `+` and ASCII digits, or `None` for a SIP address of a
@@ -191,7 +209,8 @@ impl Normalizer {
         {
             return Err(Error::invalid(
                 FIELD,
-                "is not a valid number, and its digits after the country code start with                  a trunk prefix, so it has no single reading",
+                "is not a valid number, and its digits after the country code start with \
+                 a trunk prefix, so it has no single reading",
             ));
         }
         if self.strict {

@@ -6,7 +6,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Query, Request};
 use axum::http::header::CONTENT_LENGTH;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -51,36 +50,53 @@ pub(super) fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-/// Decodes a request body: it must be one JSON object; a field of the wrong type is
-/// reported by its path (`messages[1].role`).
+/// Decodes a request body: it must be one JSON object; a field of the wrong type, an
+/// unknown field or a field given twice is reported by its path (`messages[1].role`).
+/// The struct is read from the bytes directly (no intermediate `Value`, which would
+/// keep the last of two equal keys without a word).
 pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
+        ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            ApiError::bad_request("The request body must be a JSON object")
-        } else {
-            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+            return Err(ApiError::bad_request(
+                "The request body must be a JSON object",
+            ));
         }
-    })?;
-    if !value.is_object() {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(not_json)?;
         return Err(ApiError::bad_request(
             "The request body must be a JSON object",
         ));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." {
-            // A whole-object error: serde names a missing field in backticks.
-            match inner.split('`').nth(1) {
-                Some(field) if inner.starts_with("missing field") => {
-                    ApiError::bad_field_message(field, format!("{field} is required"))
-                }
-                _ => ApiError::bad_request(inner),
-            }
-        } else {
-            ApiError::bad_field(path, inner)
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return not_json(inner);
         }
-    })
+        let inner = inner.to_string();
+        // serde_json appends the position; the field's path says more.
+        let inner = match inner.rfind(" at line ") {
+            Some(i) => inner[..i].to_owned(),
+            None => inner,
+        };
+        match inner.split('`').nth(1) {
+            // A whole-object error: serde names a missing or repeated field in
+            // backticks.
+            Some(field) if path == "." && inner.starts_with("missing field") => {
+                ApiError::bad_field_message(field, format!("{field} is required"))
+            }
+            Some(field) if path == "." && inner.starts_with("duplicate field") => {
+                ApiError::bad_field(field, "is given twice")
+            }
+            _ if path == "." => ApiError::bad_request(inner),
+            _ => ApiError::bad_field(path, inner),
+        }
+    })?;
+    de.end().map_err(not_json)?;
+    Ok(value)
 }
 
 pub(super) fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
@@ -100,6 +116,22 @@ pub(super) fn query_pairs(
     query
         .map(|Query(pairs)| pairs)
         .map_err(|e| ApiError::bad_request(format!("Malformed query string: {}", e.body_text())))
+}
+
+/// Refuses a query parameter the endpoint does not take (`limt=5`), naming it and
+/// the ones it does.
+pub(super) fn only(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
+    match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some((k, _)) => Err(ApiError::bad_field(
+            k.clone(),
+            if allowed.is_empty() {
+                "unknown query parameter: this endpoint takes none".to_owned()
+            } else {
+                format!("unknown query parameter: expected {}", allowed.join(", "))
+            },
+        )),
+    }
 }
 
 /// The last value of query parameter `name` (a later value overrides an earlier one).
@@ -155,6 +187,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("messages[0].chanel"), "{e:?}");
+
+        let e = decode::<Probe>(br#"{"name": "a", "name": "b"}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("name"), "{e:?}");
+        assert_eq!(e.body.message, "name: is given twice");
+        let e = decode::<Probe>(br#"{"name": "a"} {"#).unwrap_err();
+        assert!(
+            e.body
+                .message
+                .starts_with("The request body is not valid JSON"),
+            "{e:?}"
+        );
 
         let e = decode::<Probe>(b"{}").unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("name"));

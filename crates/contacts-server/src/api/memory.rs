@@ -10,7 +10,7 @@ use contacts_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{JsonBody, param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, only, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
 use crate::error::ApiError;
 
@@ -83,6 +83,7 @@ pub(super) async fn memory_context(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let pairs = query_pairs(query)?;
+    only(&pairs, &["contact_id", "persona_id", "agent_number"])?;
     let contact: ContactId = parse_id(
         "contact_id",
         required("contact_id", param(&pairs, "contact_id"))?,

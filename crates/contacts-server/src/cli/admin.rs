@@ -77,12 +77,15 @@ pub(super) fn keys(command: KeysCommand) -> Result<ExitCode, CliError> {
         KeysCommand::Revoke { prefix, storage } => {
             let opened = storage.open()?;
             let info = opened.keys.revoke(&prefix, now)?;
-            writeln!(
-                std::io::stdout().lock(),
-                "revoked {} (org {})",
-                info.prefix,
-                info.org_id
-            )?;
+            let mut out = std::io::stdout().lock();
+            match info.revoked_at {
+                Some(at) if at != now => writeln!(
+                    out,
+                    "{} (org {}) was already revoked, at {at}",
+                    info.prefix, info.org_id
+                )?,
+                _ => writeln!(out, "revoked {} (org {})", info.prefix, info.org_id)?,
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -97,8 +100,11 @@ pub struct CompletionsArgs {
 }
 
 pub(super) fn completions(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
+    // Into memory first: clap_complete panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "contacts", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut Cli::command(), "contacts", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

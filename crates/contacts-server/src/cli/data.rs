@@ -1,6 +1,6 @@
 //! Whole-database commands: `import`, `export` and `backup`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -55,10 +55,17 @@ pub(super) fn import(args: &ImportArgs) -> Result<ExitCode, CliError> {
         report: args.report.clone(),
         progress: true,
     };
-    // Problems with the file itself (encoding, header, mapping) are found before the
-    // database is opened, let alone written.
+    // Problems with the file itself (encoding, header, mapping) and with where the
+    // report goes are found before the database is opened, let alone written.
     let plan = import::Plan::read(&args.file, &options)?;
+    let (rejects, report) = import::output_paths(&args.file, &options);
+    for out in [&rejects, &report] {
+        guard_output(out, &args.storage, Some(&args.file))?;
+    }
     let opened = args.storage.open()?;
+    if let Some(message) = opened.unknown_org(args.org, args.storage.create)? {
+        return Err(message.into());
+    }
     let engine = Engine::with_config(opened.store, config)?;
     let summary = import::run(&engine, args.org, plan, &options)?;
     local::print_json_bytes(&serde_json::to_vec(&summary)?)?;
@@ -74,9 +81,12 @@ pub struct ExportArgs {
     /// The output format.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: export::Format,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (a new file, unless `--force`).
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Replace the `--output` file if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Engine settings.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -88,24 +98,34 @@ pub struct ExportArgs {
 pub(super) fn export(args: &ExportArgs) -> Result<ExitCode, CliError> {
     let config = args.engine.config()?;
     let opened = args.storage.open()?;
-    let has_key = opened.keys.list()?.iter().any(|k| k.org_id == args.org);
+    if let Some(message) = opened.unknown_org(args.org, false)? {
+        return Err(message.into());
+    }
     let engine = Engine::with_config(opened.store, config)?;
     let written = match &args.output {
         Some(path) => {
-            let file =
-                std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            export::write_export(&engine, args.org, args.format, file)?
+            guard_output(path, &args.storage, None)?;
+            if path.exists() && !args.force {
+                return Err(UsageError(format!(
+                    "{} already exists: choose a new file, or give --force to replace it",
+                    path.display()
+                ))
+                .into());
+            }
+            // Written beside the target and renamed over it once complete, so a failed
+            // export never leaves half a file where the last good one was.
+            let partial = PathBuf::from(format!("{}.partial", path.display()));
+            let file = std::fs::File::create(&partial)
+                .map_err(|e| format!("{}: {e}", partial.display()))?;
+            let written =
+                export::write_export(&engine, args.org, args.format, file).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&partial);
+                })?;
+            std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))?;
+            written
         }
         None => export::write_export(&engine, args.org, args.format, std::io::stdout().lock())?,
     };
-    if written == 0 && !has_key {
-        return Err(format!(
-            "org {} has no contacts and no API key here: check --org (`contacts keys list` \
-             shows the orgs with keys)",
-            args.org
-        )
-        .into());
-    }
     eprintln!("exported {written} contacts");
     Ok(ExitCode::SUCCESS)
 }
@@ -158,4 +178,46 @@ pub(super) fn backup(args: &BackupArgs) -> Result<ExitCode, CliError> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an output path that is the input or the database (or one of its journal
+/// files): an import's report or an export must never overwrite what it reads.
+fn guard_output(out: &Path, storage: &StorageArgs, input: Option<&Path>) -> Result<(), CliError> {
+    let target = place(out);
+    let mut protected: Vec<(PathBuf, &str)> = Vec::new();
+    if let Some(input) = input {
+        protected.push((input.to_owned(), "the file being imported"));
+    }
+    if let Ok(Backend::Sqlite(db)) = storage.backend() {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            protected.push((
+                PathBuf::from(format!("{}{suffix}", db.display())),
+                "the database",
+            ));
+        }
+    }
+    match protected.iter().find(|(p, _)| place(p) == target) {
+        Some((_, what)) => Err(UsageError(format!(
+            "{} is {what}: choose another output file",
+            out.display()
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// Where a path points: the file itself when it exists (links followed), else its
+/// directory's real path and its name.
+fn place(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
 }

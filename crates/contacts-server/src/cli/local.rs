@@ -23,8 +23,9 @@ use crate::settings::EngineArgs;
 /// The API for one org over the command's database.
 pub(super) struct Local {
     router: axum::Router,
-    keys: Arc<Keyring>,
-    org: OrgId,
+    /// Set when the org has neither contacts nor a key (and `--create` was not given):
+    /// every request then answers 404 with this message, writing nothing.
+    unknown_org: Option<String>,
     // Dropped last: the router's engine may still close connections on its threads.
     runtime: tokio::runtime::Runtime,
 }
@@ -50,16 +51,16 @@ impl Local {
     ) -> Result<Local, CliError> {
         let config = engine.config()?;
         let opened = storage.open()?;
+        let unknown_org = opened.unknown_org(org, storage.create)?;
         let engine = Arc::new(Engine::with_config(opened.store, config)?);
         let keys = Arc::new(Keyring::new(opened.keys, Vec::new()));
-        let state = AppState::new(engine, Arc::clone(&keys), DEFAULT_BODY_LIMIT);
+        let state = AppState::new(engine, keys, DEFAULT_BODY_LIMIT);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         Ok(Local {
             router: api::local_router(state, org),
-            keys,
-            org,
+            unknown_org,
             runtime,
         })
     }
@@ -75,6 +76,12 @@ impl Local {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, CliError> {
+        if let Some(message) = &self.unknown_org {
+            return Ok(Answer {
+                status: 404,
+                body: crate::error::ApiError::not_found(message.clone()).envelope_bytes(),
+            });
+        }
         let mut request = Request::builder().method(method).uri(path);
         let body = match body {
             Some(v) => {
@@ -91,20 +98,6 @@ impl Local {
             let body = response.into_body().collect().await?.to_bytes().to_vec();
             Ok(Answer { status, body })
         })
-    }
-
-    /// Whether the org has an API key (an org is otherwise only its contacts: one
-    /// with neither is most likely a mistyped `--org`).
-    ///
-    /// # Errors
-    /// When the key store cannot be read.
-    pub(super) fn org_has_key(&self) -> Result<bool, CliError> {
-        Ok(self
-            .keys
-            .store()
-            .list()?
-            .iter()
-            .any(|k| k.org_id == self.org))
     }
 }
 
@@ -135,14 +128,4 @@ pub(super) fn print_json_bytes(bytes: &[u8]) -> Result<(), CliError> {
     out.write_all(&pretty)?;
     out.flush()?;
     Ok(())
-}
-
-/// Prints the not-found envelope for a failure the CLI finds itself (an org with
-/// nothing in it), in the server's shape; exit status 1.
-///
-/// # Errors
-/// When standard output cannot be written.
-pub(super) fn print_not_found(message: &str) -> Result<ExitCode, CliError> {
-    print_json_bytes(&crate::error::ApiError::not_found(message).envelope_bytes())?;
-    Ok(ExitCode::FAILURE)
 }

@@ -31,7 +31,7 @@ pub struct Record {
     #[arg(value_parser = parse::memory)]
     pub memory_id: MemoryId,
     /// Fail with a conflict unless the record is still at this revision.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::number::<u64>)]
     pub expected_revision: Option<u64>,
 }
 
@@ -104,8 +104,8 @@ pub enum MemoryCommand {
         #[command(flatten)]
         on: On,
     },
-    /// Merge facts in (a JSON object; `null` removes a key), as
-    /// `PATCH /v1/memory/contact/{id}/facts`.
+    /// Merge facts in, as `PATCH /v1/memory/contact/{id}/facts`: a JSON object whose
+    /// top-level keys overwrite (nothing is removed; a `null` is kept as `null`).
     Facts {
         /// The record.
         #[command(flatten)]

@@ -19,6 +19,8 @@ mod data;
 mod local;
 mod memory;
 mod parse;
+
+pub(crate) use parse::number as parse_number;
 mod serve;
 mod storage;
 
@@ -137,7 +139,10 @@ pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode>
         }
         source = s.source();
     }
-    Some(if e.is::<UsageError>() {
+    let usage = e.is::<UsageError>()
+        || e.is::<crate::settings::SettingsError>()
+        || matches!(e.downcast_ref(), Some(crate::keys::KeyError::Env(_)));
+    Some(if usage {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

@@ -34,6 +34,13 @@ pub(super) fn memory(raw: &str) -> Result<contacts_core::MemoryId, String> {
     id("a memory id", raw)
 }
 
+/// A whole number (`--limit`, `--body-limit`, `--expected-revision`, ...).
+pub(crate) fn number<T: FromStr>(raw: &str) -> Result<T, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a whole number: expected one such as 50"))
+}
+
 /// A JSON object (`--metadata`, `--facts`).
 pub(super) fn json_object(raw: &str) -> Result<serde_json::Value, String> {
     match serde_json::from_str::<serde_json::Value>(raw) {
@@ -81,6 +88,8 @@ mod tests {
         assert!(listen("localhost").unwrap_err().contains("HOST:PORT"));
         assert_eq!(listen("127.0.0.1:0").unwrap().port(), 0);
         assert!(json_object("[1]").unwrap_err().contains("JSON object"));
+        assert!(number::<u64>("ten").unwrap_err().contains("such as 50"));
+        assert_eq!(number::<i64>("-1"), Ok(-1));
         assert!(json_object("{").unwrap_err().starts_with("not JSON"));
     }
 }

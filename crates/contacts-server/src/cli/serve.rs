@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse::listen)]
     pub listen: SocketAddr,
     /// Largest request body in bytes; larger bodies get 413.
-    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_parser = parse::number::<usize>)]
     pub body_limit: usize,
     /// Engine settings.
     #[command(flatten)]
@@ -75,6 +75,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        let shutdown = shutdown_signal()?;
         let addr = listener.local_addr()?;
         {
             // Tests and scripts read this line to learn the port chosen for `:0`.
@@ -84,7 +85,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         }
         tracing::info!(%addr, "serving");
         axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await?;
         tracing::info!("stopped: requests in flight have finished");
         Ok::<_, CliError>(())
@@ -97,30 +98,30 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Resolves on SIGINT or SIGTERM; `axum::serve` then stops accepting and lets the
-/// requests in flight finish.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// requests in flight finish. The handlers are installed when this is called, not when
+/// it is first polled: `serve` calls it before it says it is listening, so a signal
+/// sent the moment a supervisor sees that line still stops it gracefully.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("Ctrl-C: shutting down");
+            } else {
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
+        })
     }
 }

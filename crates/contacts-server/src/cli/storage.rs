@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use contacts_core::Store;
+use contacts_core::store::PageStart;
+use contacts_core::{OrgId, Store};
 
 use super::{CliError, UsageError};
 use crate::error::ErrorChain;
@@ -40,7 +41,8 @@ pub struct StorageArgs {
         long,
         env = "CONTACTS_SQLITE_CACHE_ENTRIES",
         value_name = "N",
-        default_value_t = contacts_sqlite::DEFAULT_CACHE_ENTRIES
+        default_value_t = contacts_sqlite::DEFAULT_CACHE_ENTRIES,
+        value_parser = super::parse::number::<usize>
     )]
     pub sqlite_cache_entries: usize,
 }
@@ -70,6 +72,27 @@ pub struct Opened {
     /// What was opened, fit for a log line: a path, or a PostgreSQL host and schema
     /// (never a password).
     pub description: String,
+}
+
+impl Opened {
+    /// Why `org` is most likely a mistyped `--org`: it has no API key and no contacts
+    /// here (an org is otherwise nothing but those). `None` when it has either, or when
+    /// `create` allows starting a new org.
+    ///
+    /// # Errors
+    /// When the keys or the contacts cannot be read.
+    pub fn unknown_org(&self, org: OrgId, create: bool) -> Result<Option<String>, CliError> {
+        if create || self.keys.list()?.iter().any(|k| k.org_id == org) {
+            return Ok(None);
+        }
+        if self.store.list(org, PageStart::Offset(0), 1)?.total > 0 {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "Org {org} has no contacts and no API key here: check --org (`contacts keys \
+             list` shows the orgs with keys), or give --create to start a new org"
+        )))
+    }
 }
 
 impl std::fmt::Debug for Opened {
@@ -178,12 +201,14 @@ impl StorageArgs {
                     .with_create(create);
                 let store =
                     contacts_postgres::PostgresStore::connect_with(&url, options).map_err(|e| {
-                        let hint = if create {
-                            ""
+                        let cause = ErrorChain(&e).to_string();
+                        let missing = cause.contains("schema") && cause.contains("does not exist");
+                        let hint = if missing {
+                            " (give --create to make it)"
                         } else {
-                            " (give --create to make a new one)"
+                            ""
                         };
-                        format!("PostgreSQL {description}: {}{hint}", ErrorChain(&e))
+                        format!("PostgreSQL {description}: {cause}{hint}")
                     })?;
                 let keys = keys::PostgresKeys::open(&url, store.schema())
                     .map_err(|e| format!("the key table in {description}: {}", ErrorChain(&e)))?;

@@ -88,6 +88,21 @@ pub fn report_path(input: &Path) -> PathBuf {
     report::beside(input, "report.jsonl")
 }
 
+/// Where an import with `options` writes its rejects file and its report. A dry run
+/// writes beside a real import's files (`people.dry-run.report.jsonl`), never over
+/// them.
+pub fn output_paths(input: &Path, options: &Options) -> (PathBuf, PathBuf) {
+    let (rejects, report) = if options.dry_run {
+        (
+            report::beside(input, "dry-run.rejects.csv"),
+            report::beside(input, "dry-run.report.jsonl"),
+        )
+    } else {
+        (rejects_path(input), report_path(input))
+    };
+    (rejects, options.report.clone().unwrap_or(report))
+}
+
 /// Imports `path` with the default options (a progress bar if `progress`).
 ///
 /// # Errors
@@ -193,14 +208,11 @@ pub fn run<S: Store>(
     reader.headers().map_err(|e| format!("{shown}: {e}"))?;
     let mut lines = Lines::open(&plan)?;
 
-    let rejects = rejects_path(&plan.path);
-    let report = options
-        .report
-        .clone()
-        .unwrap_or_else(|| report_path(&plan.path));
-    report::remove_stale(&rejects)?;
-    report::remove_stale(&report)?;
-    let mut outputs = Outputs::new(rejects, report, plan.headers.clone());
+    let (rejects, report) = output_paths(&plan.path, options);
+    // Both files are created (emptied) before the first row, so a path that cannot be
+    // written stops the import before it writes anything; the one left empty is
+    // removed at the end.
+    let mut outputs = Outputs::create(rejects, report, plan.headers.clone())?;
     let normalizer = Normalizer::new(engine.config())?;
     let mut dry = options.dry_run.then(DryRun::default);
 

@@ -83,6 +83,13 @@ fn looks_like(header: &str) -> Option<Field> {
     ];
     const EMAIL: [&str; 4] = ["mail", "emailaddress", "mailaddress", "emails"];
     const EXTERNAL: [&str; 4] = ["extid", "externalref", "crmid", "customerid"];
+    const NAME: [&str; 5] = [
+        "fullname",
+        "displayname",
+        "contactname",
+        "customername",
+        "names",
+    ];
     let s = squash(header);
     if PHONE.contains(&s.as_str()) {
         Some(Field::Phone)
@@ -90,6 +97,8 @@ fn looks_like(header: &str) -> Option<Field> {
         Some(Field::Email)
     } else if EXTERNAL.contains(&s.as_str()) {
         Some(Field::ExternalId)
+    } else if NAME.contains(&s.as_str()) {
+        Some(Field::Name)
     } else {
         None
     }
@@ -308,6 +317,13 @@ fn fields(
     delimiter: u8,
 ) -> Result<Vec<Field>, BoxError> {
     let names: Vec<&str> = headers.iter().map(str::trim).collect();
+    if names.iter().all(|n| n.is_empty()) {
+        return Err(
+            "the file has no header row (it is empty, or its first line is blank): \
+                    the first line must name the columns, e.g. phone_number,email,name"
+                .into(),
+        );
+    }
     let found = || names.join(", ");
     for (i, name) in names.iter().enumerate() {
         if names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
@@ -325,6 +341,7 @@ fn fields(
         }
     }
     let mut fields = Vec::with_capacity(names.len());
+    let mut unmapped = Vec::new();
     for name in &names {
         let mapped = map.iter().find(|m| m.column.eq_ignore_ascii_case(name));
         let field = match (mapped, Field::from_header(name)) {
@@ -332,14 +349,7 @@ fn fields(
             (None, Some(f)) => f,
             (None, None) => {
                 if let Some(f) = looks_like(name) {
-                    return Err(format!(
-                        "column {name:?} looks like {} but the import reads only \
-                         phone_number, email, external_id and name: map it with \
-                         --map {name}={}, or keep it as metadata with --map {name}=metadata",
-                        f.name(),
-                        f.name()
-                    )
-                    .into());
+                    unmapped.push((*name, f));
                 }
                 Field::Metadata
             }
@@ -354,6 +364,32 @@ fn fields(
             .into());
         }
         fields.push(field);
+    }
+    if !unmapped.is_empty() {
+        let columns: Vec<String> = unmapped
+            .iter()
+            .map(|(n, f)| format!("{n:?} ({})", f.name()))
+            .collect();
+        let maps: Vec<String> = unmapped
+            .iter()
+            .map(|(n, f)| format!("{n}={}", f.name()))
+            .collect();
+        return Err(format!(
+            "{} {} like {} under another name; the import reads phone_number, email, \
+             external_id and name: map {} with --map {} (or keep {} as metadata: \
+             --map COLUMN=metadata)",
+            if unmapped.len() == 1 {
+                "column"
+            } else {
+                "columns"
+            },
+            columns.join(", "),
+            if unmapped.len() == 1 { "looks" } else { "look" },
+            if unmapped.len() == 1 { "it" } else { "them" },
+            maps.join(","),
+            if unmapped.len() == 1 { "it" } else { "any" },
+        )
+        .into());
     }
     if !fields.iter().any(|f| f.is_identifier()) {
         let hint = if names.len() == 1 && delimiter == b',' {
@@ -417,6 +453,18 @@ mod tests {
         assert_eq!(f, [Field::Phone, Field::Email, Field::Metadata]);
         let e = fields(&headers(&["phone", "email", "name"]), &[], b',').unwrap_err();
         assert!(e.to_string().contains("--map phone=phone_number"), "{e}");
+        let e = fields(&headers(&["Mobile", "mail", "Full Name"]), &[], b',').unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--map Mobile=phone_number,mail=email,Full Name=name"),
+            "every such column at once: {e}"
+        );
+        assert!(
+            fields(&headers(&[""]), &[], b',')
+                .unwrap_err()
+                .to_string()
+                .contains("no header")
+        );
         let map = [
             "phone=phone_number".parse().unwrap(),
             "mail=email".parse().unwrap(),

@@ -71,38 +71,45 @@ pub(super) fn beside(input: &Path, suffix: &str) -> PathBuf {
     input.with_file_name(format!("{stem}.{suffix}"))
 }
 
-/// Removes what an earlier import of the same file left, so no stale line is read
-/// as this run's.
-pub(super) fn remove_stale(path: &Path) -> Result<(), BoxError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", path.display()).into()),
-    }
+fn create(path: &Path) -> Result<std::fs::File, BoxError> {
+    std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
-/// The two output files, each created on its first line.
+/// The two output files: created (emptied, so nothing of an earlier run is read as
+/// this one's) before the first row, so a path that cannot be written stops the import
+/// before it writes anything; a file nothing was written to is removed at the end.
 pub(super) struct Outputs {
-    pub(super) rejects_path: PathBuf,
-    pub(super) report_path: PathBuf,
+    rejects_path: PathBuf,
+    report_path: PathBuf,
     headers: csv::StringRecord,
-    rejects: Option<csv::Writer<std::fs::File>>,
-    report: Option<std::io::BufWriter<std::fs::File>>,
+    rejects: RejectsFile,
+    report: std::io::BufWriter<std::fs::File>,
+    reported: bool,
+}
+
+/// The rejects file: its header goes in with the first rejected row.
+enum RejectsFile {
+    Empty(std::fs::File),
+    Writing(Box<csv::Writer<std::fs::File>>),
+    Taken,
 }
 
 impl Outputs {
-    pub(super) fn new(
+    pub(super) fn create(
         rejects_path: PathBuf,
         report_path: PathBuf,
         headers: csv::StringRecord,
-    ) -> Self {
-        Outputs {
+    ) -> Result<Self, BoxError> {
+        let rejects = RejectsFile::Empty(create(&rejects_path)?);
+        let report = std::io::BufWriter::new(create(&report_path)?);
+        Ok(Outputs {
             rejects_path,
             report_path,
             headers,
-            rejects: None,
-            report: None,
-        }
+            rejects,
+            report,
+            reported: false,
+        })
     }
 
     /// Records one row that did not resolve cleanly: in the report always, in the
@@ -115,27 +122,17 @@ impl Outputs {
         if entry.status != Status::Resolved {
             self.reject(entry, record)?;
         }
-        let report = match &mut self.report {
-            Some(w) => w,
-            None => {
-                let file = std::fs::File::create(&self.report_path)
-                    .map_err(|e| format!("{}: {e}", self.report_path.display()))?;
-                self.report.insert(std::io::BufWriter::new(file))
-            }
-        };
-        serde_json::to_writer(&mut *report, entry)?;
-        report.write_all(b"\n")?;
+        serde_json::to_writer(&mut self.report, entry)?;
+        self.report.write_all(b"\n")?;
+        self.reported = true;
         Ok(())
     }
 
     fn reject(&mut self, entry: &Entry, record: &csv::ByteRecord) -> Result<(), BoxError> {
-        let writer = match &mut self.rejects {
-            Some(w) => w,
-            None => {
-                let mut w = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_path(&self.rejects_path)
-                    .map_err(|e| format!("{}: {e}", self.rejects_path.display()))?;
+        let mut writer = match std::mem::replace(&mut self.rejects, RejectsFile::Taken) {
+            RejectsFile::Writing(w) => w,
+            RejectsFile::Empty(file) => {
+                let mut w = csv::WriterBuilder::new().flexible(true).from_writer(file);
                 let mut header = csv::ByteRecord::new();
                 header.push_field(b"line");
                 header.push_field(b"status");
@@ -144,8 +141,9 @@ impl Outputs {
                     header.push_field(h.as_bytes());
                 }
                 w.write_byte_record(&header)?;
-                self.rejects.insert(w)
+                Box::new(w)
             }
+            RejectsFile::Taken => return Err("the rejects file was closed".into()),
         };
         let mut errors: Vec<&str> = entry.refused.iter().map(|r| r.error.as_str()).collect();
         if let Some(e) = &entry.error {
@@ -163,24 +161,31 @@ impl Outputs {
             row.push_field(field);
         }
         writer.write_byte_record(&row)?;
+        self.rejects = RejectsFile::Writing(writer);
         Ok(())
     }
 
-    /// Flushes both files; returns the paths of those that were written.
-    pub(super) fn finish(self) -> Result<(Option<PathBuf>, Option<PathBuf>), BoxError> {
-        let rejects = match self.rejects {
-            Some(mut w) => {
+    /// Flushes both files; returns the paths of those that were written and removes
+    /// the others.
+    pub(super) fn finish(mut self) -> Result<(Option<PathBuf>, Option<PathBuf>), BoxError> {
+        let rejects = match std::mem::replace(&mut self.rejects, RejectsFile::Taken) {
+            RejectsFile::Writing(mut w) => {
                 w.flush()?;
                 Some(self.rejects_path)
             }
-            None => None,
-        };
-        let report = match self.report {
-            Some(mut w) => {
-                w.flush()?;
-                Some(self.report_path)
+            RejectsFile::Empty(file) => {
+                drop(file);
+                std::fs::remove_file(&self.rejects_path)?;
+                None
             }
-            None => None,
+            RejectsFile::Taken => None,
+        };
+        self.report.flush()?;
+        let report = if self.reported {
+            Some(self.report_path)
+        } else {
+            std::fs::remove_file(&self.report_path)?;
+            None
         };
         Ok((rejects, report))
     }

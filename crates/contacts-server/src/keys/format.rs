@@ -55,7 +55,15 @@ pub fn parse_env_keys(value: &str) -> Result<Vec<(KeyHash, OrgId)>, KeyError> {
             .trim()
             .parse()
             .map_err(|_| KeyError::Env(format!("pair {}: the org is not a UUID", i + 1)))?;
-        keys.push((hash_key(key), org));
+        let hash = hash_key(key);
+        if let Some(j) = keys.iter().position(|(h, _)| *h == hash) {
+            return Err(KeyError::Env(format!(
+                "pairs {} and {} give the same key (each key opens one org)",
+                j + 1,
+                i + 1
+            )));
+        }
+        keys.push((hash, org));
     }
     Ok(keys)
 }
