@@ -216,3 +216,47 @@ fn a_missing_schema_is_refused_when_creation_is_off() {
     let store = PostgresStore::connect_with(&url, options().with_create(false)).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
+
+/// A memory record written before facts had a depth bound (nested past serde_json's
+/// default limit of 128) stays readable, and repairable, on every path.
+#[test]
+fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
+    let Some(t) = common::temp_store() else {
+        common::skip("a_record_deeper_than_any_bound_is_still_read_and_repaired");
+        return;
+    };
+    let schema = t.guard.schema.clone();
+    let engine = Engine::new(t);
+    let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
+    let contact = engine
+        .resolve(
+            org,
+            &contacts_core::ResolveRequest::new().with_phone("+14155550177"),
+        )
+        .unwrap()
+        .contact
+        .id;
+    let memory = engine
+        .memory_create(org, contact, &contacts_core::ScopeRequest::persona("p"))
+        .unwrap()
+        .memory
+        .id;
+    let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+    let mut c = common::client(&schema);
+    let body: String = c
+        .query_one("SELECT body FROM memories", &[])
+        .unwrap()
+        .get(0);
+    let poisoned = body.replacen("\"facts\":{}", &format!("\"facts\":{{\"deep\":{deep}}}"), 1);
+    assert_ne!(poisoned, body);
+    c.execute("UPDATE memories SET body = $1", &[&poisoned])
+        .unwrap();
+    contacts_testkit::read_paths::every_path_reads_then_repairs(
+        &engine,
+        org,
+        contact,
+        "+14155550177",
+        memory,
+        "p",
+    );
+}

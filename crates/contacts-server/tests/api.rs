@@ -447,6 +447,95 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
     assert_eq!(record["data"]["summary"], Value::Null, "{record}");
 }
 
+/// Issue 18's poison record, replayed: facts nested 125 deep (and entity facts 126
+/// deep) are refused on write, naming the field, so no stored record is ever too deep
+/// to read (docs/semantics.md 7); every read and repair path keeps working.
+async fn deep_values_are_refused_and_every_read_survives(app: &TestApp) {
+    let deep = |depth: usize| -> Value {
+        let text = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        serde_json::from_str::<Value>(&format!("{{\"k\":{}}}", &text[..]))
+            .map(|v| v["k"].clone())
+            .unwrap_or_else(|_| {
+                // serde_json's own limit (128) stops building the value: build it by hand.
+                let mut v = json!(1);
+                for _ in 0..depth {
+                    v = json!({"a": v});
+                }
+                v
+            })
+    };
+    let contact = app.contact(json!({"phone_number": "+14155550190"})).await;
+    let memory = app.memory(&contact, "persona-deep").await;
+    let m = |tail: &str| format!("/v1/memory/contact/{memory}{tail}");
+    let body = json!({"facts": deep(125)});
+    assert!(
+        body.to_string().len() < 1_000,
+        "the attack is a small request"
+    );
+    let cases = [
+        ("PATCH", m("/facts"), body, "facts"),
+        (
+            "PUT",
+            m("/entities"),
+            json!({"entity_type": "order", "entity_id": "1", "facts": deep(126)}),
+            "facts",
+        ),
+        (
+            "POST",
+            "/v1/contacts/resolve".to_owned(),
+            json!({"phone_number": "+14155550191", "metadata": deep(100)}),
+            "metadata",
+        ),
+        (
+            "PATCH",
+            format!("/v1/contacts/{contact}"),
+            json!({"metadata": deep(100)}),
+            "metadata",
+        ),
+    ];
+    for (method, uri, body, field) in cases {
+        let got = app.a(method, &uri, Some(body)).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        let named = got.1["errors"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(named.starts_with(field), "{method} {uri}: {}", got.1);
+    }
+    // Every read and every repair path of the contact and its memory still answers.
+    for uri in [
+        "/v1/contacts".to_owned(),
+        format!("/v1/contacts/{contact}"),
+        m(""),
+        m("/messages"),
+        format!("/v1/memory/context?contact_id={contact}&persona_id=persona-deep"),
+        "/v1/contacts/export".to_owned(),
+    ] {
+        let (status, body) = app.a("GET", &uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    let (status, _) = app
+        .a(
+            "POST",
+            "/v1/contacts/find",
+            Some(json!({"phone_number": "+14155550190"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .a(
+            "POST",
+            "/v1/memory/reset",
+            Some(json!({"contact_id": contact, "persona_id": "persona-deep"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .a("DELETE", &format!("/v1/contacts/{contact}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -1752,6 +1841,7 @@ api_tests!(
     resolve_with_a_scope_creates_the_memory,
     bad_bodies_are_400_naming_the_field,
     unknown_fields_are_400_naming_them_at_any_depth,
+    deep_values_are_refused_and_every_read_survives,
     list_pages_and_validates_limit_and_offset,
     resolve_batch_answers_each_request,
     export_streams_every_contact_as_json_lines,

@@ -306,3 +306,42 @@ fn a_backup_is_consistent_while_another_thread_writes() {
             .created
     );
 }
+
+/// A memory record written before facts had a depth bound (nested past serde_json's
+/// default limit of 128) stays readable, and repairable, on every path.
+#[test]
+fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let contact = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550177"))
+        .unwrap()
+        .contact
+        .id;
+    let memory = engine
+        .memory_create(org(), contact, &contacts_core::ScopeRequest::persona("p"))
+        .unwrap()
+        .memory
+        .id;
+    let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+    let conn = Connection::open(&path).unwrap();
+    let body: String = conn
+        .query_row("SELECT body FROM memories", [], |r| r.get(0))
+        .unwrap();
+    let poisoned = body.replacen("\"facts\":{}", &format!("\"facts\":{{\"deep\":{deep}}}"), 1);
+    assert_ne!(poisoned, body);
+    conn.execute("UPDATE memories SET body = ?1", [&poisoned])
+        .unwrap();
+    drop(conn);
+    // A fresh store, so nothing is answered from what it cached.
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    contacts_testkit::read_paths::every_path_reads_then_repairs(
+        &engine,
+        org(),
+        contact,
+        "+14155550177",
+        memory,
+        "p",
+    );
+}

@@ -28,6 +28,7 @@ pub mod differential;
 pub mod fuzz;
 pub mod machine;
 pub mod model;
+pub mod read_paths;
 
 /// Expands into one `#[test]` per conformance scenario, each calling the scenario
 /// with a fresh store built by `$make` (an expression evaluated once per test).

@@ -27,12 +27,22 @@ pub fn encode_memory(record: &MemoryRecord) -> Result<String, String> {
     serde_json::to_string(record).map_err(|e| format!("cannot serialise a memory record: {e}"))
 }
 
-/// A memory record from its stored document.
+/// A memory record from its stored document, at any nesting depth.
+///
+/// Writes bound the depth of every JSON value well below serde_json's default limit of
+/// 128 (docs/semantics.md 7), but records written before those bounds existed may be
+/// deeper; a record the engine once accepted must stay readable, and deletable, so
+/// the limit is lifted here and the stack grows on the heap as deep values need it.
 ///
 /// # Errors
 /// A description, if the document is not a memory record.
 pub fn decode_memory(body: &str) -> Result<MemoryRecord, String> {
-    serde_json::from_str(body).map_err(|e| format!("a memory record is unreadable: {e}"))
+    let mut json = serde_json::Deserializer::from_str(body);
+    json.disable_recursion_limit();
+    let record = serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
+        .and_then(|r| json.end().map(|()| r))
+        .map_err(|e| format!("a memory record is unreadable: {e}"))?;
+    Ok(record)
 }
 
 /// Metadata as the text of a JSON object: its canonical text, as it is.
@@ -52,6 +62,30 @@ pub fn decode_metadata(text: &str) -> Result<Metadata, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record deeper than serde_json's default limit (as a build without the facts
+    /// bound could write) decodes, and a much deeper one does not overflow the stack.
+    #[test]
+    fn records_decode_at_any_depth() {
+        for depth in [130, 5_000] {
+            let deep = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+            let text = format!(
+                r#"{{"id":"0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f",
+                "org_id":"0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e80",
+                "contact_id":"0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e81",
+                "persona_id":"p","agent_number":null,"summary":null,
+                "summary_updated_at":null,"facts":{{"deep":{deep}}},"recent_messages":[],
+                "open_items":[],"entities":[],"memory_history":[],
+                "created_at":"2025-07-23T09:10:00.000Z",
+                "updated_at":"2025-07-23T09:10:00.000Z","revision":1}}"#
+            );
+            let record = decode_memory(&text).unwrap_or_else(|e| panic!("depth {depth}: {e}"));
+            assert_eq!(record.revision, 1);
+            assert!(record.facts.contains_key("deep"));
+        }
+        assert!(decode_memory("{").is_err());
+        assert!(decode_memory("{} x").is_err());
+    }
 
     #[test]
     fn scope_keys_keep_personas_and_agents_apart() {
