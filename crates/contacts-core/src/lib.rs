@@ -51,6 +51,7 @@ mod request;
 mod retry;
 mod shared;
 pub mod store;
+pub mod strict_json;
 mod time;
 mod types;
 mod validate;

@@ -238,7 +238,7 @@ pub struct EntityUpsert {
     /// Its id within the type.
     pub entity_id: String,
     /// Facts merged in (incoming keys overwrite).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict_json::option_object")]
     pub facts: Option<JsonObject>,
     /// Replaces the status when given.
     #[serde(default)]

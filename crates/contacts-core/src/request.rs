@@ -26,6 +26,7 @@ pub struct ResolveRequest {
     /// A name, set only if the contact has none.
     pub name: Option<String>,
     /// Metadata (a JSON object); keys are added only where absent.
+    #[serde(default, deserialize_with = "crate::strict_json::option")]
     pub metadata: Option<serde_json::Value>,
     /// Memory scope: a persona id.
     pub persona_id: Option<String>,
@@ -106,6 +107,7 @@ pub struct UpdateRequest {
     pub name: Option<String>,
     /// A JSON Merge Patch (RFC 7396) applied to the metadata: objects merge
     /// recursively, `null` deletes a key.
+    #[serde(default, deserialize_with = "crate::strict_json::option")]
     pub metadata: Option<serde_json::Value>,
     /// Adds an email.
     pub email: Option<String>,

@@ -410,18 +410,54 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
         );
     }
     // Query strings too, and a field given twice.
-    for uri in [
-        "/v1/contacts?limt=5".to_owned(),
-        "/v1/contacts/export?format=csv".to_owned(),
-        format!("/v1/memory/context?contact_id={contact}&persona=p"),
+    for (method, uri, body, field, says) in [
+        (
+            "GET",
+            "/v1/contacts?limt=5".to_owned(),
+            None,
+            "limt",
+            "unknown query parameter",
+        ),
+        (
+            "GET",
+            "/v1/contacts?limit=5&limit=6".to_owned(),
+            None,
+            "limit",
+            "given twice",
+        ),
+        (
+            "GET",
+            "/v1/contacts/export?format=csv".to_owned(),
+            None,
+            "format",
+            "takes none",
+        ),
+        (
+            "GET",
+            format!("/v1/memory/context?contact_id={contact}&persona=p"),
+            None,
+            "persona",
+            "unknown query parameter",
+        ),
+        (
+            "PATCH",
+            m("/summary?expected_revision=1"),
+            Some(json!({"summary": "s"})),
+            "expected_revision",
+            "takes none",
+        ),
+        (
+            "DELETE",
+            format!("/v1/contacts/{contact}?force=1"),
+            None,
+            "force",
+            "takes none",
+        ),
     ] {
-        let got = app.a("GET", &uri, None).await;
+        let got = app.a(method, &uri, body).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
-        assert!(
-            message(&got.1).contains("unknown query parameter"),
-            "{uri}: {}",
-            got.1
-        );
+        assert_eq!(got.1["errors"][0]["field"], field, "{uri}: {}", got.1);
+        assert!(message(&got.1).contains(says), "{uri}: {}", got.1);
     }
     let key = app.key_a.clone();
     let twice = Request::post("/v1/contacts/resolve")
@@ -438,6 +474,46 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
         None,
     );
     assert_eq!(json["errors"][0]["field"], "email", "{json}");
+    for (method, uri, raw, field) in [
+        (
+            "POST",
+            "/v1/contacts/resolve".to_owned(),
+            r#"{"email": "a@example.com", "metadata": {"k": {"z": 1, "z": 2}}}"#,
+            "metadata",
+        ),
+        (
+            "PATCH",
+            m("/facts"),
+            r#"{"facts": {"tz": "a", "tz": "b"}}"#,
+            "facts",
+        ),
+        (
+            "PUT",
+            m("/entities"),
+            r#"{"entity_type": "o", "entity_id": "1", "facts": {"s": 1, "s": 2}}"#,
+            "facts",
+        ),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("authorization", &key)
+            .body(Body::from(raw))
+            .unwrap();
+        let (status, _, json) = app.send(req).await;
+        assert_error(
+            &(status, json.clone()),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            None,
+        );
+        let named = json["errors"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(named.starts_with(field), "{uri}: {json}");
+        assert!(message(&json).contains("given twice"), "{uri}: {json}");
+    }
 
     // Nothing was written: the contacts are as created, the memory untouched.
     let (_, list) = app.a("GET", "/v1/contacts", None).await;

@@ -643,6 +643,24 @@ fn a_closed_pipe_ends_quietly_and_completions_are_printed() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "nothing said");
+    let mut child = bin()
+        .args(["export", "--org", ORG, "--format", "csv", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("error"),
+        "a CSV export ends quietly too"
+    );
 
     for (shell, marker) in [
         ("bash", "complete"),

@@ -9,7 +9,7 @@ use contacts_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::extract::{JsonBody, int_param, only, param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, int_param, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
 use crate::error::{ApiError, ErrorBody};
 
@@ -83,7 +83,6 @@ pub(super) async fn list_contacts(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let pairs = query_pairs(query)?;
-    only(&pairs, &["limit", "offset", "after"])?;
     let req = ListRequest {
         limit: int_param(&pairs, "limit")?,
         offset: int_param(&pairs, "offset")?,
@@ -120,9 +119,7 @@ impl futures_core::Stream for ExportBody {
 pub(super) async fn export_contacts(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
-    only(&query_pairs(query)?, &[])?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let engine = std::sync::Arc::clone(&state.engine);
     let span = tracing::Span::current();

@@ -3,8 +3,10 @@
 //! failure a 400 (413 for a body over the limit) naming what was wrong.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Query, Request};
+use axum::extract::{FromRequest, MatchedPath, Query, Request};
 use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -118,20 +120,49 @@ pub(super) fn query_pairs(
         .map_err(|e| ApiError::bad_request(format!("Malformed query string: {}", e.body_text())))
 }
 
-/// Refuses a query parameter the endpoint does not take (`limt=5`), naming it and
-/// the ones it does.
-pub(super) fn only(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
-    match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        None => Ok(()),
-        Some((k, _)) => Err(ApiError::bad_field(
-            k.clone(),
-            if allowed.is_empty() {
-                "unknown query parameter: this endpoint takes none".to_owned()
-            } else {
-                format!("unknown query parameter: expected {}", allowed.join(", "))
-            },
-        )),
+/// The query parameters each route takes; every other route takes none.
+fn allowed_query(route: &str) -> &'static [&'static str] {
+    match route {
+        "/v1/contacts" => &["limit", "offset", "after"],
+        "/v1/memory/context" => &["contact_id", "persona_id", "agent_number"],
+        _ => &[],
     }
+}
+
+/// Refuses a query parameter the matched route does not take (`limt=5`, or
+/// `expected_revision` where it belongs in the body), and one given twice, naming
+/// it: a misspelled or misplaced parameter is never silently ignored.
+pub(super) async fn strict_query(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    if let Some(query) = req.uri().query().filter(|q| !q.is_empty()) {
+        let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
+            Ok(pairs) => pairs,
+            Err(e) => {
+                return ApiError::bad_request(format!("Malformed query string: {e}"))
+                    .into_response();
+            }
+        };
+        let allowed = allowed_query(&route);
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            let reason = if !allowed.contains(&k.as_str()) {
+                if allowed.is_empty() {
+                    "unknown query parameter: this endpoint takes none".to_owned()
+                } else {
+                    format!("unknown query parameter: expected {}", allowed.join(", "))
+                }
+            } else if pairs[..i].iter().any(|(earlier, _)| earlier == k) {
+                "is given twice".to_owned()
+            } else {
+                continue;
+            };
+            return ApiError::bad_field(k.clone(), reason).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// The last value of query parameter `name` (a later value overrides an earlier one).

@@ -10,7 +10,7 @@ use contacts_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{JsonBody, only, param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
 use crate::error::ApiError;
 
@@ -83,7 +83,6 @@ pub(super) async fn memory_context(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let pairs = query_pairs(query)?;
-    only(&pairs, &["contact_id", "persona_id", "agent_number"])?;
     let contact: ContactId = parse_id(
         "contact_id",
         required("contact_id", param(&pairs, "contact_id"))?,
@@ -121,6 +120,7 @@ pub(super) async fn memory_summary(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FactsBody {
+    #[serde(default, deserialize_with = "contacts_core::strict_json::option")]
     facts: Option<Value>,
     expected_revision: Option<u64>,
 }
@@ -167,6 +167,10 @@ pub(super) async fn memory_append(
 pub(super) struct EntityBody {
     entity_type: String,
     entity_id: String,
+    #[serde(
+        default,
+        deserialize_with = "contacts_core::strict_json::option_object"
+    )]
     facts: Option<contacts_core::JsonObject>,
     status: Option<String>,
     notes: Option<String>,

@@ -187,6 +187,7 @@ fn routes() -> Router<AppState> {
         )
         .route("/v1/memory/context", get(memory_context))
         .route("/v1/memory/reset", post(memory_reset))
+        .route_layer(middleware::from_fn(extract::strict_query))
 }
 
 /// `/healthz`, the fallbacks, request ids and tracing around `v1`.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use contacts_core::{Engine, OrgId};
 
+use super::outputs::Protected;
 use super::storage::{Backend, StorageArgs};
 use super::{CliError, UsageError, local, parse};
 use crate::import::{self, Delimiter, Mapping};
@@ -34,9 +35,13 @@ pub struct ImportArgs {
     /// Check every row and report what would happen, writing nothing to the database.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where the report goes (default `<file>.report.jsonl` beside the input).
+    /// Where the report goes (default `<file>.report.jsonl` beside the input; a new
+    /// file, unless `--force`).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Replace the `--report` file if it exists.
+    #[arg(long, requires = "report")]
+    pub force: bool,
     /// Engine settings.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -59,8 +64,21 @@ pub(super) fn import(args: &ImportArgs) -> Result<ExitCode, CliError> {
     // report goes are found before the database is opened, let alone written.
     let plan = import::Plan::read(&args.file, &options)?;
     let (rejects, report) = import::output_paths(&args.file, &options);
-    for out in [&rejects, &report] {
-        guard_output(out, &args.storage, Some(&args.file))?;
+    let mut protected = Protected::default();
+    protected.database(&args.storage);
+    protected.add(&args.file, "the file being imported");
+    if let Some(config) = &args.engine.config {
+        protected.add(config, "the settings file");
+    }
+    protected.check(&rejects)?;
+    protected.add(&rejects, "the rejects file");
+    protected.check(&report)?;
+    if args.report.is_some() && report.exists() && !args.force {
+        return Err(UsageError(format!(
+            "{} already exists: choose a new file for --report, or give --force to replace it",
+            report.display()
+        ))
+        .into());
     }
     let opened = args.storage.open()?;
     if let Some(message) = opened.unknown_org(args.org, args.storage.create)? {
@@ -81,7 +99,8 @@ pub struct ExportArgs {
     /// The output format.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: export::Format,
-    /// Write to this file instead of standard output (a new file, unless `--force`).
+    /// Write to this file instead of standard output (a new file, unless `--force`;
+    /// `-` is standard output).
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Replace the `--output` file if it exists.
@@ -102,9 +121,14 @@ pub(super) fn export(args: &ExportArgs) -> Result<ExitCode, CliError> {
         return Err(message.into());
     }
     let engine = Engine::with_config(opened.store, config)?;
-    let written = match &args.output {
+    let written = match args.output.as_deref().filter(|p| *p != Path::new("-")) {
         Some(path) => {
-            guard_output(path, &args.storage, None)?;
+            let mut protected = Protected::default();
+            protected.database(&args.storage);
+            if let Some(config) = &args.engine.config {
+                protected.add(config, "the settings file");
+            }
+            protected.check(path)?;
             if path.exists() && !args.force {
                 return Err(UsageError(format!(
                     "{} already exists: choose a new file, or give --force to replace it",
@@ -178,46 +202,4 @@ pub(super) fn backup(args: &BackupArgs) -> Result<ExitCode, CliError> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses an output path that is the input or the database (or one of its journal
-/// files): an import's report or an export must never overwrite what it reads.
-fn guard_output(out: &Path, storage: &StorageArgs, input: Option<&Path>) -> Result<(), CliError> {
-    let target = place(out);
-    let mut protected: Vec<(PathBuf, &str)> = Vec::new();
-    if let Some(input) = input {
-        protected.push((input.to_owned(), "the file being imported"));
-    }
-    if let Ok(Backend::Sqlite(db)) = storage.backend() {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            protected.push((
-                PathBuf::from(format!("{}{suffix}", db.display())),
-                "the database",
-            ));
-        }
-    }
-    match protected.iter().find(|(p, _)| place(p) == target) {
-        Some((_, what)) => Err(UsageError(format!(
-            "{} is {what}: choose another output file",
-            out.display()
-        ))
-        .into()),
-        None => Ok(()),
-    }
-}
-
-/// Where a path points: the file itself when it exists (links followed), else its
-/// directory's real path and its name.
-fn place(path: &Path) -> PathBuf {
-    if let Ok(real) = std::fs::canonicalize(path) {
-        return real;
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    match (std::fs::canonicalize(dir), path.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_owned(),
-    }
 }

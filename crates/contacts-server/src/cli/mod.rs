@@ -7,7 +7,8 @@
 //! - `contacts.rs`, `memory.rs`: the contact and memory commands;
 //! - `data.rs`: import, export and backup;
 //! - `serve.rs`: the server; `admin.rs`: keys and shell completions;
-//! - `parse.rs`: flag values (ids, addresses) with errors that show an example.
+//! - `parse.rs`: flag values (ids, addresses) with errors that show an example;
+//! - `outputs.rs`: files a command writes are never files it reads.
 //!
 //! Exit statuses: 0 on success; 1 when the operation failed (the error envelope is
 //! printed, as the server would send it) or a resource is missing; 2 for a usage
@@ -18,6 +19,7 @@ mod contacts;
 mod data;
 mod local;
 mod memory;
+mod outputs;
 mod parse;
 
 pub(crate) use parse::number as parse_number;
@@ -133,8 +135,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
     let mut source = Some(e);
     while let Some(s) = source {
-        let io = s.downcast_ref::<std::io::Error>();
-        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+        let kind = match (
+            s.downcast_ref::<std::io::Error>(),
+            s.downcast_ref::<csv::Error>(),
+        ) {
+            (Some(io), _) => Some(io.kind()),
+            // The CSV writer keeps the write error inside its own, without a source.
+            (None, Some(e)) => match e.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
+                _ => None,
+            },
+            (None, None) => None,
+        };
+        if kind == Some(std::io::ErrorKind::BrokenPipe) {
             return None;
         }
         source = s.source();

@@ -43,7 +43,11 @@ pub(crate) fn number<T: FromStr>(raw: &str) -> Result<T, String> {
 
 /// A JSON object (`--metadata`, `--facts`).
 pub(super) fn json_object(raw: &str) -> Result<serde_json::Value, String> {
-    match serde_json::from_str::<serde_json::Value>(raw) {
+    // Read as the API reads it: a key given twice is an error, not the last one.
+    let mut json = serde_json::Deserializer::from_str(raw);
+    let parsed = contacts_core::strict_json::option(&mut json)
+        .and_then(|v| json.end().map(|()| v.unwrap_or(serde_json::Value::Null)));
+    match parsed {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
         Ok(_) => Err(r#"expected a JSON object such as '{"plan": "pro"}'"#.to_owned()),
         Err(e) => Err(format!(
@@ -91,5 +95,10 @@ mod tests {
         assert!(number::<u64>("ten").unwrap_err().contains("such as 50"));
         assert_eq!(number::<i64>("-1"), Ok(-1));
         assert!(json_object("{").unwrap_err().starts_with("not JSON"));
+        assert!(
+            json_object(r#"{"a": 1, "a": 2}"#)
+                .unwrap_err()
+                .contains("given twice")
+        );
     }
 }

@@ -191,6 +191,16 @@ impl Plan {
     /// what to do.
     pub fn read(path: &Path, options: &Options) -> Result<Plan, BoxError> {
         let shown = path.display();
+        // The file is read twice (rows, and physical line numbers beside them), so it
+        // must be a file, not a pipe.
+        let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!(
+                "{shown} is not a regular file: the import reads its file twice (the rows, \
+                 and the line numbers for the report); save the data to a file first"
+            )
+            .into());
+        }
         let mut sample = Vec::with_capacity(SAMPLE);
         std::fs::File::open(path)
             .map_err(|e| format!("{shown}: {e}"))?
@@ -366,28 +376,42 @@ fn fields(
         fields.push(field);
     }
     if !unmapped.is_empty() {
-        let columns: Vec<String> = unmapped
+        // A suggestion that works as pasted: each field fed by one column, the rest
+        // kept as metadata, quoted for the shell.
+        let mut taken: Vec<Field> = fields
             .iter()
-            .map(|(n, f)| format!("{n:?} ({})", f.name()))
+            .copied()
+            .filter(|f| *f != Field::Metadata)
             .collect();
-        let maps: Vec<String> = unmapped
-            .iter()
-            .map(|(n, f)| format!("{n}={}", f.name()))
-            .collect();
-        return Err(format!(
-            "{} {} like {} under another name; the import reads phone_number, email, \
-             external_id and name: map {} with --map {} (or keep {} as metadata: \
-             --map COLUMN=metadata)",
-            if unmapped.len() == 1 {
-                "column"
+        let mut maps = Vec::new();
+        for (name, f) in &unmapped {
+            let target = if taken.contains(f) {
+                Field::Metadata
             } else {
-                "columns"
-            },
-            columns.join(", "),
-            if unmapped.len() == 1 { "looks" } else { "look" },
-            if unmapped.len() == 1 { "it" } else { "them" },
-            maps.join(","),
-            if unmapped.len() == 1 { "it" } else { "any" },
+                taken.push(*f);
+                *f
+            };
+            maps.push(format!("{name}={}", target.name()));
+        }
+        let listed: Vec<String> = unmapped
+            .iter()
+            .map(|(n, f)| format!("{n:?} (like {})", f.name()))
+            .collect();
+        let maps = maps.join(",");
+        let arg = if maps
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "=,_-.".contains(c))
+        {
+            maps
+        } else {
+            format!("'{}'", maps.replace('\'', "'\\''"))
+        };
+        return Err(format!(
+            "the import reads only the columns phone_number, email, external_id and name, \
+             and these look like them under other names: {}. Say what each holds, for \
+             example --map {arg} (each field takes one column; COLUMN=metadata keeps a \
+             column as metadata)",
+            listed.join(", ")
         )
         .into());
     }
@@ -453,12 +477,19 @@ mod tests {
         assert_eq!(f, [Field::Phone, Field::Email, Field::Metadata]);
         let e = fields(&headers(&["phone", "email", "name"]), &[], b',').unwrap_err();
         assert!(e.to_string().contains("--map phone=phone_number"), "{e}");
-        let e = fields(&headers(&["Mobile", "mail", "Full Name"]), &[], b',').unwrap_err();
+        let e = fields(
+            &headers(&["Mobile", "mail", "Full Name", "phone"]),
+            &[],
+            b',',
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
-                .contains("--map Mobile=phone_number,mail=email,Full Name=name"),
-            "every such column at once: {e}"
+                .contains("--map 'Mobile=phone_number,mail=email,Full Name=name,phone=metadata'"),
+            "every such column at once, quoted, one column per field: {e}"
         );
+        let e = fields(&headers(&["phone", "Phone Number"]), &[], b',').unwrap_err();
+        assert!(e.to_string().contains("--map phone=metadata"), "{e}");
         assert!(
             fields(&headers(&[""]), &[], b',')
                 .unwrap_err()

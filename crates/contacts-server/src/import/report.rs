@@ -85,6 +85,21 @@ pub(super) struct Outputs {
     rejects: RejectsFile,
     report: std::io::BufWriter<std::fs::File>,
     reported: bool,
+    finished: bool,
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if matches!(self.rejects, RejectsFile::Empty(_)) {
+            let _ = std::fs::remove_file(&self.rejects_path);
+        }
+        if !self.reported {
+            let _ = std::fs::remove_file(&self.report_path);
+        }
+    }
 }
 
 /// The rejects file: its header goes in with the first rejected row.
@@ -109,6 +124,7 @@ impl Outputs {
             rejects,
             report,
             reported: false,
+            finished: false,
         })
     }
 
@@ -122,8 +138,15 @@ impl Outputs {
         if entry.status != Status::Resolved {
             self.reject(entry, record)?;
         }
-        serde_json::to_writer(&mut self.report, entry)?;
-        self.report.write_all(b"\n")?;
+        let shown = |e: &dyn std::fmt::Display| {
+            format!(
+                "writing the report {}: {e} (the rows before this one are imported; running \
+                 the import again is safe)",
+                self.report_path.display()
+            )
+        };
+        serde_json::to_writer(&mut self.report, entry).map_err(|e| shown(&e))?;
+        self.report.write_all(b"\n").map_err(|e| shown(&e))?;
         self.reported = true;
         Ok(())
     }
@@ -160,18 +183,26 @@ impl Outputs {
         for field in record {
             row.push_field(field);
         }
-        writer.write_byte_record(&row)?;
+        writer.write_byte_record(&row).map_err(|e| {
+            format!(
+                "writing the rejects file {}: {e} (the rows before this one are imported; \
+                 running the import again is safe)",
+                self.rejects_path.display()
+            )
+        })?;
         self.rejects = RejectsFile::Writing(writer);
         Ok(())
     }
 
     /// Flushes both files; returns the paths of those that were written and removes
-    /// the others.
+    /// the others. An import that fails before `finish` removes the ones still empty
+    /// when `Outputs` is dropped.
     pub(super) fn finish(mut self) -> Result<(Option<PathBuf>, Option<PathBuf>), BoxError> {
+        self.finished = true;
         let rejects = match std::mem::replace(&mut self.rejects, RejectsFile::Taken) {
             RejectsFile::Writing(mut w) => {
                 w.flush()?;
-                Some(self.rejects_path)
+                Some(self.rejects_path.clone())
             }
             RejectsFile::Empty(file) => {
                 drop(file);
@@ -182,7 +213,7 @@ impl Outputs {
         };
         self.report.flush()?;
         let report = if self.reported {
-            Some(self.report_path)
+            Some(self.report_path.clone())
         } else {
             std::fs::remove_file(&self.report_path)?;
             None
