@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 use super::UsageError;
 use super::storage::{Backend, StorageArgs};
 
-/// The files a command must not overwrite.
+/// A file's device and inode.
+type Identity = (u64, u64);
+
+/// The files a command must not overwrite: where each points, what it is (when it
+/// exists), and how a refusal describes it.
 #[derive(Debug, Default)]
 pub(super) struct Protected {
-    files: Vec<(PathBuf, Option<(u64, u64)>, String)>,
+    files: Vec<(PathBuf, Option<Identity>, String)>,
 }
 
 impl Protected {
@@ -77,13 +81,13 @@ pub(super) fn place(path: &Path) -> PathBuf {
 }
 
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<(u64, u64)> {
+fn identity(path: &Path) -> Option<Identity> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity(_path: &Path) -> Option<(u64, u64)> {
+fn identity(_path: &Path) -> Option<Identity> {
     None
 }
 
