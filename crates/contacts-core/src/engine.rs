@@ -55,6 +55,8 @@ pub struct Engine<S> {
     pub(crate) normalizer: Normalizer,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGenerator>,
+    /// Turns for writers of one memory record (`stripes.rs`).
+    pub(crate) memory_writers: Arc<crate::stripes::Stripes>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Engine<S> {
@@ -124,6 +126,7 @@ impl<S: Store> Engine<S> {
             normalizer,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
+            memory_writers: Arc::default(),
         }
     }
 

@@ -52,6 +52,7 @@ mod retry;
 mod shared;
 pub mod store;
 pub mod strict_json;
+mod stripes;
 mod time;
 mod types;
 mod validate;

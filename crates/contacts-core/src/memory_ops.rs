@@ -661,6 +661,7 @@ impl<S: Store> Engine<S> {
         expected_revision: Option<u64>,
         mut change: impl FnMut(&mut MemoryRecord, Timestamp) -> Result<()>,
     ) -> Result<MemoryRecord> {
+        let _turn = self.memory_writers.turn(id);
         self.run(org, "memory write", || {
             let current = self
                 .store

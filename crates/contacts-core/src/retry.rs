@@ -13,6 +13,23 @@ use crate::store::{CommitError, Store, WriteBatch};
 /// spinning forever under a pathological write storm.
 pub(crate) const MAX_ATTEMPTS: usize = 64;
 
+/// Lost races retried at once before the loop starts to wait between attempts.
+const BACKOFF_AFTER: usize = 3;
+
+/// Waits a random time, growing with `lost` up to about 4 ms: writers that keep
+/// colliding on one row (sixteen sessions appending to one memory record) spread out
+/// instead of colliding in lockstep, so none exhausts its attempts while others win.
+fn backoff(lost: usize) {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling_us = 50u64 << (lost - BACKOFF_AFTER).min(6);
+    // Randomness enough for jitter, with no dependency: the standard library's
+    // per-process random hasher keys, mixed with the attempt.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(lost);
+    let wait = h.finish() % ceiling_us.max(1);
+    std::thread::sleep(std::time::Duration::from_micros(wait));
+}
+
 /// What one attempt decided.
 pub(crate) enum Step<T> {
     /// Nothing to write (a pure read): return this.
@@ -36,7 +53,10 @@ impl<S: Store> Engine<S> {
         what: &str,
         mut attempt: impl FnMut() -> Result<Step<T>>,
     ) -> Result<T> {
-        for _ in 0..MAX_ATTEMPTS {
+        for lost in 0..MAX_ATTEMPTS {
+            if lost >= BACKOFF_AFTER {
+                backoff(lost);
+            }
             let (batch, value, on_lost_race) = match attempt()? {
                 Step::Done(value) => return Ok(value),
                 Step::Again => continue,

@@ -59,7 +59,7 @@ mod reads;
 mod schema;
 
 pub use open::Options;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, migration_lock_key};
 
 use std::sync::Arc;
 

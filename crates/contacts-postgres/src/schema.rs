@@ -25,6 +25,15 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every
 /// process computes the same key and different schemas do not contend.
+/// The advisory lock that serialises DDL on `schema`: the migrations take it, and so
+/// must any table an application creates beside the store's (`contacts-server` does
+/// for its key table), or two processes starting on a fresh schema race to create the
+/// same types (`pg_advisory_xact_lock(migration_lock_key(schema))` in the transaction
+/// that runs the DDL).
+pub fn migration_lock_key(schema: &str) -> i64 {
+    lock_key(schema)
+}
+
 fn lock_key(schema: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in "contacts-postgres/migrate/".bytes().chain(schema.bytes()) {
@@ -34,11 +43,6 @@ fn lock_key(schema: &str) -> i64 {
     i64::from_ne_bytes(h.to_ne_bytes())
 }
 
-/// Brings `schema` up to [`SCHEMA_VERSION`] in one transaction.
-///
-/// The transaction first takes a transaction-scoped advisory lock, so a second
-/// process migrating at the same time waits, then sees the finished work and does
-/// nothing. A schema newer than this build is refused.
 /// Whether `schema` exists (the tables may still be missing: `migrate` makes them).
 pub(crate) fn exists(client: &mut postgres::Client, schema: &str) -> Result<bool, PgError> {
     client
@@ -47,6 +51,11 @@ pub(crate) fn exists(client: &mut postgres::Client, schema: &str) -> Result<bool
         .map_err(PgError::Postgres)
 }
 
+/// Brings `schema` up to [`SCHEMA_VERSION`] in one transaction.
+///
+/// The transaction first takes a transaction-scoped advisory lock, so a second
+/// process migrating at the same time waits, then sees the finished work and does
+/// nothing. A schema newer than this build is refused.
 pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<i32, PgError> {
     let mut tx = client.transaction().map_err(PgError::Postgres)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(schema)])

@@ -87,6 +87,16 @@ impl ApiError {
         )
     }
 
+    /// 503 `SERVICE_UNAVAILABLE`: something the request needs (the key store) cannot
+    /// be reached; the client may retry (the response says after how long).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            message,
+        )
+    }
+
     /// 500 `INTERNAL_ERROR`. The cause is logged by the caller, never sent.
     pub fn internal() -> Self {
         ApiError::new(
@@ -173,12 +183,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             self.envelope_bytes(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

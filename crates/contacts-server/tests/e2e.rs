@@ -550,3 +550,51 @@ fn settings_reach_serve_the_cli_and_the_import() {
         assert!(!fresh.exists(), "{args:?} created the database");
     }
 }
+
+/// Issue 18: servers started together on a fresh PostgreSQL schema. Every DDL, the key
+/// table's included, runs under the migrations' advisory lock, so three processes
+/// opening each of ten fresh schemas at once all succeed.
+#[test]
+fn processes_starting_together_on_a_fresh_postgres_schema_all_succeed() {
+    let Some(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED processes_starting_together_on_a_fresh_postgres_schema_all_succeed: \
+             CONTACTS_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for round in 0..10 {
+        let schema = format!("contacts_race_test_{}_{round}", std::process::id());
+        admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .unwrap();
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                bin()
+                    .args(["keys", "list", "--create", "--postgres", &url])
+                    .args(["--postgres-schema", &schema])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        admin
+            .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .unwrap();
+    }
+}

@@ -41,8 +41,10 @@ pub(super) async fn authenticate(
         }
         Ok(Ok(None)) => ApiError::unauthorized().into_response(),
         Ok(Err(e)) => {
+            // Not a 500: nothing is broken in the request or the server, the key store
+            // is out of reach for now, and the client should try again.
             tracing::error!(error = %ErrorChain(&e), "key store failed");
-            ApiError::internal().into_response()
+            ApiError::unavailable("The key store is unreachable; retry shortly").into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "key check did not finish");

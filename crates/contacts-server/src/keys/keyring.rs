@@ -10,8 +10,13 @@ use subtle::ConstantTimeEq;
 use super::format::hash_key;
 use super::{KEY_CACHE_TTL, KeyError, KeyHash, KeyStore};
 
-/// The store's active keys as read at an instant.
-type CachedKeys = (Instant, Arc<Vec<(KeyHash, OrgId)>>);
+/// The store's active keys as last read, when that was, and whether that read worked
+/// (`false`: the store was unreachable, and these are the keys of an earlier read, or
+/// none).
+type CachedKeys = (Instant, StoredKeys, bool);
+
+/// The store's active keys, shared between the cache and the requests checking them.
+type StoredKeys = Arc<Vec<(KeyHash, OrgId)>>;
 
 /// Checks presented keys against the environment's keys and a [`KeyStore`].
 #[derive(Debug)]
@@ -60,17 +65,43 @@ impl Keyring {
     ///
     /// # Errors
     /// [`KeyError`] when the store cannot be read.
+    /// While the store is unreachable, the keys of its last good read keep working
+    /// and the environment's keys always do; the store is tried again once per
+    /// [`KEY_CACHE_TTL`], not on every request.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the store cannot be read and `presented` is none of the keys
+    /// still known: the request cannot be decided (the server answers 503).
     pub fn verify(&self, presented: &str) -> Result<Option<OrgId>, KeyError> {
-        let stored = match self.fresh() {
-            Some(keys) => keys,
-            None => {
-                let keys = Arc::new(self.store.active()?);
-                *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), Arc::clone(&keys)));
-                keys
-            }
+        let (stored, complete) = match self.fresh() {
+            Some(cached) => cached,
+            None => match self.store.active() {
+                Ok(keys) => {
+                    let keys = Arc::new(keys);
+                    *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
+                        Some((Instant::now(), Arc::clone(&keys), true));
+                    (keys, true)
+                }
+                Err(e) => {
+                    let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+                    let stale = cache
+                        .as_ref()
+                        .map_or_else(|| Arc::new(Vec::new()), |(_, keys, _)| Arc::clone(keys));
+                    tracing::warn!(error = %e, "the key store is unreachable: serving the keys it last gave");
+                    *cache = Some((Instant::now(), Arc::clone(&stale), false));
+                    drop(cache);
+                    if let Some(org) = self.check(presented, &stale) {
+                        return Ok(Some(org));
+                    }
+                    return Err(e);
+                }
+            },
         };
-        Ok(self.check(presented, &stored))
+        match self.check(presented, &stored) {
+            Some(org) => Ok(Some(org)),
+            None if complete => Ok(None),
+            None => Err(KeyError::Unavailable),
+        }
     }
 
     /// [`Keyring::verify`] without touching the store: `None` when the cached keys
@@ -78,14 +109,22 @@ impl Keyring {
     /// The server's hot path uses this, so a request costs no trip to a blocking
     /// thread except about once a second.
     pub fn verify_cached(&self, presented: &str) -> Option<Option<OrgId>> {
-        let stored = self.fresh()?;
-        Some(self.check(presented, &stored))
+        let (stored, complete) = self.fresh()?;
+        match self.check(presented, &stored) {
+            Some(org) => Some(Some(org)),
+            None if complete => Some(None),
+            // Not among the keys kept through an outage: `verify` decides.
+            None => None,
+        }
     }
 
-    /// The cached store keys, if younger than [`KEY_CACHE_TTL`].
-    fn fresh(&self) -> Option<Arc<Vec<(KeyHash, OrgId)>>> {
+    /// The cached store keys, if younger than [`KEY_CACHE_TTL`], and whether they
+    /// come from a read that worked.
+    fn fresh(&self) -> Option<(StoredKeys, bool)> {
         match &*self.cache.read().unwrap_or_else(|p| p.into_inner()) {
-            Some((at, keys)) if at.elapsed() < KEY_CACHE_TTL => Some(Arc::clone(keys)),
+            Some((at, keys, complete)) if at.elapsed() < KEY_CACHE_TTL => {
+                Some((Arc::clone(keys), *complete))
+            }
             _ => None,
         }
     }

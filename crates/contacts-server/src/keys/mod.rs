@@ -52,6 +52,10 @@ pub enum KeyError {
         #[source]
         source: BoxError,
     },
+    /// The key store is unreachable and the presented key is none of those still known
+    /// (the environment's, or the store's from its last good read).
+    #[error("the key store is unreachable")]
+    Unavailable,
     /// `revoke` matched no stored key.
     #[error("no API key starts with {0:?}")]
     NoMatch(String),
@@ -197,6 +201,89 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].revoked_at, Some(Timestamp::from_millis(2)));
         assert!(!ring.is_empty().unwrap());
+    }
+
+    /// A key store that can be made unreachable.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        keys: MemoryKeys,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl Flaky {
+        fn up(&self) -> Result<(), KeyError> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(KeyError::storage("test", "connection refused"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl KeyStore for std::sync::Arc<Flaky> {
+        fn insert(&self, hash: &KeyHash, info: &KeyInfo) -> Result<(), KeyError> {
+            self.up()?;
+            self.keys.insert(hash, info)
+        }
+        fn active(&self) -> Result<Vec<(KeyHash, OrgId)>, KeyError> {
+            self.up()?;
+            self.keys.active()
+        }
+        fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+            self.up()?;
+            self.keys.list()
+        }
+        fn revoke(&self, prefix: &str, now: Timestamp) -> Result<KeyInfo, KeyError> {
+            self.up()?;
+            self.keys.revoke(prefix, now)
+        }
+    }
+
+    /// Issue 18: while the key store is unreachable, the environment's keys and the
+    /// store's keys from its last good read keep working; a key that cannot be decided
+    /// is an error (a 503), never a silent 401.
+    #[test]
+    fn keys_keep_working_through_a_key_store_outage() {
+        let flaky = std::sync::Arc::new(Flaky::default());
+        let (ring, stored, env) = ring_with(std::sync::Arc::clone(&flaky));
+        assert_eq!(ring.verify(&stored).unwrap(), Some(org(1)));
+        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        ring.invalidate();
+        // `invalidate` forgot the keys: only the environment's are known now.
+        assert_eq!(ring.verify(&env).unwrap(), Some(org(2)));
+        assert!(matches!(ring.verify(&stored), Err(KeyError::Unavailable)));
+
+        let (ring, stored, env) = {
+            flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+            let ring = Keyring::new(
+                Box::new(std::sync::Arc::clone(&flaky)),
+                parse_env_keys(&format!("env-key={}", org(2))).unwrap(),
+            );
+            (ring, stored, env)
+        };
+        assert_eq!(ring.verify(&stored).unwrap(), Some(org(1)));
+        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(KEY_CACHE_TTL);
+        // Past the cache's life, the store fails: its last keys still open their orgs.
+        assert_eq!(ring.verify(&stored).unwrap(), Some(org(1)));
+        assert_eq!(ring.verify_cached(&stored), Some(Some(org(1))));
+        assert_eq!(ring.verify(&env).unwrap(), Some(org(2)));
+        assert!(matches!(
+            ring.verify("ck_unknown"),
+            Err(KeyError::Unavailable)
+        ));
+        assert_eq!(
+            ring.verify_cached("ck_unknown"),
+            None,
+            "undecided, not refused"
+        );
+        flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(KEY_CACHE_TTL);
+        assert_eq!(
+            ring.verify("ck_unknown").unwrap(),
+            None,
+            "decided again once it is back"
+        );
     }
 
     #[test]

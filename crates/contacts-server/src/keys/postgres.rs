@@ -42,8 +42,13 @@ impl PostgresKeys {
             schema: schema.to_owned(),
             client: Mutex::new(None),
         };
+        // Under the migrations' lock: servers started together on a fresh schema would
+        // otherwise race to create the table's row type and one would fail.
+        let lock = contacts_postgres::migration_lock_key(schema);
         keys.with_client(|c| {
-            c.batch_execute(
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+            tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS api_keys (
                      hash       BYTEA PRIMARY KEY,
                      prefix     TEXT NOT NULL,
@@ -51,7 +56,8 @@ impl PostgresKeys {
                      created_at BIGINT NOT NULL,
                      revoked_at BIGINT
                  )",
-            )
+            )?;
+            tx.commit()
         })?;
         Ok(keys)
     }
