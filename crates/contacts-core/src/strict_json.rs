@@ -99,6 +99,13 @@ impl<'de> Visitor<'de> for Strict {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // A whole number beyond 2^53 (an integer past u64, or written with an exponent)
+        // has no exact f64: it would come back as another number.
+        if v.fract() == 0.0 && v.abs() >= 9_007_199_254_740_992.0 {
+            return Err(E::custom(format!(
+                "the number {v:e} is too large to keep exactly; send it as a string"
+            )));
+        }
         serde_json::Number::from_f64(v)
             .map(Value::Number)
             .ok_or_else(|| E::custom("a number that JSON cannot hold"))
@@ -177,5 +184,15 @@ mod tests {
             assert!(e.contains("is given twice"), "{body}: {e}");
         }
         assert!(serde_json::from_str::<Probe>(r#"{"object": [1]}"#).is_err());
+        let big = r#"{"value": {"n": 123456789012345678901234567890}}"#;
+        let e = serde_json::from_str::<Probe>(big).unwrap_err().to_string();
+        assert!(e.contains("too large to keep exactly"), "{e}");
+        let fine: Probe =
+            serde_json::from_str(r#"{"value": [18446744073709551615, -9007199254740991, 0.1]}"#)
+                .unwrap();
+        assert_eq!(
+            fine.value.unwrap().to_string(),
+            "[18446744073709551615,-9007199254740991,0.1]"
+        );
     }
 }

@@ -87,6 +87,16 @@ impl ApiError {
         )
     }
 
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`: a body that is not declared as JSON, or is
+    /// compressed.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            message,
+        )
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: something the request needs (the key store) cannot
     /// be reached; the client may retry (the response says after how long).
     pub fn unavailable(message: impl Into<String>) -> Self {

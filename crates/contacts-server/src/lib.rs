@@ -39,6 +39,7 @@
 //!
 //! let request = Request::post("/v1/contacts/resolve")
 //!     .header("authorization", "Bearer secret-key")
+//!     .header("content-type", "application/json")
 //!     .body(Body::from(r#"{"phone_number": "+1 (415) 555-0192", "name": "John Doe"}"#))
 //!     .unwrap();
 //! let response = app.oneshot(request).await.unwrap();

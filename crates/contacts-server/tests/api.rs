@@ -298,6 +298,7 @@ async fn bad_bodies_are_400_naming_the_field(app: &TestApp) {
     for raw in ["{\"phone_number\": ", "[1,2]", "", "null"] {
         let req = Request::post("/v1/contacts/resolve")
             .header("authorization", &key)
+            .header("content-type", "application/json")
             .body(Body::from(raw))
             .unwrap();
         let (status, _, json) = app.send(req).await;
@@ -462,6 +463,7 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
     let key = app.key_a.clone();
     let twice = Request::post("/v1/contacts/resolve")
         .header("authorization", &key)
+        .header("content-type", "application/json")
         .body(Body::from(
             r#"{"email": "a@example.com", "email": "b@example.com"}"#,
         ))
@@ -498,6 +500,7 @@ async fn unknown_fields_are_400_naming_them_at_any_depth(app: &TestApp) {
             .method(method)
             .uri(&uri)
             .header("authorization", &key)
+            .header("content-type", "application/json")
             .body(Body::from(raw))
             .unwrap();
         let (status, _, json) = app.send(req).await;
@@ -610,6 +613,85 @@ async fn deep_values_are_refused_and_every_read_survives(app: &TestApp) {
         .a("DELETE", &format!("/v1/contacts/{contact}"), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// docs/semantics.md 8: bodies must be declared JSON and uncompressed (415), paths that
+/// cannot be decoded and ids not in their one hyphenated spelling are 400s, a number
+/// that would come back changed is refused; every one in the envelope.
+async fn protocol_errors_use_the_envelope(app: &TestApp) {
+    let key = app.key_a.clone();
+    let body = r#"{"phone_number": "+14155550170"}"#;
+    for (content_type, encoding) in [
+        (Some("text/plain"), None),
+        (None, None),
+        (Some("application/json"), Some("gzip")),
+        (Some("application/x-www-form-urlencoded"), None),
+    ] {
+        let mut req = Request::post("/v1/contacts/resolve").header("authorization", &key);
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        if let Some(e) = encoding {
+            req = req.header("content-encoding", e);
+        }
+        let (status, _, json) = app.send(req.body(Body::from(body)).unwrap()).await;
+        assert_error(
+            &(status, json.clone()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            None,
+        );
+    }
+    let ok = Request::post("/v1/contacts/resolve")
+        .header("authorization", &key)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, json) = app.send(ok).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let id = json["data"]["contact"]["id"].as_str().unwrap().to_owned();
+
+    let undashed = id.replace('-', "");
+    for uri in [
+        "/v1/contacts/%ff".to_owned(),
+        format!("/v1/contacts/{{{id}}}"),
+        format!("/v1/contacts/urn:uuid:{id}"),
+        format!("/v1/contacts/{undashed}"),
+    ] {
+        let got = app.a("GET", &uri, None).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+    }
+    let (status, _) = app
+        .a("GET", &format!("/v1/contacts/{}", id.to_uppercase()), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "hex digits in either case");
+
+    let big = app
+        .a(
+            "PATCH",
+            &format!("/v1/contacts/{id}"),
+            Some(serde_json::from_str(r#"{"metadata": {"n": 1}}"#).unwrap()),
+        )
+        .await;
+    assert_eq!(big.0, StatusCode::OK);
+    let raw = Request::patch(format!("/v1/contacts/{id}"))
+        .header("authorization", &key)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"metadata": {"n": 123456789012345678901234567890}}"#,
+        ))
+        .unwrap();
+    let (status, _, json) = app.send(raw).await;
+    assert_error(
+        &(status, json.clone()),
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST",
+        None,
+    );
+    assert!(
+        message(&json).contains("too large to keep exactly"),
+        "{json}"
+    );
 }
 
 async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
@@ -925,7 +1007,9 @@ async fn get_update_and_delete_by_id(app: &TestApp) {
         &got,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
-        Some("contact_id: must be a UUID"),
+        Some(
+            "contact_id: must be a UUID in its hyphenated form, such as 0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f",
+        ),
     );
     let missing = "00000000-0000-7000-8000-000000000000";
     app.fails_a(
@@ -1047,7 +1131,9 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
         &got,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
-        Some("primary_contact_id: must be a UUID"),
+        Some(
+            "primary_contact_id: must be a UUID in its hyphenated form, such as 0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f",
+        ),
     );
     app.fails_a(
         "POST",
@@ -1100,7 +1186,7 @@ async fn detach_frees_one_identifier(app: &TestApp) {
         None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
-        Some("identifier_id: must be a UUID"),
+        Some("identifier_id: must be a UUID in its hyphenated form, such as 0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f"),
     )
     .await;
     let (_, json) = app
@@ -1486,7 +1572,7 @@ async fn memory_errors_name_their_field(app: &TestApp) {
         None,
         StatusCode::BAD_REQUEST,
         "BAD_REQUEST",
-        Some("memory_id: must be a UUID"),
+        Some("memory_id: must be a UUID in its hyphenated form, such as 0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f"),
     )
     .await;
 }
@@ -1657,6 +1743,7 @@ async fn bodies_over_the_limit_are_413(app: &TestApp) {
     // Declared by Content-Length, and streamed without one.
     let declared = Request::post("/v1/contacts/resolve")
         .header("authorization", &key)
+        .header("content-type", "application/json")
         .header("content-length", big.len())
         .body(Body::from(big.clone()))
         .unwrap();
@@ -1670,6 +1757,7 @@ async fn bodies_over_the_limit_are_413(app: &TestApp) {
     let stream = futures_stream(big.into_bytes());
     let streamed = Request::post("/v1/contacts/resolve")
         .header("authorization", &key)
+        .header("content-type", "application/json")
         .body(stream)
         .unwrap();
     let (status, _, json) = app.send(streamed).await;
@@ -1918,6 +2006,7 @@ api_tests!(
     bad_bodies_are_400_naming_the_field,
     unknown_fields_are_400_naming_them_at_any_depth,
     deep_values_are_refused_and_every_read_survives,
+    protocol_errors_use_the_envelope,
     list_pages_and_validates_limit_and_offset,
     resolve_batch_answers_each_request,
     export_streams_every_contact_as_json_lines,

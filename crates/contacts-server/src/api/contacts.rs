@@ -1,7 +1,7 @@
 //! The contact endpoints: resolve, find, list, get, update, merge, delete, detach.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use contacts_core::{
@@ -9,7 +9,7 @@ use contacts_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::extract::{JsonBody, int_param, param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, Path, int_param, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
 use crate::error::{ApiError, ErrorBody};
 

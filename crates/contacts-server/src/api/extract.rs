@@ -20,6 +20,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_json_headers(req.headers())?;
         let limit = state.body_limit;
         let declared = req
             .headers()
@@ -38,6 +39,67 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             }
         };
         decode(&bytes).map(JsonBody)
+    }
+}
+
+/// A body must say it is JSON (`application/json`, or a `+json` type, any charset
+/// parameter) and must not be compressed: a body read under another declaration would
+/// be read as something its sender did not mean.
+fn check_json_headers(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let json = declared.as_deref().is_some_and(|v| {
+        let mime = v
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+    });
+    if !json {
+        let got = match declared.as_deref() {
+            None => "no Content-Type".to_owned(),
+            Some(v) => format!("Content-Type {v:?}"),
+        };
+        return Err(ApiError::unsupported_media_type(format!(
+            "The request body must be JSON sent with Content-Type: application/json (got {got})"
+        )));
+    }
+    if let Some(encoding) = headers.get(axum::http::header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or("?").trim();
+        if !encoding.eq_ignore_ascii_case("identity") {
+            return Err(ApiError::unsupported_media_type(format!(
+                "Content-Encoding {encoding:?} is not supported: send the body uncompressed"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Path parameters, with a malformed path (bad percent-encoding, say) answered in the
+/// error envelope like every other error.
+pub(super) struct Path<T>(pub(super) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "The request path is not valid: {}",
+                e.body_text()
+            ))),
+        }
     }
 }
 
@@ -101,10 +163,24 @@ pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// An id from a path or a body: a UUID in its hyphenated form only (36 characters),
+/// so one id has one spelling (no braces, `urn:uuid:` or undashed forms).
 pub(super) fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, ApiError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ApiError::bad_field(field, "must be a UUID"))
+    let hyphenated = raw.len() == 36
+        && raw.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    let bad = || {
+        ApiError::bad_field(
+            field,
+            "must be a UUID in its hyphenated form, such as 0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f",
+        )
+    };
+    if !hyphenated {
+        return Err(bad());
+    }
+    raw.parse().map_err(|_| bad())
 }
 
 pub(super) fn required<T>(field: &str, value: Option<T>) -> Result<T, ApiError> {

@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use contacts_core::{
     ContactId, EntityRef, EntityUpsert, MemoryId, NewMessage, NewOpenItem, OpenItemId,
     ScopeRequest, Timestamp,
@@ -10,7 +10,7 @@ use contacts_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{JsonBody, param, parse_id, query_pairs, required};
+use super::extract::{JsonBody, Path, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Org, ok};
 use crate::error::ApiError;
 
