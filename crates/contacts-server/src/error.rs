@@ -87,6 +87,18 @@ impl ApiError {
         )
     }
 
+    /// 408 `REQUEST_TIMEOUT`: the body did not arrive within `timeout`.
+    pub fn request_timeout(timeout: std::time::Duration) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "The request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        )
+    }
+
     /// 415 `UNSUPPORTED_MEDIA_TYPE`: a body that is not declared as JSON, or is
     /// compressed.
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {

@@ -54,6 +54,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod edge;
 pub mod error;
 pub mod export;
 pub mod import;

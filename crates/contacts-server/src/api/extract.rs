@@ -30,7 +30,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(ApiError::too_large(limit));
         }
-        let bytes = match axum::body::to_bytes(req.into_body(), limit).await {
+        let read = axum::body::to_bytes(req.into_body(), limit);
+        let Ok(read) = tokio::time::timeout(state.body_timeout, read).await else {
+            return Err(ApiError::request_timeout(state.body_timeout));
+        };
+        let bytes = match read {
             Ok(bytes) => bytes,
             Err(e) if is_length_limit(&e) => return Err(ApiError::too_large(limit)),
             Err(e) => {

@@ -35,12 +35,18 @@ pub type DynEngine = Engine<Box<dyn Store>>;
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
+/// The default number of engine calls running or queued at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+
 /// What every handler shares.
 #[derive(Clone, Debug)]
 pub struct AppState {
     engine: Arc<DynEngine>,
     keys: Arc<Keyring>,
     body_limit: usize,
+    body_timeout: std::time::Duration,
+    /// Permits for engine calls running or queued on the blocking pool.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -50,7 +56,26 @@ impl AppState {
             engine,
             keys,
             body_limit,
+            body_timeout: std::time::Duration::from_secs(30),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
+    }
+
+    /// How long a request body may take to arrive (default 30 s); a stalled upload is
+    /// answered 408 and its connection freed.
+    #[must_use]
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How many engine calls may run or wait for a blocking thread at once (default
+    /// 512); one more is answered 503 with `Retry-After`, so a flood is refused at
+    /// once instead of queueing without end.
+    #[must_use]
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
+        self
     }
 
     /// Runs `f` on tokio's blocking pool: engine calls do file or network I/O and
@@ -61,11 +86,16 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&DynEngine) -> contacts_core::Result<T> + Send + 'static,
     {
+        let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
+            return Err(ApiError::unavailable("The server is busy; retry shortly"));
+        };
         let engine = Arc::clone(&self.engine);
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            f(&engine).map_err(ApiError::from)
+            let result = f(&engine).map_err(ApiError::from);
+            drop(permit);
+            result
         })
         .await;
         match joined {

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use contacts_core::{Clock, Engine, OrgId, SystemClock};
@@ -21,6 +22,24 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse::listen)]
     pub listen: SocketAddr,
+    /// Seconds from waiting for a request to its complete headers: a new connection, or
+    /// one kept alive between requests, that sends nothing for this long is closed.
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = parse::number::<u64>)]
+    pub header_timeout: u64,
+    /// Seconds a request body may take to arrive; a stalled upload gets 408.
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = parse::number::<u64>)]
+    pub body_timeout: u64,
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = parse::number::<usize>)]
+    pub max_connections: usize,
+    /// Requests the engine works on or queues for at once; one more is answered 503
+    /// with Retry-After instead of waiting without end.
+    #[arg(long, default_value_t = 512, value_name = "N", value_parser = parse::number::<usize>)]
+    pub max_in_flight: usize,
+    /// Seconds a stopping server (SIGTERM) waits for open connections before it
+    /// drops them.
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = parse::number::<u64>)]
+    pub shutdown_deadline: u64,
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_parser = parse::number::<usize>)]
     pub body_limit: usize,
@@ -69,7 +88,14 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
     let engine: Arc<DynEngine> = Arc::new(Engine::with_config(opened.store, config)?);
     let keyring = Arc::new(keyring);
-    let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit);
+    let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit)
+        .with_body_timeout(Duration::from_secs(args.body_timeout))
+        .with_max_in_flight(args.max_in_flight);
+    let limits = crate::edge::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        shutdown_deadline: Duration::from_secs(args.shutdown_deadline),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -84,9 +110,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
             out.flush()?;
         }
         tracing::info!(%addr, "serving");
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::edge::serve(listener, api::router(state), limits, shutdown).await?;
         tracing::info!("stopped: requests in flight have finished");
         Ok::<_, CliError>(())
     })?;
