@@ -48,7 +48,7 @@ impl Default for Limits {
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves, then stops
-/// as the module docs say.
+/// as the module docs say; `open_connections` follows the number of connections.
 ///
 /// # Errors
 /// Never for a single connection (each is logged and dropped); only if the listener
@@ -57,6 +57,7 @@ pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: Limits,
+    open_connections: prometheus_client::metrics::gauge::Gauge,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -87,10 +88,13 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let connection =
             graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        let gauge = open_connections.clone();
+        gauge.inc();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
+            gauge.dec();
             drop(permit);
         });
     }

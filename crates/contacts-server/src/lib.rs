@@ -59,6 +59,8 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod settings;
 
 pub use api::{AppState, DynEngine, Org};

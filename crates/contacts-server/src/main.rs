@@ -12,18 +12,22 @@ fn main() -> ExitCode {
     // `RUST_LOG` choose the level. A server logs each request (`info`); a one-shot
     // command only what went wrong, and reports its own failure itself (so not the
     // connection pool's retries too).
-    let default = match cli.command {
-        cli::Command::Serve(_) => "info",
-        _ => "warn,r2d2=off",
+    let (default, json) = match &cli.command {
+        cli::Command::Serve(args) => ("info", args.log_format == cli::LogFormat::Json),
+        _ => ("warn,r2d2=off", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONTACTS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let filter = contacts_server::logging::without_personal_data(filter);
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -84,6 +84,15 @@ impl TestApp {
         (status, headers, json)
     }
 
+    /// A request whose answer is not JSON: its status, headers and text.
+    async fn send_text(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
     async fn call_as(
         &self,
         key: Option<&str>,
@@ -692,6 +701,49 @@ async fn protocol_errors_use_the_envelope(app: &TestApp) {
         message(&json).contains("too large to keep exactly"),
         "{json}"
     );
+}
+
+/// `GET /metrics` (no key, as a scraper calls it): requests by route template and
+/// status, resolve outcomes; never a value from a request.
+async fn metrics_count_requests_and_outcomes(app: &TestApp) {
+    app.contact(json!({"phone_number": "+14155550166", "email": "metrics@example.com"}))
+        .await;
+    app.contact(json!({"phone_number": "+14155550166", "email": "taken@example.com"}))
+        .await;
+    let id = app.contact(json!({"phone_number": "+14155550167"})).await;
+    app.a("GET", &format!("/v1/contacts/{id}"), None).await;
+    app.a(
+        "GET",
+        "/v1/contacts/0193a5e4-7b1c-7d2e-9f00-3a4b5c6d7e8f",
+        None,
+    )
+    .await;
+    let req = Request::get("/metrics").body(Body::empty()).unwrap();
+    let (status, headers, text) = app.send_text(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    for line in [
+        r#"contacts_http_requests_total{route="/v1/contacts/resolve",method="POST",status="200"} 3"#,
+        r#"contacts_http_requests_total{route="/v1/contacts/{contact_id}",method="GET",status="200"} 1"#,
+        r#"contacts_http_requests_total{route="/v1/contacts/{contact_id}",method="GET",status="404"} 1"#,
+        r#"contacts_resolve_outcomes_total{outcome="created"} 2"#,
+        r#"contacts_resolve_outcomes_total{outcome="matched"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+    assert!(
+        text.contains("contacts_http_request_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("contacts_engine_queue_depth"), "{text}");
+    for secret in ["4155550166", "metrics@example.com", &id] {
+        assert!(!text.contains(secret), "{secret} reached the scrape");
+    }
 }
 
 async fn list_pages_and_validates_limit_and_offset(app: &TestApp) {
@@ -1912,8 +1964,13 @@ async fn storage_failures_are_500_without_detail() {
             "{uri}"
         );
     }
+    // Alive, but not ready: liveness reads nothing, readiness reads the store.
     let got = app.call_as(None, "GET", "/healthz", None).await;
-    assert_eq!(got, (StatusCode::INTERNAL_SERVER_ERROR, expected));
+    assert_eq!(got.0, StatusCode::OK);
+    let got = app.call_as(None, "GET", "/readyz", None).await;
+    assert_eq!(got.0, StatusCode::SERVICE_UNAVAILABLE, "{}", got.1);
+    assert_eq!(got.1["errors"][0]["error"], "SERVICE_UNAVAILABLE");
+    drop(expected);
 }
 
 /// Drops the schema of a PostgreSQL test app.
@@ -2007,6 +2064,7 @@ api_tests!(
     unknown_fields_are_400_naming_them_at_any_depth,
     deep_values_are_refused_and_every_read_survives,
     protocol_errors_use_the_envelope,
+    metrics_count_requests_and_outcomes,
     list_pages_and_validates_limit_and_offset,
     resolve_batch_answers_each_request,
     export_streams_every_contact_as_json_lines,

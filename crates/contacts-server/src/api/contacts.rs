@@ -18,7 +18,9 @@ pub(super) async fn resolve(
     Extension(Org(org)): Extension<Org>,
     JsonBody(req): JsonBody<ResolveRequest>,
 ) -> ApiResult {
-    Ok(ok(state.run(move |e| e.resolve(org, &req)).await?))
+    let outcome = state.run(move |e| e.resolve(org, &req)).await?;
+    state.metrics.resolved(&outcome);
+    Ok(ok(outcome))
 }
 
 /// The body of `POST /v1/contacts/resolve/batch`.
@@ -47,10 +49,13 @@ pub(super) async fn resolve_batch(
     let items: Vec<ItemEnvelope> = results
         .into_iter()
         .map(|r| match r {
-            Ok(outcome) => ItemEnvelope {
-                data: Some(outcome),
-                errors: None,
-            },
+            Ok(outcome) => {
+                state.metrics.resolved(&outcome);
+                ItemEnvelope {
+                    data: Some(outcome),
+                    errors: None,
+                }
+            }
             Err(e) => ItemEnvelope {
                 data: None,
                 errors: Some([ApiError::from(e).body]),

@@ -21,10 +21,12 @@ use axum::{Json, Router};
 use contacts_core::{Engine, OrgId, Store};
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::keys::Keyring;
+use crate::logging::AccessPolicy;
+use crate::metrics::Metrics;
 use auth::authenticate;
 use contacts::*;
 use memory::*;
@@ -47,6 +49,8 @@ pub struct AppState {
     body_timeout: std::time::Duration,
     /// Permits for engine calls running or queued on the blocking pool.
     in_flight: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<Metrics>,
+    access: Arc<AccessPolicy>,
 }
 
 impl AppState {
@@ -58,7 +62,24 @@ impl AppState {
             body_limit,
             body_timeout: std::time::Duration::from_secs(30),
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            metrics: Metrics::new(),
+            access: Arc::default(),
         }
+    }
+
+    /// Which requests get an access-log line (by default every one).
+    #[must_use]
+    pub fn with_access_log(mut self, policy: AccessPolicy) -> Self {
+        self.access = Arc::new(policy);
+        self
+    }
+
+    /// Records into `metrics` (by default a registry of its own), which `GET /metrics`
+    /// serves; give the one the store and the edge record into too.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// How long a request body may take to arrive (default 30 s); a stalled upload is
@@ -91,6 +112,8 @@ impl AppState {
         };
         let engine = Arc::clone(&self.engine);
         let span = tracing::Span::current();
+        let queue = self.metrics.engine_queue.clone();
+        queue.inc();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let result = f(&engine).map_err(ApiError::from);
@@ -98,6 +121,7 @@ impl AppState {
             result
         })
         .await;
+        queue.dec();
         match joined {
             Ok(result) => result,
             Err(e) => {
@@ -222,9 +246,13 @@ fn routes() -> Router<AppState> {
 
 /// `/healthz`, the fallbacks, request ids and tracing around `v1`.
 fn finish(v1: Router<AppState>, state: AppState) -> Router {
+    let access = Arc::clone(&state.access);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(v1)
+        .route_layer(middleware::from_fn_with_state(state.clone(), record))
         .fallback(|| async { ApiError::not_found("Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
@@ -235,8 +263,20 @@ fn finish(v1: Router<AppState>, state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
-                // One line per request (status and latency) at the default level.
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // One short line per request the access policy keeps (status and
+                // latency; the span adds method, path and request id).
+                .on_response(
+                    move |res: &Response, latency: std::time::Duration, _: &tracing::Span| {
+                        let status = res.status().as_u16();
+                        if access.logs(status) {
+                            tracing::info!(
+                                status,
+                                latency_us = latency.as_micros() as u64,
+                                "answered"
+                            );
+                        }
+                    },
+                ),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -255,13 +295,57 @@ fn request_span(req: &Request) -> tracing::Span {
     )
 }
 
-async fn healthz(State(state): State<AppState>) -> ApiResult {
-    // A real read through the store: a server whose database is gone is not healthy.
+/// Liveness: the process answers. It reads nothing, so an orchestrator does not
+/// restart a server whose database is briefly out of reach (`/readyz` says that).
+async fn healthz() -> ApiResult {
+    Ok(ok(serde_json::json!({"status": "ok"})))
+}
+
+/// The scrape: every metric, in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts and times every request by its route template (never its values).
+async fn record(State(state): State<AppState>, req: Request, next: middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    state.metrics.request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Readiness: a real read through the store (opened, so migrated), so a server whose
+/// database is gone is taken out of rotation; 503 until it answers.
+async fn readyz(State(state): State<AppState>) -> ApiResult {
     state
         .run(|engine| {
             let start = contacts_core::store::PageStart::Offset(0);
             engine.store().list(OrgId(uuid::Uuid::nil()), start, 1)
         })
-        .await?;
-    Ok(ok(serde_json::json!({"status": "ok"})))
+        .await
+        .map_err(|e| {
+            if e.status.is_server_error() {
+                ApiError::unavailable("The store is unreachable")
+            } else {
+                e
+            }
+        })?;
+    Ok(ok(serde_json::json!({"status": "ready"})))
 }

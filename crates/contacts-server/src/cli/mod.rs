@@ -36,7 +36,7 @@ pub use contacts::{
 };
 pub use data::{BackupArgs, ExportArgs, ImportArgs};
 pub use memory::MemoryCommand;
-pub use serve::ServeArgs;
+pub use serve::{LogFormat, ServeArgs};
 pub use storage::{Backend, Opened, StorageArgs};
 
 /// Errors the CLI reports on stderr before exiting with status 1 (or 2 for a

@@ -16,6 +16,15 @@ use crate::api::{self, AppState, DEFAULT_BODY_LIMIT, DynEngine};
 use crate::keys::{self, Keyring};
 use crate::settings::EngineArgs;
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
 /// `contacts serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -40,6 +49,15 @@ pub struct ServeArgs {
     /// drops them.
     #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = parse::number::<u64>)]
     pub shutdown_deadline: u64,
+    /// Log lines as `text` or as `json` (one object per line).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Which requests the access log records: `all`, `errors` (4xx and 5xx) or `off`.
+    #[arg(long, value_enum, default_value = "all")]
+    pub access_log: crate::logging::AccessLog,
+    /// Of the successful requests, log one in N (errors are always logged).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = parse::number::<u64>)]
+    pub access_log_sample: u64,
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_parser = parse::number::<usize>)]
     pub body_limit: usize,
@@ -86,11 +104,21 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
             "(shown once: only its hash is stored; more with `contacts keys create`)"
         )?;
     }
-    let engine: Arc<DynEngine> = Arc::new(Engine::with_config(opened.store, config)?);
+    let metrics = crate::metrics::Metrics::new();
+    let store: Box<dyn contacts_core::Store> = Box::new(crate::metrics::MeteredStore::new(
+        opened.store,
+        Arc::clone(&metrics),
+    ));
+    let engine: Arc<DynEngine> = Arc::new(Engine::with_config(store, config)?);
     let keyring = Arc::new(keyring);
     let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit)
         .with_body_timeout(Duration::from_secs(args.body_timeout))
-        .with_max_in_flight(args.max_in_flight);
+        .with_max_in_flight(args.max_in_flight)
+        .with_metrics(Arc::clone(&metrics))
+        .with_access_log(crate::logging::AccessPolicy::new(
+            args.access_log,
+            args.access_log_sample,
+        ));
     let limits = crate::edge::Limits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         max_connections: args.max_connections.max(1),
@@ -110,7 +138,8 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
             out.flush()?;
         }
         tracing::info!(%addr, "serving");
-        crate::edge::serve(listener, api::router(state), limits, shutdown).await?;
+        let connections = metrics.connections.clone();
+        crate::edge::serve(listener, api::router(state), limits, connections, shutdown).await?;
         tracing::info!("stopped: requests in flight have finished");
         Ok::<_, CliError>(())
     })?;
