@@ -258,6 +258,8 @@ impl Config {
             || m.max_entities == 0
             || m.max_open_items == 0
             || m.max_history == 0
+            || m.max_record_bytes == 0
+            || m.max_memories_per_contact == 0
         {
             return Err(Error::invalid(
                 "config.limits",

@@ -337,6 +337,10 @@ impl<S: Store> Engine<S> {
                 d.outcome.memory_created = Some(false);
             }
             None => {
+                if !d.outcome.created {
+                    let existing = self.store.get(org, contact_id)?;
+                    self.check_memory_count(existing.map_or(0, |c| c.memories.len()))?;
+                }
                 let record = self.new_memory(org, contact_id, scope);
                 if !d.outcome.created && d.writes.is_empty() {
                     // The winner itself is unchanged; pin it so the record is only

@@ -293,6 +293,13 @@ pub struct MemoryLimits {
     pub max_open_items: usize,
     /// History entries kept (the newest). Default 100.
     pub max_history: usize,
+    /// Largest record as stored (its JSON), bytes. Default 1 MiB: every bound above
+    /// holds, yet 200 entities of 64 KiB facts each would make 12 MiB that every write
+    /// rewrites and every read returns.
+    pub max_record_bytes: usize,
+    /// Most memory records one contact may have (one per persona or agent number).
+    /// Default 100.
+    pub max_memories_per_contact: usize,
 }
 
 impl Default for MemoryLimits {
@@ -307,6 +314,8 @@ impl Default for MemoryLimits {
             max_entities: 200,
             max_open_items: 200,
             max_history: 100,
+            max_record_bytes: 1 << 20,
+            max_memories_per_contact: 100,
         }
     }
 }

@@ -91,7 +91,10 @@ impl<S: Store> Engine<S> {
                     created: false,
                 }));
             }
-            self.require_contact(org, contact)?;
+            let Some(existing) = self.store.get(org, contact)? else {
+                return Err(Error::NotFound { entity: "Contact" });
+            };
+            self.check_memory_count(existing.memories.len())?;
             let record = self.new_memory(org, contact, &scope);
             let batch = WriteBatch::new(vec![WriteOp::InsertMemory(record.clone())]);
             Ok(Step::Commit(
@@ -651,6 +654,43 @@ impl<S: Store> Engine<S> {
         rec.memory_history.drain(..excess);
     }
 
+    /// A record may not outgrow `max_record_bytes` as stored (docs/semantics.md 6): the
+    /// write that would make it larger is refused, and the record stays as it was.
+    fn check_record_size(&self, record: &MemoryRecord) -> Result<()> {
+        let limit = self.config.memory.max_record_bytes;
+        let size = crate::store::codec::encode_memory(record)
+            .map_err(|e| Error::invalid("memory", e))?
+            .len();
+        if size > limit {
+            return Err(Error::invalid(
+                "memory",
+                format!(
+                    "the record would be {size} bytes, more than the {limit} one may hold; \
+                     remove entities, facts or open items first"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a new memory record for a contact that has as many as it may
+    /// (`max_memories_per_contact`). Checked against the records read before the
+    /// insert, so concurrent creates of different scopes for one contact may pass it
+    /// together: the bound holds within the number of writers racing.
+    pub(crate) fn check_memory_count(&self, existing: usize) -> Result<()> {
+        let limit = self.config.memory.max_memories_per_contact;
+        if existing >= limit {
+            return Err(Error::invalid(
+                "scope",
+                format!(
+                    "the contact already has {existing} memory records, the most one may \
+                     hold; reset one (POST /v1/memory/reset) before starting another"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Read-modify-write of one record with a revision check. `change` edits a copy;
     /// if it fails nothing is written. Without `expected_revision` a lost race is
     /// retried on fresh data; with it, a stale revision is `Conflict` (no lost update).
@@ -678,6 +718,7 @@ impl<S: Store> Engine<S> {
             let now = self.clock.now();
             let mut record = (*current).clone();
             change(&mut record, now)?;
+            self.check_record_size(&record)?;
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
             let batch = WriteBatch::new(vec![WriteOp::UpdateMemory {

@@ -196,6 +196,10 @@ pub struct MemorySection {
     pub max_open_items: Option<usize>,
     /// History entries kept.
     pub max_history: Option<usize>,
+    /// Largest record, bytes.
+    pub max_record_bytes: Option<usize>,
+    /// Most records per contact.
+    pub max_memories_per_contact: Option<usize>,
 }
 
 impl SettingsFile {
@@ -286,6 +290,8 @@ impl SettingsFile {
         set(&mut l.max_entities, m.max_entities);
         set(&mut l.max_open_items, m.max_open_items);
         set(&mut l.max_history, m.max_history);
+        set(&mut l.max_record_bytes, m.max_record_bytes);
+        set(&mut l.max_memories_per_contact, m.max_memories_per_contact);
         Ok(())
     }
 }

@@ -103,6 +103,7 @@ macro_rules! conformance_tests {
             memory_reset,
             memory_revision_prevents_lost_updates,
             memory_concurrent_writes,
+            memory_record_size_and_count_are_bounded,
             memory_embedded_json_shape,
             seed_list_example_is_reproduced,
             update_replaces_name,

@@ -1075,3 +1075,91 @@ const SEED_LIST_DATA: &str = r##"{
     }
   ]
 }"##;
+
+/// docs/semantics.md 6, "Bounds": a record may not outgrow its byte bound (the write that
+/// would is refused, naming `memory`, and the record stays as it was, readable), and a
+/// contact may not hold more records than its bound, by `memory_create` or by resolve
+/// with a new scope; a reset makes room again.
+pub fn memory_record_size_and_count_are_bounded<S: Store>(store: S) {
+    let mut config = Config::default();
+    config.memory.max_record_bytes = 8 * 1024;
+    config.memory.max_memories_per_contact = 3;
+    let e = engine_with(store, config);
+    let c = new_contact(&e);
+    let id = memory(&e, c, &persona("big"));
+    let facts = |i: usize| {
+        let mut f = serde_json::Map::new();
+        f.insert(
+            "blob".into(),
+            Value::String(format!("{i}{}", "x".repeat(1_500))),
+        );
+        f
+    };
+    let mut refused = None;
+    for i in 0..20 {
+        let upsert = EntityUpsert {
+            entity_type: "order".into(),
+            entity_id: format!("o-{i}"),
+            facts: Some(facts(i)),
+            ..Default::default()
+        };
+        match e.memory_upsert_entity(org_o(), id, &upsert, None) {
+            Ok(_) => {}
+            Err(err) => {
+                refused = Some((i, err));
+                break;
+            }
+        }
+    }
+    let (at, err) = refused.expect("the record reached its bound");
+    assert!(at >= 3, "a few entities fit first ({at})");
+    match err {
+        Error::InvalidInput { field, reason } => {
+            assert_eq!(field, "memory");
+            assert!(reason.contains("bytes"), "{reason}");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    let kept = e.memory_get(org_o(), id).unwrap();
+    assert_eq!(kept.entities.len(), at, "the refused write changed nothing");
+    assert_eq!(kept.revision, 1 + at as u64);
+    assert!(
+        serde_json::to_vec(&kept).unwrap().len() <= 8 * 1024,
+        "the stored record is within the bound"
+    );
+
+    // Three records per contact; a fourth scope is refused either way it is asked.
+    memory(&e, c, &persona("two"));
+    memory(&e, c, &ScopeRequest::agent_number("+14155550000"));
+    let fourth = e.memory_create(org_o(), c, &persona("four"));
+    assert!(
+        matches!(&fourth, Err(Error::InvalidInput { field, .. }) if field == "scope"),
+        "{fourth:?}"
+    );
+    let phone = e.get(org_o(), c).unwrap().identifiers[0]
+        .identifier_value
+        .clone();
+    let by_resolve = e.resolve(
+        org_o(),
+        &ResolveRequest::new()
+            .with_phone(phone.as_str())
+            .with_persona("four"),
+    );
+    assert!(
+        matches!(&by_resolve, Err(Error::InvalidInput { field, .. }) if field == "scope"),
+        "{by_resolve:?}"
+    );
+    // An existing scope is still served, and a reset makes room.
+    assert!(
+        !e.memory_create(org_o(), c, &persona("two"))
+            .unwrap()
+            .created
+    );
+    assert!(e.memory_reset(org_o(), c, &persona("two")).unwrap());
+    assert!(
+        e.memory_create(org_o(), c, &persona("four"))
+            .unwrap()
+            .created
+    );
+    assert_eq!(e.get(org_o(), c).unwrap().memories.len(), 3);
+}
