@@ -152,6 +152,21 @@ fn serve(runtime: &tokio::runtime::Runtime, app: axum::Router) -> SocketAddr {
     addr
 }
 
+/// The `contacts` server's own edge (`contacts_server::edge`: header timer, connection
+/// limit, graceful shutdown), as `contacts serve` runs it.
+fn serve_edge(runtime: &tokio::runtime::Runtime, app: axum::Router) -> SocketAddr {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let limits = contacts_server::edge::Limits::default();
+    let gauge = prometheus_client::metrics::gauge::Gauge::default();
+    runtime.spawn(async move {
+        contacts_server::edge::serve(listener, app, limits, gauge, std::future::pending()).await
+    });
+    addr
+}
+
 /// The `contacts` router over a SQLite store on `path`, with the bench key for the org.
 fn contacts_app(path: &std::path::Path, options: Options) -> axum::Router {
     let store: Box<dyn Store> = Box::new(SqliteStore::open_with(path, options).expect("open"));
@@ -208,8 +223,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let cached = serve(&runtime, contacts_app(&path, Options::default()));
-    let uncached = serve(
+    let cached = serve_edge(&runtime, contacts_app(&path, Options::default()));
+    let uncached = serve_edge(
         &runtime,
         contacts_app(&path, Options::default().with_cache_entries(0)),
     );
