@@ -2080,3 +2080,120 @@ api_tests!(
     unknown_routes_and_methods_use_the_envelope,
     responses_carry_a_request_id,
 );
+
+/// An in-memory store whose lookups for one org take 300 ms: that org's requests hold
+/// their slots while another org's are served.
+#[derive(Debug)]
+struct SlowFor {
+    inner: contacts_inmemory::InMemoryStore,
+    slow: OrgId,
+}
+
+impl Store for SlowFor {
+    fn lookup(
+        &self,
+        org: OrgId,
+        keys: &[contacts_core::store::IdentifierKey<'_>],
+    ) -> contacts_core::Result<contacts_core::store::Owners> {
+        if org == self.slow {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        self.inner.lookup(org, keys)
+    }
+    fn get(
+        &self,
+        org: OrgId,
+        id: contacts_core::ContactId,
+    ) -> contacts_core::Result<Option<contacts_core::store::ContactRecord>> {
+        self.inner.get(org, id)
+    }
+    fn memory(
+        &self,
+        org: OrgId,
+        contact: contacts_core::ContactId,
+        scope: &contacts_core::MemoryScope,
+    ) -> contacts_core::Result<Option<Arc<contacts_core::MemoryRecord>>> {
+        self.inner.memory(org, contact, scope)
+    }
+    fn memory_by_id(
+        &self,
+        org: OrgId,
+        id: contacts_core::MemoryId,
+    ) -> contacts_core::Result<Option<Arc<contacts_core::MemoryRecord>>> {
+        self.inner.memory_by_id(org, id)
+    }
+    fn list(
+        &self,
+        org: OrgId,
+        start: contacts_core::store::PageStart,
+        limit: u64,
+    ) -> contacts_core::Result<contacts_core::store::ListPage> {
+        self.inner.list(org, start, limit)
+    }
+    fn commit(
+        &self,
+        org: OrgId,
+        batch: &contacts_core::store::WriteBatch,
+    ) -> Result<(), contacts_core::store::CommitError> {
+        self.inner.commit(org, batch)
+    }
+}
+
+/// Issue 18: one org's flood takes only its share of the requests in flight; past it
+/// that org gets 503 with Retry-After at once, and another org is served while the
+/// flood is still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_orgs_flood_leaves_the_others_their_share() {
+    let org_a: OrgId = ORG_A.parse().unwrap();
+    let store = SlowFor {
+        inner: contacts_inmemory::InMemoryStore::new(),
+        slow: org_a,
+    };
+    let env = keys::parse_env_keys(&format!("flood-key={ORG_A},{KEY_B}={ORG_B}")).unwrap();
+    let keyring = Arc::new(Keyring::new(Box::new(MemoryKeys::new()), env));
+    let state = AppState::new(
+        Arc::new(Engine::new(Box::new(store) as Box<dyn Store>)),
+        keyring,
+        api::DEFAULT_BODY_LIMIT,
+    )
+    .with_max_in_flight(8)
+    .with_max_in_flight_per_org(3);
+    let router = api::router(state);
+    let resolve = |key: &'static str, phone: String| {
+        let router = router.clone();
+        tokio::spawn(async move {
+            let req = Request::post("/v1/contacts/resolve")
+                .header("authorization", key)
+                .header("content-type", "application/json")
+                .body(Body::from(json!({ "phone_number": phone }).to_string()))
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            (resp.status(), resp.headers().get("retry-after").cloned())
+        })
+    };
+    let flood: Vec<_> = (0..6)
+        .map(|i| resolve("flood-key", format!("+1415555{:04}", 100 + i)))
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (status, _) = resolve(KEY_B, "+14155550999".into()).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "the other org is served");
+    let still_running = flood.iter().filter(|h| !h.is_finished()).count();
+    assert_eq!(
+        still_running, 3,
+        "while the flood's admitted requests still run"
+    );
+    let mut statuses = Vec::new();
+    for h in flood {
+        statuses.push(h.await.unwrap());
+    }
+    let ok = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    let shed: Vec<_> = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!((ok, shed.len()), (3, 3), "{statuses:?}");
+    assert!(shed.iter().all(|(_, retry)| retry.is_some()));
+}

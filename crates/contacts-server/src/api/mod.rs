@@ -9,6 +9,7 @@
 mod auth;
 mod contacts;
 mod extract;
+mod fairness;
 mod memory;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub struct AppState {
     in_flight: Arc<tokio::sync::Semaphore>,
     metrics: Arc<Metrics>,
     access: Arc<AccessPolicy>,
+    org_slots: Arc<fairness::OrgSlots>,
 }
 
 impl AppState {
@@ -64,7 +66,17 @@ impl AppState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             metrics: Metrics::new(),
             access: Arc::default(),
+            org_slots: Arc::new(fairness::OrgSlots::new(DEFAULT_MAX_IN_FLIGHT / 4)),
         }
+    }
+
+    /// How many requests one org may have in flight (default a quarter of
+    /// [`DEFAULT_MAX_IN_FLIGHT`]); one more is answered 503 with `Retry-After`, so one
+    /// tenant's flood does not take the others' slots.
+    #[must_use]
+    pub fn with_max_in_flight_per_org(mut self, max: usize) -> Self {
+        self.org_slots = Arc::new(fairness::OrgSlots::new(max));
+        self
     }
 
     /// Which requests get an access-log line (by default every one).
@@ -181,7 +193,8 @@ type ApiResult = Result<Response, ApiError>;
 /// ```
 pub fn router(state: AppState) -> Router {
     // Only matched routes authenticate: an unknown path is a 404 for everyone.
-    let v1 = routes().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let v1 = with_org_share(routes(), &state)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     finish(v1, state)
 }
 
@@ -189,7 +202,7 @@ pub fn router(state: AppState) -> Router {
 /// commands through the very handlers the server runs, so it prints exactly the
 /// server's JSON (docs/architecture.md, "CLI").
 pub fn local_router(state: AppState, org: OrgId) -> Router {
-    let v1 = routes().route_layer(axum::Extension(Org(org)));
+    let v1 = with_org_share(routes(), &state).route_layer(axum::Extension(Org(org)));
     finish(v1, state)
 }
 
@@ -242,6 +255,15 @@ fn routes() -> Router<AppState> {
         .route("/v1/memory/context", get(memory_context))
         .route("/v1/memory/reset", post(memory_reset))
         .route_layer(middleware::from_fn(extract::strict_query))
+}
+
+/// `routes()` with each org held to its share of the requests in flight; inside the
+/// layer that sets the org (the key check, or the CLI's fixed org).
+fn with_org_share(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        fairness::org_share,
+    ))
 }
 
 /// `/healthz`, the fallbacks, request ids and tracing around `v1`.

@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// with Retry-After instead of waiting without end.
     #[arg(long, default_value_t = 512, value_name = "N", value_parser = parse::number::<usize>)]
     pub max_in_flight: usize,
+    /// Requests one org may have in flight at once (default a quarter of
+    /// --max-in-flight); one more is answered 503, so one tenant's flood leaves the
+    /// others their share.
+    #[arg(long, value_name = "N", value_parser = parse::number::<usize>)]
+    pub max_in_flight_per_org: Option<usize>,
     /// Seconds a stopping server (SIGTERM) waits for open connections before it
     /// drops them.
     #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = parse::number::<u64>)]
@@ -114,6 +119,10 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let state = AppState::new(Arc::clone(&engine), Arc::clone(&keyring), args.body_limit)
         .with_body_timeout(Duration::from_secs(args.body_timeout))
         .with_max_in_flight(args.max_in_flight)
+        .with_max_in_flight_per_org(
+            args.max_in_flight_per_org
+                .unwrap_or((args.max_in_flight / 4).max(1)),
+        )
         .with_metrics(Arc::clone(&metrics))
         .with_access_log(crate::logging::AccessPolicy::new(
             args.access_log,

@@ -1,0 +1,83 @@
+//! One org cannot take every engine slot: each holds at most a share of the requests
+//! in flight (`--max-in-flight-per-org`, a quarter of `--max-in-flight` by default),
+//! and a request past its org's share is answered 503 with `Retry-After` at once, so a
+//! tenant that floods the server slows itself, not the others.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use contacts_core::OrgId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{AppState, Org};
+use crate::error::ApiError;
+
+/// Each org's share of the requests in flight. Orgs with nothing in flight hold no
+/// entry, so the map is as large as the number of busy orgs.
+#[derive(Debug)]
+pub(super) struct OrgSlots {
+    share: usize,
+    busy: Mutex<HashMap<OrgId, Arc<Semaphore>>>,
+}
+
+/// One request's slot in its org's share; returned on drop.
+struct Slot<'a> {
+    slots: &'a OrgSlots,
+    org: OrgId,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl OrgSlots {
+    pub(super) fn new(share: usize) -> Self {
+        OrgSlots {
+            share: share.max(1),
+            busy: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn take(&self, org: OrgId) -> Option<Slot<'_>> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let semaphore = busy
+            .entry(org)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.share)));
+        let permit = Arc::clone(semaphore).try_acquire_owned().ok()?;
+        Some(Slot {
+            slots: self,
+            org,
+            permit: Some(permit),
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.slots.busy.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.permit.take());
+        // The last request of an idle org takes its entry with it.
+        let idle = busy.get(&self.org).is_some_and(|s| {
+            s.available_permits() == self.slots.share && Arc::strong_count(s) == 1
+        });
+        if idle {
+            busy.remove(&self.org);
+        }
+    }
+}
+
+/// The middleware: runs the request inside a slot of its org's share, or answers 503.
+pub(super) async fn org_share(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(Org(org)) = req.extensions().get::<Org>().copied() else {
+        return next.run(req).await;
+    };
+    let Some(slot) = state.org_slots.take(org) else {
+        return ApiError::unavailable(
+            "This org has as many requests in flight as it may; retry shortly",
+        )
+        .into_response();
+    };
+    let response = next.run(req).await;
+    drop(slot);
+    response
+}
