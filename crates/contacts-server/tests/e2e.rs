@@ -366,15 +366,7 @@ fn cli_resolve_and_list_print_the_servers_json() {
 /// pool's connections close outside the async runtime).
 #[test]
 fn serve_on_postgres() {
-    let Some(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED serve_on_postgres: CONTACTS_TEST_POSTGRES_URL is not set"
-        );
+    let Some(url) = common::postgres_url("serve_on_postgres") else {
         return;
     };
     let schema = format!("contacts_e2e_test_{}", std::process::id());
@@ -556,16 +548,9 @@ fn settings_reach_serve_the_cli_and_the_import() {
 /// opening each of ten fresh schemas at once all succeed.
 #[test]
 fn processes_starting_together_on_a_fresh_postgres_schema_all_succeed() {
-    let Some(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let Some(url) =
+        common::postgres_url("processes_starting_together_on_a_fresh_postgres_schema_all_succeed")
     else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED processes_starting_together_on_a_fresh_postgres_schema_all_succeed: \
-             CONTACTS_TEST_POSTGRES_URL is not set"
-        );
         return;
     };
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();

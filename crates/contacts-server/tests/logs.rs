@@ -122,16 +122,7 @@ fn nothing_personal_is_logged_at_trace_on_sqlite() {
 
 #[test]
 fn nothing_personal_is_logged_at_trace_on_postgres() {
-    let Some(url) = std::env::var("CONTACTS_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED nothing_personal_is_logged_at_trace_on_postgres: \
-             CONTACTS_TEST_POSTGRES_URL is not set"
-        );
+    let Some(url) = common::postgres_url("nothing_personal_is_logged_at_trace_on_postgres") else {
         return;
     };
     let schema = format!("contacts_logs_test_{}", std::process::id());

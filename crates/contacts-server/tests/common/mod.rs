@@ -114,3 +114,19 @@ pub fn send(req: reqwest::blocking::RequestBuilder) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json().unwrap())
 }
+
+/// The test PostgreSQL server's URL, or `None` after saying, past the test harness's
+/// capture, that `test` did not run (a skip nobody sees is a silent pass).
+pub fn postgres_url(test: &str) -> Option<String> {
+    let url = std::env::var("CONTACTS_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: CONTACTS_TEST_POSTGRES_URL is not set"
+        );
+    }
+    url
+}
