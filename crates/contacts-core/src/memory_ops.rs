@@ -654,14 +654,19 @@ impl<S: Store> Engine<S> {
         rec.memory_history.drain(..excess);
     }
 
-    /// A record may not outgrow `max_record_bytes` as stored (docs/semantics.md 6): the
-    /// write that would make it larger is refused, and the record stays as it was.
-    fn check_record_size(&self, record: &MemoryRecord) -> Result<()> {
+    /// A record may not outgrow `max_record_bytes` as stored (docs/semantics.md 6): a
+    /// write that would leave it over the bound and larger than it was is refused, and
+    /// the record stays as it was. A record already over it (written before the bound,
+    /// or under a larger one) still takes the writes that shrink it.
+    fn check_record_size(&self, current: &MemoryRecord, record: &MemoryRecord) -> Result<()> {
         let limit = self.config.memory.max_record_bytes;
-        let size = crate::store::codec::encode_memory(record)
-            .map_err(|e| Error::invalid("memory", e))?
-            .len();
-        if size > limit {
+        let size_of = |r: &MemoryRecord| {
+            crate::store::codec::encode_memory(r)
+                .map(|text| text.len())
+                .map_err(|e| Error::invalid("memory", e))
+        };
+        let size = size_of(record)?;
+        if size > limit && size > size_of(current)? {
             return Err(Error::invalid(
                 "memory",
                 format!(
@@ -718,7 +723,7 @@ impl<S: Store> Engine<S> {
             let now = self.clock.now();
             let mut record = (*current).clone();
             change(&mut record, now)?;
-            self.check_record_size(&record)?;
+            self.check_record_size(&current, &record)?;
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
             let batch = WriteBatch::new(vec![WriteOp::UpdateMemory {

@@ -99,14 +99,15 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let open = limits.max_connections - permits.available_permits();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = graceful.shutdown() => {
+            tracing::info!("stopped: requests in flight have finished");
+        }
         () = tokio::time::sleep(limits.shutdown_deadline) => {
             tracing::warn!(
-                open,
+                open = limits.max_connections - permits.available_permits(),
                 deadline_s = limits.shutdown_deadline.as_secs_f64(),
-                "connections still open at the shutdown deadline are dropped"
+                "stopped at the shutdown deadline: the connections still open are dropped"
             );
         }
     }
@@ -121,11 +122,16 @@ async fn turn_away(mut stream: TcpStream) {
          retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
-    let write = async {
+    let answer = async {
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(&body).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Read what the client sent until it closes: closing a socket with unread
+        // input sends a reset, and the client would see that instead of the 503.
+        let mut sink = [0u8; 1024];
+        while tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
     };
-    // A client that does not read does not get to hold the socket either.
-    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    // A client that does not read, or never closes, does not get to hold the socket.
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
 }

@@ -56,7 +56,29 @@ impl SqliteStore {
         if dest.exists() {
             return Err(SqliteError::Exists(dest.display().to_string()).into());
         }
-        let mut target = Connection::open(dest).map_err(read_error)?;
+        // Copied beside `dest` under another name and linked into place only once
+        // whole: a failed copy leaves nothing that would block the next attempt, and
+        // a file that appeared at `dest` meanwhile is never replaced.
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "backup".to_owned());
+        let partial = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let result = self.copy_into(&partial).and_then(|()| {
+            std::fs::hard_link(&partial, dest).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    SqliteError::Exists(dest.display().to_string()).into()
+                } else {
+                    contacts_core::Error::storage("sqlite", e)
+                }
+            })
+        });
+        let _ = std::fs::remove_file(&partial);
+        result
+    }
+
+    fn copy_into(&self, path: &Path) -> Result<()> {
+        let mut target = Connection::open(path).map_err(read_error)?;
         {
             // A reader is enough to copy from, and leaves the writer to the writers.
             let source = match self.inner.readers.first() {

@@ -102,6 +102,36 @@ pub(super) async fn list_contacts(
     .into_response())
 }
 
+/// How long an export waits for a client that has stopped reading before it gives up
+/// and frees its blocking thread.
+const EXPORT_STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends `item` into the body's channel, waiting at most `stall` for room: a client
+/// that stops reading must not pin a blocking thread for ever.
+fn send_within(
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    item: Result<Vec<u8>, std::io::Error>,
+    stall: std::time::Duration,
+) -> Result<(), ()> {
+    use tokio::sync::mpsc::error::TrySendError;
+    let started = std::time::Instant::now();
+    let mut item = item;
+    loop {
+        match tx.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(()),
+            Err(TrySendError::Full(back)) if started.elapsed() < stall => {
+                item = back;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!("export: the client stopped reading; the export is ended");
+                return Err(());
+            }
+        }
+    }
+}
+
 /// Chunks of an export, produced on the blocking pool and sent as the body.
 struct ExportBody(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
 
@@ -125,37 +155,41 @@ pub(super) async fn export_contacts(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
 ) -> ApiResult {
+    // The walk holds an engine slot for as long as it runs, like any engine call.
+    let permit = state.engine_slot()?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let engine = std::sync::Arc::clone(&state.engine);
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
+        let _permit = permit;
+        let send = |item| send_within(&tx, item, EXPORT_STALL);
         let mut chunk = Vec::new();
         for contact in engine.export(org) {
             let sent = match contact {
                 Ok(c) => {
                     if let Err(e) = crate::export::json_line(&c, &mut chunk) {
                         tracing::error!(error = %e, "export: a contact did not serialise");
-                        let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+                        let _ = send(Err(std::io::Error::other("export failed")));
                         return;
                     }
                     if chunk.len() < 64 * 1024 {
                         continue;
                     }
-                    tx.blocking_send(Ok(std::mem::take(&mut chunk)))
+                    send(Ok(std::mem::take(&mut chunk)))
                 }
                 Err(e) => {
                     tracing::error!(error = %crate::error::ErrorChain(&e), "export failed");
-                    let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+                    let _ = send(Err(std::io::Error::other("export failed")));
                     return;
                 }
             };
             if sent.is_err() {
-                return; // the client went away
+                return; // the client went away, or stopped reading
             }
         }
         if !chunk.is_empty() {
-            let _ = tx.blocking_send(Ok(chunk));
+            let _ = send(Ok(chunk));
         }
     });
     Ok((

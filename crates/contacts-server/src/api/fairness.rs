@@ -24,8 +24,8 @@ pub(super) struct OrgSlots {
 }
 
 /// One request's slot in its org's share; returned on drop.
-struct Slot<'a> {
-    slots: &'a OrgSlots,
+struct Slot {
+    slots: Arc<OrgSlots>,
     org: OrgId,
     permit: Option<OwnedSemaphorePermit>,
 }
@@ -38,21 +38,21 @@ impl OrgSlots {
         }
     }
 
-    fn take(&self, org: OrgId) -> Option<Slot<'_>> {
+    fn take(self: &Arc<Self>, org: OrgId) -> Option<Slot> {
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let semaphore = busy
             .entry(org)
             .or_insert_with(|| Arc::new(Semaphore::new(self.share)));
         let permit = Arc::clone(semaphore).try_acquire_owned().ok()?;
         Some(Slot {
-            slots: self,
+            slots: Arc::clone(self),
             org,
             permit: Some(permit),
         })
     }
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         let mut busy = self.slots.busy.lock().unwrap_or_else(|p| p.into_inner());
         drop(self.permit.take());
@@ -77,7 +77,12 @@ pub(super) async fn org_share(State(state): State<AppState>, req: Request, next:
         )
         .into_response();
     };
-    let response = next.run(req).await;
-    drop(slot);
-    response
+    // The slot lives as long as the response body: a streamed export holds its org's
+    // share until the last byte is sent (or the client goes away).
+    next.run(req).await.map(|body| {
+        axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+            let _held = &slot;
+            frame
+        }))
+    })
 }

@@ -111,6 +111,14 @@ impl AppState {
         self
     }
 
+    /// One of the engine's slots (`with_max_in_flight`), or the 503 that says there is
+    /// none free.
+    fn engine_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::unavailable("The server is busy; retry shortly"))
+    }
+
     /// Runs `f` on tokio's blocking pool: engine calls do file or network I/O and
     /// must not stall the async workers. The request's span goes along so that
     /// anything logged there carries the request id.
@@ -119,21 +127,21 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&DynEngine) -> contacts_core::Result<T> + Send + 'static,
     {
-        let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
-            return Err(ApiError::unavailable("The server is busy; retry shortly"));
-        };
+        let permit = self.engine_slot()?;
         let engine = Arc::clone(&self.engine);
         let span = tracing::Span::current();
         let queue = self.metrics.engine_queue.clone();
         queue.inc();
+        // Counted down on the blocking thread, which runs to the end even when the
+        // client hangs up and this future is dropped.
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let result = f(&engine).map_err(ApiError::from);
             drop(permit);
+            queue.dec();
             result
         })
         .await;
-        queue.dec();
         match joined {
             Ok(result) => result,
             Err(e) => {

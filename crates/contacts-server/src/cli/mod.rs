@@ -131,26 +131,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 
 /// The exit status for a failed command: 2 for a usage error, 1 otherwise, and
 /// success for a closed standard output (`contacts list | head`): the reader has
-/// what it wanted, so there is nothing to report.
+/// what it wanted, so there is nothing to report. Only the error itself counts as a
+/// closed output (a write the command made), never one a backend carries as its cause:
+/// a database connection that broke is a failure.
 pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode> {
-    let mut source = Some(e);
-    while let Some(s) = source {
-        let kind = match (
-            s.downcast_ref::<std::io::Error>(),
-            s.downcast_ref::<csv::Error>(),
-        ) {
-            (Some(io), _) => Some(io.kind()),
-            // The CSV writer keeps the write error inside its own, without a source.
-            (None, Some(e)) => match e.kind() {
-                csv::ErrorKind::Io(io) => Some(io.kind()),
-                _ => None,
-            },
-            (None, None) => None,
-        };
-        if kind == Some(std::io::ErrorKind::BrokenPipe) {
-            return None;
-        }
-        source = s.source();
+    let kind = match (
+        e.downcast_ref::<std::io::Error>(),
+        e.downcast_ref::<csv::Error>(),
+    ) {
+        (Some(io), _) => Some(io.kind()),
+        // The CSV writer keeps the write error inside its own, without a source.
+        (None, Some(csv)) => match csv.kind() {
+            csv::ErrorKind::Io(io) => Some(io.kind()),
+            _ => None,
+        },
+        (None, None) => None,
+    };
+    if kind == Some(std::io::ErrorKind::BrokenPipe) {
+        return None;
     }
     let usage = e.is::<UsageError>()
         || e.is::<crate::settings::SettingsError>()
@@ -160,4 +158,23 @@ pub fn failure_status(e: &(dyn std::error::Error + 'static)) -> Option<ExitCode>
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_closed_standard_output_ends_quietly() {
+        let closed: CliError = Box::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(failure_status(closed.as_ref()).is_none());
+        // A database connection that broke is a failure, though its cause is a pipe.
+        let database: CliError = Box::new(contacts_core::Error::storage(
+            "postgres",
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        ));
+        assert_eq!(failure_status(database.as_ref()), Some(ExitCode::FAILURE));
+        let usage: CliError = Box::new(UsageError("x".into()));
+        assert_eq!(failure_status(usage.as_ref()), Some(ExitCode::from(2)));
+    }
 }

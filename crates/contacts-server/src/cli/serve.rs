@@ -149,18 +149,19 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         tracing::info!(%addr, "serving");
         let connections = metrics.connections.clone();
         crate::edge::serve(listener, api::router(state), limits, connections, shutdown).await?;
-        tracing::info!("stopped: requests in flight have finished");
         Ok::<_, CliError>(())
     })?;
-    // The last references to the stores drop here, outside the async runtime: a
-    // PostgreSQL connection closes with a blocking call, which must not run on it.
-    drop(runtime);
+    // Engine calls still running on blocking threads get the same deadline: a store
+    // call that hangs does not keep a stopping server alive. The last references to
+    // the stores drop after it, outside the async runtime: a PostgreSQL connection
+    // closes with a blocking call, which must not run on it.
+    runtime.shutdown_timeout(limits.shutdown_deadline);
     drop((engine, keyring));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM; `axum::serve` then stops accepting and lets the
-/// requests in flight finish. The handlers are installed when this is called, not when
+/// Resolves on SIGINT or SIGTERM; the edge then stops accepting and lets the requests
+/// in flight finish. The handlers are installed when this is called, not when
 /// it is first polled: `serve` calls it before it says it is listening, so a signal
 /// sent the moment a supervisor sees that line still stops it gracefully.
 fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {

@@ -115,8 +115,14 @@ impl Outputs {
         report_path: PathBuf,
         headers: csv::StringRecord,
     ) -> Result<Self, BoxError> {
-        let rejects = RejectsFile::Empty(create(&rejects_path)?);
         let report = std::io::BufWriter::new(create(&report_path)?);
+        let rejects = match create(&rejects_path) {
+            Ok(file) => RejectsFile::Empty(file),
+            Err(e) => {
+                let _ = std::fs::remove_file(&report_path);
+                return Err(e);
+            }
+        };
         Ok(Outputs {
             rejects_path,
             report_path,

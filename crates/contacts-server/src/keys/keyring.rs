@@ -1,7 +1,7 @@
 //! Checking presented keys against the environment's keys and a key store, with the
 //! store's keys cached for [`KEY_CACHE_TTL`].
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use contacts_core::OrgId;
@@ -25,6 +25,8 @@ pub struct Keyring {
     env: Vec<(KeyHash, OrgId)>,
     /// The store's active keys and when they were read.
     cache: RwLock<Option<CachedKeys>>,
+    /// Held by the one caller reading the store.
+    refreshing: Mutex<()>,
 }
 
 impl Keyring {
@@ -34,6 +36,7 @@ impl Keyring {
             store,
             env,
             cache: RwLock::new(None),
+            refreshing: Mutex::new(()),
         }
     }
 
@@ -63,45 +66,62 @@ impl Keyring {
     /// `Bearer <key>`. Every known key is compared, each in constant time, so the
     /// time taken does not depend on which key (if any) matched or how much of it.
     ///
-    /// # Errors
-    /// [`KeyError`] when the store cannot be read.
-    /// While the store is unreachable, the keys of its last good read keep working
-    /// and the environment's keys always do; the store is tried again once per
-    /// [`KEY_CACHE_TTL`], not on every request.
+    /// The store is read again once per [`KEY_CACHE_TTL`], by one caller at a time:
+    /// while it reads, the others check against the keys already cached. While the
+    /// store is unreachable, the keys of its last good read keep working and the
+    /// environment's keys always do.
     ///
     /// # Errors
-    /// [`KeyError`] when the store cannot be read and `presented` is none of the keys
-    /// still known: the request cannot be decided (the server answers 503).
+    /// [`KeyError::Unavailable`] when the store cannot be read and `presented` is none
+    /// of the keys still known: the request cannot be decided (the server answers 503).
     pub fn verify(&self, presented: &str) -> Result<Option<OrgId>, KeyError> {
         let (stored, complete) = match self.fresh() {
             Some(cached) => cached,
-            None => match self.store.active() {
-                Ok(keys) => {
-                    let keys = Arc::new(keys);
-                    *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
-                        Some((Instant::now(), Arc::clone(&keys), true));
-                    (keys, true)
-                }
-                Err(e) => {
-                    let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-                    let stale = cache
-                        .as_ref()
-                        .map_or_else(|| Arc::new(Vec::new()), |(_, keys, _)| Arc::clone(keys));
-                    tracing::warn!(error = %e, "the key store is unreachable: serving the keys it last gave");
-                    *cache = Some((Instant::now(), Arc::clone(&stale), false));
-                    drop(cache);
-                    if let Some(org) = self.check(presented, &stale) {
-                        return Ok(Some(org));
-                    }
-                    return Err(e);
-                }
-            },
+            None => self.refresh(),
         };
         match self.check(presented, &stored) {
             Some(org) => Ok(Some(org)),
             None if complete => Ok(None),
             None => Err(KeyError::Unavailable),
         }
+    }
+
+    /// The store's keys, read again unless another caller is reading them (then the
+    /// cached ones, however old; only the very first read makes callers wait). A read
+    /// that fails keeps the last good keys, marked incomplete, for another
+    /// [`KEY_CACHE_TTL`].
+    fn refresh(&self) -> (StoredKeys, bool) {
+        let _turn = match self.refreshing.try_lock() {
+            Ok(turn) => turn,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if let Some((_, keys, complete)) =
+                    self.cache.read().unwrap_or_else(|p| p.into_inner()).clone()
+                {
+                    return (keys, complete);
+                }
+                self.refreshing.lock().unwrap_or_else(|p| p.into_inner())
+            }
+        };
+        if let Some(cached) = self.fresh() {
+            return cached; // read by the caller this one waited for
+        }
+        let (keys, complete) = match self.store.active() {
+            Ok(keys) => (Arc::new(keys), true),
+            Err(e) => {
+                tracing::warn!(error = %e, "the key store is unreachable: serving the keys it last gave");
+                let stale = self
+                    .cache
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map_or_else(|| Arc::new(Vec::new()), |(_, keys, _)| Arc::clone(keys));
+                (stale, false)
+            }
+        };
+        *self.cache.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), Arc::clone(&keys), complete));
+        (keys, complete)
     }
 
     /// [`Keyring::verify`] without touching the store: `None` when the cached keys

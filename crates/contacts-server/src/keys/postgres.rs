@@ -36,7 +36,12 @@ impl PostgresKeys {
     /// # Errors
     /// [`KeyError::Storage`] when the server cannot be reached or written.
     pub fn open(url: &str, schema: &str) -> Result<Self, KeyError> {
-        let config: postgres::Config = url.parse().map_err(db)?;
+        let mut config: postgres::Config = url.parse().map_err(db)?;
+        // An unreachable host must fail a key check in seconds, not the OS's minutes:
+        // requests wait for it (docs/semantics.md 8, 503 while the key store is out).
+        config
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .options("-c statement_timeout=5000");
         let keys = PostgresKeys {
             config,
             schema: schema.to_owned(),

@@ -1081,10 +1081,11 @@ const SEED_LIST_DATA: &str = r##"{
 /// contact may not hold more records than its bound, by `memory_create` or by resolve
 /// with a new scope; a reset makes room again.
 pub fn memory_record_size_and_count_are_bounded<S: Store>(store: S) {
+    let store = Arc::new(store);
     let mut config = Config::default();
     config.memory.max_record_bytes = 8 * 1024;
     config.memory.max_memories_per_contact = 3;
-    let e = engine_with(store, config);
+    let e = engine_with(Arc::clone(&store), config.clone());
     let c = new_contact(&e);
     let id = memory(&e, c, &persona("big"));
     let facts = |i: usize| {
@@ -1127,6 +1128,25 @@ pub fn memory_record_size_and_count_are_bounded<S: Store>(store: S) {
         serde_json::to_vec(&kept).unwrap().len() <= 8 * 1024,
         "the stored record is within the bound"
     );
+    // Under a lower bound the record is too big already: it takes writes that shrink
+    // it, and refuses those that would grow it.
+    let mut lower = config.clone();
+    lower.memory.max_record_bytes = 2 * 1024;
+    let strict = engine_with(Arc::clone(&store), lower);
+    let grow = EntityUpsert {
+        entity_type: "order".into(),
+        entity_id: "o-new".into(),
+        ..Default::default()
+    };
+    assert!(
+        strict
+            .memory_upsert_entity(org_o(), id, &grow, None)
+            .is_err()
+    );
+    let shrunk = strict
+        .memory_remove_entity(org_o(), id, "order", "o-0", None)
+        .unwrap();
+    assert_eq!(shrunk.entities.len(), at - 1, "a shrinking write is taken");
 
     // Three records per contact; a fourth scope is refused either way it is asked.
     memory(&e, c, &persona("two"));
