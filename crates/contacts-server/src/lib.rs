@@ -12,6 +12,9 @@
 //! - [`cli`]: `serve`, `keys`, `backup`, `import`, `export`, and every engine operation
 //!   (`resolve`, `find`, `get`, `list`, `update`, `merge`, `delete`, `detach`, `memory`).
 //! - [`settings`]: the engine's settings from a TOML file, the environment and flags.
+//! - [`edge`]: the connection edge (timeouts, the connection limit, shutdown with a
+//!   deadline); [`metrics`]: `GET /metrics`; [`logging`]: what the logs may say.
+//! - [`import`] and [`export`]: files in and out.
 //!
 //! # Example
 //! ```

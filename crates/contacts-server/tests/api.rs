@@ -656,8 +656,12 @@ async fn protocol_errors_use_the_envelope(app: &TestApp) {
         .header("content-type", "application/json; charset=utf-8")
         .body(Body::from(body))
         .unwrap();
-    let (status, _, json) = app.send(ok).await;
+    let (status, headers, json) = app.send(ok).await;
     assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(
+        headers.contains_key("content-length"),
+        "a whole answer keeps its length (not chunked): {headers:?}"
+    );
     let id = json["data"]["contact"]["id"].as_str().unwrap().to_owned();
 
     let undashed = id.replace('-', "");

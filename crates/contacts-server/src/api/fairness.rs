@@ -77,9 +77,18 @@ pub(super) async fn org_share(State(state): State<AppState>, req: Request, next:
         )
         .into_response();
     };
-    // The slot lives as long as the response body: a streamed export holds its org's
-    // share until the last byte is sent (or the client goes away).
-    next.run(req).await.map(|body| {
+    let response = next.run(req).await;
+    // A body already whole (every answer but an export) frees the slot now and keeps
+    // its length; a streamed one holds its org's share until the last byte is sent
+    // (or the client goes away).
+    if axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .is_some()
+    {
+        drop(slot);
+        return response;
+    }
+    response.map(|body| {
         axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
             let _held = &slot;
             frame
