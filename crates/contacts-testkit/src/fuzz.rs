@@ -112,7 +112,8 @@ fn check<T>(what: &str, result: Result<T, Error>) -> Option<T> {
 
 /// Target `requests`: `data` is read as the JSON body of resolve, update and every
 /// memory write, and each that parses is sent to the engine over `store`. No input
-/// may panic, and every rejection must name a request field.
+/// may panic, every rejection must name a request field, and afterwards every read
+/// and repair path of the contact and its memory succeeds.
 ///
 /// # Panics
 /// On a panic in the engine, an error naming no known field, or a storage error.
@@ -183,6 +184,9 @@ pub fn fuzz_requests<S: Store>(store: S, data: &[u8]) {
     for kind in IdentifierKind::ALL {
         check("normalise", norm.normalize(kind, text));
     }
+    // Whatever was accepted above is readable again on every path, and repairable
+    // (docs/semantics.md 7, "Nothing accepted is unreadable").
+    crate::read_paths::every_path_reads_then_repairs(&e, org, contact, "+14155550192", memory, "p");
 }
 
 /// Target `phone` (docs/semantics.md 2.1): phone normalisation never panics; every key
