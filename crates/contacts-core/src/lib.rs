@@ -47,6 +47,8 @@ mod memory;
 mod memory_ops;
 mod metadata;
 mod normalize;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod request;
 mod retry;
 mod shared;

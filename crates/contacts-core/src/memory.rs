@@ -29,6 +29,7 @@ impl MemoryScope {
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The contact.
@@ -39,6 +40,7 @@ pub enum Role {
 
 /// One message of the sliding window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// `user` or `assistant`.
     pub role: Role,
@@ -52,16 +54,30 @@ pub struct Message {
 
 /// What an open item or other record refers to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityRef {
     /// The entity's type (`order`, `booking`, ...).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub entity_type: String,
     /// The entity's id in its type.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub entity_id: String,
 }
 
 /// A follow-up or pending task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenItem {
     /// Stable id, to remove the item when it is resolved.
     pub id: OpenItemId,
@@ -80,12 +96,14 @@ pub struct OpenItem {
 
 /// A structured object tracked across conversations (an order, a booking, a ticket).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entity {
     /// Its type.
     pub entity_type: String,
     /// Its id within the type.
     pub entity_id: String,
     /// What is known about it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub facts: JsonObject,
     /// Its status, if given.
     pub status: Option<String>,
@@ -97,6 +115,7 @@ pub struct Entity {
 
 /// One entry of `memory_history`: a summary or facts change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// When it happened.
     pub timestamp: Timestamp,
@@ -109,6 +128,7 @@ pub struct HistoryEntry {
 
 /// A memory record, as the standalone memory endpoints show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryRecord {
     /// Its id.
     pub id: MemoryId,
@@ -125,6 +145,7 @@ pub struct MemoryRecord {
     /// When the summary was last replaced.
     pub summary_updated_at: Option<Timestamp>,
     /// Facts about the contact.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub facts: JsonObject,
     /// The newest messages, chronological.
     pub recent_messages: Vec<Message>,
@@ -172,6 +193,7 @@ impl MemoryRecord {
 
 /// A memory as embedded in a contact by list, get and find.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmbeddedMemory {
     /// Its id.
     pub id: MemoryId,
@@ -184,6 +206,7 @@ pub struct EmbeddedMemory {
     /// Rolling summary.
     pub summary: Option<String>,
     /// Facts.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub facts: JsonObject,
     /// Newest messages, chronological.
     pub recent_messages: Vec<Message>,
@@ -196,6 +219,7 @@ pub struct EmbeddedMemory {
 /// Everything the agent sees at the start of a conversation (`GET /v1/memory/context`,
 /// whose fields are camelCase).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryContext {
     /// The contact.
     pub contact_id: ContactId,
@@ -206,6 +230,7 @@ pub struct MemoryContext {
     pub summary: Option<String>,
     /// Facts.
     #[serde(rename = "contactFacts")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub contact_facts: JsonObject,
     /// Entities.
     pub entities: Vec<Entity>,
@@ -216,13 +241,21 @@ pub struct MemoryContext {
 
 /// A message to append (`timestamp` defaults to now).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// `user` or `assistant`.
     pub role: Role,
     /// The text; at most the configured bytes (8 KiB by default).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[^\u0000]*[^\u0000\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+        )
+    )]
     pub content: String,
     /// `call`, `sms`, or another lower-case token.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,32}$"))]
     pub channel: String,
     /// When it was said; now if absent.
     #[serde(default)]

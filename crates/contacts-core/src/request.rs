@@ -14,6 +14,7 @@ use crate::types::{Contact, ContactId, Identifier, IdentifierKind};
 /// `agent_number`, the memory record for the contact and that scope is created if
 /// missing and returned (the persona wins when both are given).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
@@ -27,6 +28,7 @@ pub struct ResolveRequest {
     pub name: Option<String>,
     /// Metadata (a JSON object); keys are added only where absent.
     #[serde(default, deserialize_with = "crate::strict_json::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
     /// Memory scope: a persona id.
     pub persona_id: Option<String>,
@@ -100,6 +102,7 @@ impl ResolveRequest {
 
 /// The body of `PATCH /v1/contacts/{id}`. Every field is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
@@ -108,6 +111,7 @@ pub struct UpdateRequest {
     /// A JSON Merge Patch (RFC 7396) applied to the metadata: objects merge
     /// recursively, `null` deletes a key.
     #[serde(default, deserialize_with = "crate::strict_json::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
     /// Adds an email.
     pub email: Option<String>,
@@ -161,6 +165,7 @@ impl UpdateRequest {
 
 /// The body of `POST /v1/contacts/find`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 #[serde(deny_unknown_fields)]
 pub struct FindRequest {
@@ -246,16 +251,19 @@ impl ListRequest {
 
 /// A `(kind, normalised value)` pair in an outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdentifierRef {
     /// The kind.
     pub identifier_type: IdentifierKind,
     /// The normalised value (stored inline up to 24 bytes: every phone number and most
     /// emails).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub identifier_value: CompactString,
 }
 
 /// Why a request identifier was not attached to the resolved contact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConflictReason {
@@ -268,6 +276,7 @@ pub enum ConflictReason {
 
 /// A request identifier that was reported instead of attached.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdentifierConflict {
     /// The kind.
     pub identifier_type: IdentifierKind,
@@ -281,6 +290,7 @@ pub struct IdentifierConflict {
 
 /// A request value that counted as absent because it is on the junk list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IgnoredValue {
     /// The request field (`phone_number`, `email`, `external_id`).
     pub field: IdentifierKind,
@@ -292,6 +302,7 @@ pub struct IgnoredValue {
 
 /// What `resolve` returns: the seed's `{contact, created}` plus what happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolveOutcome {
     /// The resolved contact, shared with the store where it can be (a hit copies
     /// nothing).
@@ -342,6 +353,7 @@ impl ScopeRequest {
 
 /// What get-or-create of a memory record returns: `{memory, created}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryOutcome {
     /// The record.
     pub memory: MemoryRecord,
@@ -351,6 +363,7 @@ pub struct MemoryOutcome {
 
 /// Pagination metadata of a list page: the seed's four fields, and a cursor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pagination {
     /// Contacts in the org.
     pub total: u64,
@@ -378,6 +391,7 @@ pub struct ContactPage {
 
 /// A contact with its identifiers and memories: what list, get and find return.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactWithRelations {
     /// The contact's own fields, flattened into the object.
     #[serde(flatten)]

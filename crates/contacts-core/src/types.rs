@@ -15,6 +15,7 @@ pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// The kind of an identifier.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     /// An E.164 phone number.
@@ -70,10 +71,10 @@ impl fmt::Display for IdentifierKind {
 }
 
 /// A contact as the resolve response shows it (no identifiers or memories).
-///
-/// `repr(C)` keeps the id and org at the front, where a store that embeds a contact
-/// in a larger record can place them beside its own hot fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// `repr(C)` keeps the id and org at the front, where a store that embeds a contact in a
+// larger record can place them beside its own hot fields.
 #[repr(C)]
 pub struct Contact {
     /// The contact's id.
@@ -81,6 +82,7 @@ pub struct Contact {
     /// The org it belongs to.
     pub org_id: OrgId,
     /// Its name, `null` when never set (inline up to 24 bytes).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub name: Option<CompactString>,
     /// Free-form metadata, `{}` when empty.
     pub metadata: Metadata,
@@ -92,6 +94,7 @@ pub struct Contact {
 
 /// An identifier attached to a contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Identifier {
     /// The identifier's id.
     pub id: IdentifierId,

@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// One entry of the envelope's `errors` array.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The stable code (`BAD_REQUEST`, `AUTH_FAILURE`, `NOT_FOUND`, `CONFLICT`,
     /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `INTERNAL_ERROR`).
+    #[schema(value_type = String)]
     pub error: &'static str,
     /// Words a caller can show. Never internal detail.
     pub message: String,

@@ -8,11 +8,19 @@ use contacts_core::{
     ContactId, FindRequest, IdentifierId, ListRequest, ResolveRequest, UpdateRequest,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Path, int_param, param, parse_id, query_pairs, required};
-use super::{ApiResult, AppState, Org, ok};
+use super::{ApiResult, AppState, Envelope, Org, ok};
 use crate::error::{ApiError, ErrorBody};
 
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/resolve",
+    tag = "contacts",
+    request_body = ResolveRequest,
+    responses((status = 200, description = "The contact, found or created", body = Envelope<contacts_core::ResolveOutcome>)),
+)]
 pub(super) async fn resolve(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -24,21 +32,33 @@ pub(super) async fn resolve(
 }
 
 /// The body of `POST /v1/contacts/resolve/batch`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BatchBody {
+    /// The resolves, at most `max_batch_requests` (default 1,000).
+    #[schema(required)]
     requests: Option<Vec<ResolveRequest>>,
 }
 
 /// One item of a batch's answer: the envelope its single resolve would have had.
-#[derive(Serialize)]
-struct ItemEnvelope {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ItemEnvelope {
+    /// The outcome, or `null` when the item failed.
     data: Option<contacts_core::ResolveOutcome>,
+    /// The item's one error, or `null` when it succeeded.
+    #[schema(value_type = Option<Vec<ErrorBody>>, min_items = 1, max_items = 1)]
     errors: Option<[ErrorBody; 1]>,
 }
 
 /// Many resolves in one call (docs/semantics.md 3, "Batches"): `200` with one
 /// envelope per request, in order, whenever the batch itself is well formed.
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/resolve/batch",
+    tag = "contacts",
+    request_body = BatchBody,
+    responses((status = 200, description = "One envelope per request, in order", body = Envelope<Vec<ItemEnvelope>>)),
+)]
 pub(super) async fn resolve_batch(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -65,23 +85,46 @@ pub(super) async fn resolve_batch(
     Ok(ok(items))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/find",
+    tag = "contacts",
+    request_body = FindRequest,
+    responses((status = 200, description = "The contact, or `data: null` when none matches", body = FindEnvelope)),
+)]
 pub(super) async fn find(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
     JsonBody(req): JsonBody<FindRequest>,
 ) -> ApiResult {
     // No match is a success with `data: null`, as the seed says.
-    Ok(ok(state.run(move |e| e.find(org, &req)).await?))
+    let data = state.run(move |e| e.find(org, &req)).await?;
+    Ok(Json(FindEnvelope { data, errors: None }).into_response())
 }
 
 /// The list envelope: `data`, `pagination`, `errors`, in the seed's order.
-#[derive(Serialize)]
-struct ListEnvelope {
+#[derive(Serialize, ToSchema)]
+pub(super) struct ListEnvelope {
+    /// The page's contacts.
     data: Vec<contacts_core::ContactWithRelations>,
+    /// Where the page sits.
     pagination: contacts_core::Pagination,
+    /// Always `null` on success.
+    #[schema(schema_with = super::openapi::null)]
     errors: Option<()>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/contacts",
+    tag = "contacts",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, description = "Page size (default 50, at most 200; larger values are clamped)."),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Contacts to skip (default 0); not combined with `after`."),
+        ("after" = Option<String>, Query, description = "A cursor from an earlier page's `pagination.next_cursor`."),
+    ),
+    responses((status = 200, description = "A page of contacts in creation order", body = ListEnvelope)),
+)]
 pub(super) async fn list_contacts(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -151,6 +194,12 @@ impl futures_core::Stream for ExportBody {
 /// client slows the walk instead of filling memory. A store failure part-way ends the
 /// body abruptly, so the client's HTTP library reports it incomplete rather than
 /// taking a prefix for the whole.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/export",
+    tag = "contacts",
+    responses((status = 200, description = "Every contact of the org, one JSON object per line", body = contacts_core::ContactWithRelations, content_type = "application/x-ndjson")),
+)]
 pub(super) async fn export_contacts(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -199,6 +248,13 @@ pub(super) async fn export_contacts(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/{contact_id}",
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path, description = "The contact's id (hyphenated UUID).")),
+    responses((status = 200, description = "The contact with its identifiers and memories", body = Envelope<contacts_core::ContactWithRelations>)),
+)]
 pub(super) async fn get_contact(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -208,6 +264,14 @@ pub(super) async fn get_contact(
     Ok(ok(state.run(move |e| e.get(org, id)).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/contacts/{contact_id}",
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path, description = "The contact's id (hyphenated UUID).")),
+    request_body = UpdateRequest,
+    responses((status = 200, description = "The updated contact", body = Envelope<contacts_core::Contact>)),
+)]
 pub(super) async fn update_contact(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -218,13 +282,44 @@ pub(super) async fn update_contact(
     Ok(ok(state.run(move |e| e.update(org, id, &req)).await?))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/contacts/merge`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MergeBody {
+    /// The contact that stays.
+    #[schema(required, value_type = uuid::Uuid)]
     primary_contact_id: Option<String>,
+    /// The contact merged into it and removed.
+    #[schema(required, value_type = uuid::Uuid)]
     duplicate_contact_id: Option<String>,
 }
 
+/// What `DELETE /v1/contacts/{contact_id}` answers.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Deleted {
+    /// Always `true`.
+    success: bool,
+    /// The deleted contact's id.
+    id: ContactId,
+}
+
+/// What `POST /v1/contacts/find` answers: the contact, or `null`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct FindEnvelope {
+    /// The contact, or `null` when no identifier matches.
+    data: Option<contacts_core::ContactWithRelations>,
+    /// Always `null` on success.
+    #[schema(schema_with = super::openapi::null)]
+    errors: Option<()>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/merge",
+    tag = "contacts",
+    request_body = MergeBody,
+    responses((status = 200, description = "The primary contact, with the duplicate's identifiers and memory", body = Envelope<contacts_core::Contact>)),
+)]
 pub(super) async fn merge(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -243,6 +338,13 @@ pub(super) async fn merge(
         .await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/contacts/{contact_id}",
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path, description = "The contact's id (hyphenated UUID).")),
+    responses((status = 200, description = "The contact and everything it owned are gone", body = Envelope<Deleted>)),
+)]
 pub(super) async fn delete_contact(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -250,9 +352,16 @@ pub(super) async fn delete_contact(
 ) -> ApiResult {
     let id: ContactId = parse_id("contact_id", &id)?;
     state.run(move |e| e.delete(org, id)).await?;
-    Ok(ok(serde_json::json!({"success": true, "id": id})))
+    Ok(ok(Deleted { success: true, id }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/contacts/{contact_id}/identifiers/{identifier_id}",
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path, description = "The contact's id (hyphenated UUID)."), ("identifier_id" = uuid::Uuid, Path, description = "The identifier's id (hyphenated UUID).")),
+    responses((status = 200, description = "The contact without the identifier", body = Envelope<contacts_core::ContactWithRelations>)),
+)]
 pub(super) async fn detach_identifier(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,

@@ -9,18 +9,32 @@ use contacts_core::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Path, param, parse_id, query_pairs, required};
-use super::{ApiResult, AppState, Org, ok};
+use super::{ApiResult, AppState, Envelope, Org, ok};
 use crate::error::ApiError;
 
 /// `{contact_id, persona_id?, agent_number?}`: the body of memory create and reset.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScopedBody {
+    /// The contact's id.
+    #[schema(required, value_type = uuid::Uuid)]
     contact_id: Option<String>,
+    /// Memory scope: a persona id (wins when both are given).
     persona_id: Option<String>,
+    /// Memory scope: the agent's phone number.
     agent_number: Option<String>,
+}
+
+/// What `POST /v1/memory/reset` answers.
+#[derive(serde::Serialize, ToSchema)]
+pub(super) struct Reset {
+    /// Always `true`.
+    success: bool,
+    /// Whether a record existed and was deleted.
+    deleted: bool,
 }
 
 impl ScopedBody {
@@ -36,6 +50,13 @@ impl ScopedBody {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memory/contact",
+    tag = "memory",
+    request_body = ScopedBody,
+    responses((status = 200, description = "The record for the contact and scope, created if missing", body = Envelope<contacts_core::MemoryOutcome>)),
+)]
 pub(super) async fn memory_create(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -47,6 +68,13 @@ pub(super) async fn memory_create(
         .await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memory/reset",
+    tag = "memory",
+    request_body = ScopedBody,
+    responses((status = 200, description = "Whether a record was deleted", body = Envelope<Reset>)),
+)]
 pub(super) async fn memory_reset(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -56,9 +84,19 @@ pub(super) async fn memory_reset(
     let deleted = state
         .run(move |e| e.memory_reset(org, contact, &scope))
         .await?;
-    Ok(ok(serde_json::json!({"success": true, "deleted": deleted})))
+    Ok(ok(Reset {
+        success: true,
+        deleted,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memory/contact/{memory_id}",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    responses((status = 200, description = "The memory record", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_get(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -68,6 +106,13 @@ pub(super) async fn memory_get(
     Ok(ok(state.run(move |e| e.memory_get(org, id)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memory/contact/{memory_id}/messages",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    responses((status = 200, description = "The recent messages, oldest first", body = Envelope<Vec<contacts_core::Message>>)),
+)]
 pub(super) async fn memory_messages(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -77,6 +122,13 @@ pub(super) async fn memory_messages(
     Ok(ok(state.run(move |e| e.memory_messages(org, id)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memory/context",
+    tag = "memory",
+    params(("contact_id" = uuid::Uuid, Query, description = "The contact's id."), ("persona_id" = Option<String>, Query, description = "Memory scope: a persona id."), ("agent_number" = Option<String>, Query, description = "Memory scope: the agent's phone number.")),
+    responses((status = 200, description = "What an agent loads before a call", body = Envelope<contacts_core::MemoryContext>)),
+)]
 pub(super) async fn memory_context(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -96,13 +148,25 @@ pub(super) async fn memory_context(
         .await?))
 }
 
-#[derive(Deserialize)]
+/// The body of a summary replacement.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SummaryBody {
+    /// The new summary.
+    #[schema(required, value_type = String)]
     summary: Option<String>,
+    /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/memory/contact/{memory_id}/summary",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    request_body = SummaryBody,
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_summary(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -117,14 +181,26 @@ pub(super) async fn memory_summary(
         .await?))
 }
 
-#[derive(Deserialize)]
+/// The body of a facts merge.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FactsBody {
+    /// A JSON Merge Patch (RFC 7396) applied to the facts.
     #[serde(default, deserialize_with = "contacts_core::strict_json::option")]
+    #[schema(required, value_type = Object)]
     facts: Option<Value>,
+    /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/memory/contact/{memory_id}/facts",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    request_body = FactsBody,
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_facts(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -141,13 +217,25 @@ pub(super) async fn memory_facts(
         .await?))
 }
 
-#[derive(Deserialize)]
+/// The body of a messages append.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MessagesBody {
+    /// The messages, oldest first.
+    #[schema(required, value_type = Vec<NewMessage>)]
     messages: Option<Vec<NewMessage>>,
+    /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memory/contact/{memory_id}/messages",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    request_body = MessagesBody,
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_append(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -162,22 +250,47 @@ pub(super) async fn memory_append(
         .await?))
 }
 
-#[derive(Deserialize)]
+/// The body of an entity upsert.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EntityBody {
+    /// The entity's type.
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     entity_type: String,
+    /// The entity's id within its type.
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     entity_id: String,
+    /// Facts merged into the entity's.
     #[serde(
         default,
         deserialize_with = "contacts_core::strict_json::option_object"
     )]
+    #[schema(value_type = Option<Object>)]
     facts: Option<contacts_core::JsonObject>,
+    /// Its status.
+    #[schema(pattern = r"^[^\u0000]*$")]
     status: Option<String>,
+    /// Notes.
+    #[schema(pattern = r"^[^\u0000]*$")]
     notes: Option<String>,
+    /// When it was last discussed.
     last_discussed_at: Option<Timestamp>,
+    /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/memory/contact/{memory_id}/entities",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    request_body = EntityBody,
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_upsert_entity(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -199,6 +312,13 @@ pub(super) async fn memory_upsert_entity(
         .await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/memory/contact/{memory_id}/entities/{entity_type}/{entity_id}",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("entity_type" = String, Path, description = "The entity's type."), ("entity_id" = String, Path, description = "The entity's id.")),
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_remove_entity(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -210,17 +330,40 @@ pub(super) async fn memory_remove_entity(
         .await?))
 }
 
-#[derive(Deserialize)]
+/// The body of an open item.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OpenItemBody {
+    /// Its type.
     #[serde(rename = "type")]
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     item_type: String,
+    /// What is open.
+    #[schema(
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     description: String,
+    /// Its priority.
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     priority: Option<String>,
+    /// The entity it concerns.
     related_to: Option<EntityRef>,
+    /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memory/contact/{memory_id}/open_items",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID).")),
+    request_body = OpenItemBody,
+    responses((status = 200, description = "The open item as stored", body = Envelope<contacts_core::OpenItem>)),
+)]
 pub(super) async fn memory_add_open_item(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
@@ -241,6 +384,13 @@ pub(super) async fn memory_add_open_item(
     Ok(ok(added))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/memory/contact/{memory_id}/open_items/{item_id}",
+    tag = "memory",
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("item_id" = uuid::Uuid, Path, description = "The open item's id (hyphenated UUID).")),
+    responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
+)]
 pub(super) async fn memory_remove_open_item(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,

@@ -4,25 +4,28 @@
 //! - this file: the shared state, the envelope and the router;
 //! - `auth.rs`: API keys on every matched route;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
-//! - `contacts.rs` and `memory.rs`: the handlers, one per endpoint.
+//! - `contacts.rs` and `memory.rs`: the handlers, one per endpoint;
+//! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
 
 mod auth;
 mod contacts;
 mod extract;
 mod fairness;
 mod memory;
+mod openapi;
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use contacts_core::{Engine, OrgId, Store};
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::keys::Keyring;
@@ -157,9 +160,12 @@ impl AppState {
 pub struct Org(pub OrgId);
 
 /// The success envelope: `{"data": ..., "errors": null}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Envelope<T> {
+    /// The answer.
     data: T,
+    /// Always `null` on success.
+    #[schema(schema_with = openapi::null)]
     errors: Option<()>,
 }
 
@@ -206,6 +212,12 @@ pub fn router(state: AppState) -> Router {
     finish(v1, state)
 }
 
+/// The OpenAPI 3.1 document of every endpoint (`GET /openapi.json`), made from the
+/// same annotations the router registers its routes by.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(service_routes().merge(routes()).into_openapi())
+}
+
 /// The whole API acting for one org without API keys, for the CLI: it sends its
 /// commands through the very handlers the server runs, so it prints exactly the
 /// server's JSON (docs/architecture.md, "CLI").
@@ -214,74 +226,56 @@ pub fn local_router(state: AppState, org: OrgId) -> Router {
     finish(v1, state)
 }
 
-/// Every `/v1` route, without authentication.
-fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/contacts", get(list_contacts))
-        .route("/v1/contacts/resolve", post(resolve))
-        .route("/v1/contacts/resolve/batch", post(resolve_batch))
-        .route("/v1/contacts/export", get(export_contacts))
-        .route("/v1/contacts/find", post(find))
-        .route("/v1/contacts/merge", post(merge))
-        .route(
-            "/v1/contacts/{contact_id}",
-            get(get_contact)
-                .patch(update_contact)
-                .delete(delete_contact),
-        )
-        .route(
-            "/v1/contacts/{contact_id}/identifiers/{identifier_id}",
-            axum::routing::delete(detach_identifier),
-        )
-        .route("/v1/memory/contact", post(memory_create))
-        .route("/v1/memory/contact/{memory_id}", get(memory_get))
-        .route(
-            "/v1/memory/contact/{memory_id}/messages",
-            get(memory_messages).post(memory_append),
-        )
-        .route(
-            "/v1/memory/contact/{memory_id}/summary",
-            patch(memory_summary),
-        )
-        .route("/v1/memory/contact/{memory_id}/facts", patch(memory_facts))
-        .route(
-            "/v1/memory/contact/{memory_id}/entities",
-            axum::routing::put(memory_upsert_entity),
-        )
-        .route(
-            "/v1/memory/contact/{memory_id}/entities/{entity_type}/{entity_id}",
-            axum::routing::delete(memory_remove_entity),
-        )
-        .route(
-            "/v1/memory/contact/{memory_id}/open_items",
-            post(memory_add_open_item),
-        )
-        .route(
-            "/v1/memory/contact/{memory_id}/open_items/{item_id}",
-            axum::routing::delete(memory_remove_open_item),
-        )
-        .route("/v1/memory/context", get(memory_context))
-        .route("/v1/memory/reset", post(memory_reset))
+/// Every `/v1` route, without authentication. Each handler's `#[utoipa::path]` gives
+/// its method and path, so the router and the OpenAPI document are made from one
+/// source.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_contacts))
+        .routes(routes!(resolve))
+        .routes(routes!(resolve_batch))
+        .routes(routes!(export_contacts))
+        .routes(routes!(find))
+        .routes(routes!(merge))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+        .routes(routes!(detach_identifier))
+        .routes(routes!(memory_create))
+        .routes(routes!(memory_get))
+        .routes(routes!(memory_messages, memory_append))
+        .routes(routes!(memory_summary))
+        .routes(routes!(memory_facts))
+        .routes(routes!(memory_upsert_entity))
+        .routes(routes!(memory_remove_entity))
+        .routes(routes!(memory_add_open_item))
+        .routes(routes!(memory_remove_open_item))
+        .routes(routes!(memory_context))
+        .routes(routes!(memory_reset))
         .route_layer(middleware::from_fn(extract::strict_query))
+}
+
+/// The routes outside `/v1`: probes, metrics and the document itself (no key).
+fn service_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
 /// `routes()` with each org held to its share of the requests in flight; inside the
 /// layer that sets the org (the key check, or the CLI's fixed org).
-fn with_org_share(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+fn with_org_share(routes: OpenApiRouter<AppState>, state: &AppState) -> OpenApiRouter<AppState> {
     routes.route_layer(middleware::from_fn_with_state(
         state.clone(),
         fairness::org_share,
     ))
 }
 
-/// `/healthz`, the fallbacks, request ids and tracing around `v1`.
-fn finish(v1: Router<AppState>, state: AppState) -> Router {
+/// The service routes, the fallbacks, request ids and tracing around `v1`.
+fn finish(v1: OpenApiRouter<AppState>, state: AppState) -> Router {
     let access = Arc::clone(&state.access);
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(v1)
+    let (routes, _) = service_routes().merge(v1).split_for_parts();
+    routes
         .route_layer(middleware::from_fn_with_state(state.clone(), record))
         .fallback(|| async { ApiError::not_found("Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
@@ -325,13 +319,49 @@ fn request_span(req: &Request) -> tracing::Span {
     )
 }
 
+/// `{"status": ...}`: what the probes answer.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Status {
+    /// `ok` (liveness) or `ready` (readiness).
+    status: &'static str,
+}
+
 /// Liveness: the process answers. It reads nothing, so an orchestrator does not
 /// restart a server whose database is briefly out of reach (`/readyz` says that).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = Envelope<Status>)),
+)]
 async fn healthz() -> ApiResult {
-    Ok(ok(serde_json::json!({"status": "ok"})))
+    Ok(ok(Status { status: "ok" }))
+}
+
+/// This API's OpenAPI document, made once per process.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json")),
+)]
+async fn openapi_json() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| openapi().to_json().unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.as_str(),
+    )
+        .into_response()
 }
 
 /// The scrape: every metric, in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Every metric, in the OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)),
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(
@@ -363,6 +393,12 @@ async fn record(State(state): State<AppState>, req: Request, next: middleware::N
 
 /// Readiness: a real read through the store (opened, so migrated), so a server whose
 /// database is gone is taken out of rotation; 503 until it answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, description = "The store answers", body = Envelope<Status>)),
+)]
 async fn readyz(State(state): State<AppState>) -> ApiResult {
     state
         .run(|engine| {
@@ -377,5 +413,5 @@ async fn readyz(State(state): State<AppState>) -> ApiResult {
                 e
             }
         })?;
-    Ok(ok(serde_json::json!({"status": "ready"})))
+    Ok(ok(Status { status: "ready" }))
 }
