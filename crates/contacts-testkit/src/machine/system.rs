@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
 use contacts_core::{
-    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, IdentifierKind, JsonObject,
-    ListRequest, MemoryId, MemoryScope, NewMessage, NewOpenItem, OpenItemId, Role, ScopeRequest,
-    Store, Timestamp,
+    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, FindRequest, IdentifierKind,
+    JsonObject, ListRequest, MemoryId, MemoryScope, NewMessage, NewOpenItem, OpenItemId, Role,
+    ScopeRequest, Store, Timestamp,
 };
 use proptest_state_machine::StateMachineTest;
 
@@ -528,6 +528,41 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                 .filter(|(_, c)| !c.deleted)
                 .collect();
             assert_eq!(listed.len(), contacts.len(), "contact count in org {o}");
+            // Whatever the engine accepted reads back on every path (docs/semantics.md
+            // 7): the export, get and find show what the list shows, and each memory
+            // reads whole, as messages and as context.
+            let exported: Vec<_> = sut
+                .engine
+                .export(org(o))
+                .collect::<Result<_, _>>()
+                .expect("export");
+            assert_eq!(exported, listed, "export of org {o}");
+            for real in &listed {
+                let got = sut.engine.get(org(o), real.contact.id).expect("get");
+                assert_eq!(&got, real, "get of {}", real.contact.id);
+                if let Some(x) = real.identifiers.first() {
+                    let value = x.identifier_value.clone();
+                    let find = match x.identifier_type {
+                        IdentifierKind::PhoneNumber => FindRequest::new().with_phone(value),
+                        IdentifierKind::Email => FindRequest::new().with_email(value),
+                        IdentifierKind::ExternalId => FindRequest::new().with_external_id(value),
+                    };
+                    let found = sut.engine.find(org(o), &find).expect("find");
+                    assert_eq!(found.as_ref(), Some(real), "find by {}", x.identifier_value);
+                }
+                for rm in &real.memories {
+                    sut.engine
+                        .memory_messages(org(o), rm.id)
+                        .expect("memory messages");
+                    let scope = ScopeRequest {
+                        persona_id: rm.persona_id.clone(),
+                        agent_number: rm.agent_number.clone(),
+                    };
+                    sut.engine
+                        .memory_context(org(o), real.contact.id, &scope)
+                        .expect("memory context");
+                }
+            }
             let mut owners = BTreeSet::new();
             for (real, (i, m)) in listed.iter().zip(contacts) {
                 assert_eq!(Some(&real.contact.id), sut.ids.get(&(o, i)), "list order");
