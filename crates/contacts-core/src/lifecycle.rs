@@ -368,11 +368,12 @@ impl<S: Store> Engine<S> {
     /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
     pub fn delete(&self, org: OrgId, id: ContactId) -> Result<()> {
         self.run(org, "delete", || {
-            let record = self.record(org, id)?;
+            // The version alone: a delete never decodes what it removes (docs/semantics.md 7).
+            let version = self.store.contact_version(org, id)?.ok_or_else(not_found)?;
             let batch = WriteBatch {
                 ops: vec![WriteOp::DeleteContact {
                     id,
-                    expected_version: record.contact.version,
+                    expected_version: version,
                 }],
             };
             Ok(Step::Commit(batch, ()))

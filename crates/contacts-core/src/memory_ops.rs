@@ -51,7 +51,8 @@ impl<S: Store> Engine<S> {
     }
 
     fn require_contact(&self, org: OrgId, contact: ContactId) -> Result<()> {
-        match self.store.get(org, contact)? {
+        // Its version says it exists, without decoding its memory records.
+        match self.store.contact_version(org, contact)? {
             Some(_) => Ok(()),
             None => Err(Error::NotFound { entity: "Contact" }),
         }
@@ -227,13 +228,14 @@ impl<S: Store> Engine<S> {
     ) -> Result<bool> {
         let scope = self.required_scope(scope)?;
         self.run(org, "memory reset", || {
-            let Some(m) = self.store.memory(org, contact, &scope)? else {
+            // The revision alone: a reset never decodes what it removes (docs/semantics.md 7).
+            let Some((id, revision)) = self.store.memory_revision(org, contact, &scope)? else {
                 self.require_contact(org, contact)?;
                 return Ok(Step::Done(false));
             };
             let batch = WriteBatch::new(vec![WriteOp::DeleteMemory {
-                id: m.id,
-                expected_revision: m.revision,
+                id,
+                expected_revision: revision,
             }]);
             Ok(Step::Commit(batch, true))
         })

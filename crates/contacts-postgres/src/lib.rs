@@ -108,6 +108,19 @@ impl Store for PostgresStore {
         reads::memory_by_id(self, org, id)
     }
 
+    fn contact_version(&self, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+        reads::contact_version(self, org, id)
+    }
+
+    fn memory_revision(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<(MemoryId, u64)>> {
+        reads::memory_revision(self, org, contact, scope)
+    }
+
     fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
         reads::list(self, org, start, limit)
     }

@@ -109,6 +109,11 @@ const MEMORY_BY_SCOPE: &str =
 
 const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = $1 AND org = $2";
 
+/// What delete and reset need, from the rows' columns: no record is decoded.
+const CONTACT_VERSION: &str = "SELECT version FROM contacts WHERE id = $1 AND org = $2";
+const MEMORY_REVISION: &str =
+    "SELECT id, revision FROM memories WHERE org = $1 AND contact_id = $2 AND scope = $3";
+
 fn memory_from_body(body: &str) -> Result<Arc<MemoryRecord>> {
     codec::decode_memory(body).map(Arc::new).map_err(corrupt)
 }
@@ -247,6 +252,36 @@ pub(crate) fn memory_by_id(
     let rows = store.query(MEMORY_BY_ID, &[&id.0, &org.0])?;
     rows.first()
         .map(|r| memory_from_body(&column::<String>(r, 0)?))
+        .transpose()
+}
+
+pub(crate) fn contact_version(
+    store: &PostgresStore,
+    org: OrgId,
+    id: ContactId,
+) -> Result<Option<u64>> {
+    let rows = store.query(CONTACT_VERSION, &[&id.0, &org.0])?;
+    rows.first()
+        .map(|r| u64::try_from(column::<i64>(r, 0)?).map_err(|_| corrupt("negative version")))
+        .transpose()
+}
+
+pub(crate) fn memory_revision(
+    store: &PostgresStore,
+    org: OrgId,
+    contact: ContactId,
+    scope: &MemoryScope,
+) -> Result<Option<(MemoryId, u64)>> {
+    let rows = store.query(
+        MEMORY_REVISION,
+        &[&org.0, &contact.0, &codec::scope_key(scope)],
+    )?;
+    rows.first()
+        .map(|r| {
+            let revision =
+                u64::try_from(column::<i64>(r, 1)?).map_err(|_| corrupt("negative revision"))?;
+            Ok((MemoryId(column::<Uuid>(r, 0)?), revision))
+        })
         .transpose()
 }
 

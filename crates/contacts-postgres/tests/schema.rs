@@ -260,3 +260,51 @@ fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
         "p",
     );
 }
+
+/// Store contract 10 (docs/semantics.md 7): delete and reset read only versions, so a
+/// memory record that no longer decodes at all still goes with its reset or its
+/// contact; the reads say it is corrupt instead of panicking.
+#[test]
+fn an_undecodable_record_is_still_reset_and_deleted() {
+    let Some(t) = common::temp_store() else {
+        common::skip("an_undecodable_record_is_still_reset_and_deleted");
+        return;
+    };
+    let schema = t.guard.schema.clone();
+    let engine = Engine::new(t);
+    let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
+    let resolve = |phone: &str| {
+        engine
+            .resolve(org, &contacts_core::ResolveRequest::new().with_phone(phone))
+            .unwrap()
+            .contact
+            .id
+    };
+    let (a, b) = (resolve("+14155550177"), resolve("+14155550178"));
+    for contact in [a, b] {
+        for persona in ["p", "q"] {
+            engine
+                .memory_create(org, contact, &contacts_core::ScopeRequest::persona(persona))
+                .unwrap();
+        }
+    }
+    let mut c = common::client(&schema);
+    c.execute("UPDATE memories SET body = '{\"not\": a record'", &[])
+        .unwrap();
+    assert!(matches!(
+        engine.get(org, a),
+        Err(contacts_core::Error::Storage { .. })
+    ));
+    assert!(
+        engine
+            .memory_reset(org, a, &contacts_core::ScopeRequest::persona("p"))
+            .unwrap()
+    );
+    engine.delete(org, a).unwrap();
+    engine.delete(org, b).unwrap();
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM memories", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the records went with their contacts");
+}

@@ -189,6 +189,25 @@ impl Store for MeteredStore {
         r
     }
 
+    fn contact_version(&self, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+        let t = Instant::now();
+        let r = self.inner.contact_version(org, id);
+        self.metrics.store_call("contact_version", t);
+        r
+    }
+
+    fn memory_revision(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<(MemoryId, u64)>> {
+        let t = Instant::now();
+        let r = self.inner.memory_revision(org, contact, scope);
+        self.metrics.store_call("memory_revision", t);
+        r
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let t = Instant::now();
         let r = self.inner.commit(org, batch);

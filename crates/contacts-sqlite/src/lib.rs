@@ -205,6 +205,19 @@ impl Store for SqliteStore {
         self.read(|conn| reads::list(conn, org, start, limit))
     }
 
+    fn contact_version(&self, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+        self.read(|conn| reads::contact_version(conn, org, id))
+    }
+
+    fn memory_revision(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<(MemoryId, u64)>> {
+        self.read(|conn| reads::memory_revision(conn, org, contact, scope))
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         if batch.is_empty() {
             return Ok(());

@@ -44,6 +44,11 @@ const MEMORY_BY_SCOPE: &str =
 
 const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2";
 
+/// What delete and reset need, from the rows' columns: no record is decoded.
+const CONTACT_VERSION: &str = "SELECT version FROM contacts WHERE id = ?1 AND org = ?2";
+const MEMORY_REVISION: &str =
+    "SELECT id, revision FROM memories WHERE org = ?1 AND contact_id = ?2 AND scope = ?3";
+
 /// A page's bounds by offset: the skip walks only the `(org, created_at, id)` index,
 /// which covers it (the table is WITHOUT ROWID, so the index holds the key), and
 /// touches no contact row; the cost is one index step per skipped contact.
@@ -288,6 +293,43 @@ pub(crate) fn memory_by_id(
         params![id.0.as_bytes(), org.0.as_bytes()],
     )?
     .pop())
+}
+
+pub(crate) fn contact_version(conn: &Connection, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+    let mut stmt = conn.prepare_cached(CONTACT_VERSION).map_err(read_error)?;
+    let mut rows = stmt
+        .query(params![id.0.as_bytes(), org.0.as_bytes()])
+        .map_err(read_error)?;
+    let Some(row) = rows.next().map_err(read_error)? else {
+        return Ok(None);
+    };
+    let version: i64 = row.get(0).map_err(read_error)?;
+    u64::try_from(version)
+        .map(Some)
+        .map_err(|_| corrupt("negative version"))
+}
+
+pub(crate) fn memory_revision(
+    conn: &Connection,
+    org: OrgId,
+    contact: ContactId,
+    scope: &MemoryScope,
+) -> Result<Option<(MemoryId, u64)>> {
+    let mut stmt = conn.prepare_cached(MEMORY_REVISION).map_err(read_error)?;
+    let mut rows = stmt
+        .query(params![
+            org.0.as_bytes(),
+            contact.0.as_bytes(),
+            codec::scope_key(scope)
+        ])
+        .map_err(read_error)?;
+    let Some(row) = rows.next().map_err(read_error)? else {
+        return Ok(None);
+    };
+    let id: Vec<u8> = row.get(0).map_err(read_error)?;
+    let revision: i64 = row.get(1).map_err(read_error)?;
+    let revision = u64::try_from(revision).map_err(|_| corrupt("negative revision"))?;
+    Ok(Some((MemoryId(uuid(&id)?), revision)))
 }
 
 /// A page of the org's contacts from one read transaction: the total (one row), the

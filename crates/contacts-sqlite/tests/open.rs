@@ -345,3 +345,53 @@ fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
         "p",
     );
 }
+
+/// Store contract 10 (docs/semantics.md 7): delete and reset read only versions, so a
+/// memory record that no longer decodes at all (damaged on disk, say) still goes with
+/// its reset or its contact; the reads say it is corrupt instead of panicking.
+#[test]
+fn an_undecodable_record_is_still_reset_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let resolve = |phone: &str| {
+        engine
+            .resolve(org(), &ResolveRequest::new().with_phone(phone))
+            .unwrap()
+            .contact
+            .id
+    };
+    let (a, b) = (resolve("+14155550177"), resolve("+14155550178"));
+    for contact in [a, b] {
+        for persona in ["p", "q"] {
+            engine
+                .memory_create(
+                    org(),
+                    contact,
+                    &contacts_core::ScopeRequest::persona(persona),
+                )
+                .unwrap();
+        }
+    }
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE memories SET body = '{\"not\": a record'", [])
+        .unwrap();
+    drop(conn);
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    assert!(matches!(
+        engine.get(org(), a),
+        Err(Error::Storage { .. })
+    ));
+    assert!(
+        engine
+            .memory_reset(org(), a, &contacts_core::ScopeRequest::persona("p"))
+            .unwrap()
+    );
+    engine.delete(org(), a).unwrap();
+    engine.delete(org(), b).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM memories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "the records went with their contacts");
+}

@@ -84,6 +84,7 @@ macro_rules! conformance_tests {
             identifier_has_one_owner,
             store_version_preconditions,
             lookup_reports_versions_and_counts,
+            removal_reads_only_versions,
             concurrent_resolves_create_each_person_once,
             dyn_store_round_trip,
             resolve_with_persona_creates_memory,
@@ -132,7 +133,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the five read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the seven read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -174,6 +175,21 @@ macro_rules! forward_store_reads {
             limit: u64,
         ) -> $crate::__core::Result<$crate::__core::store::ListPage> {
             self.$field.list(org, start, limit)
+        }
+        fn contact_version(
+            &self,
+            org: $crate::__core::OrgId,
+            id: $crate::__core::ContactId,
+        ) -> $crate::__core::Result<Option<u64>> {
+            self.$field.contact_version(org, id)
+        }
+        fn memory_revision(
+            &self,
+            org: $crate::__core::OrgId,
+            contact: $crate::__core::ContactId,
+            scope: &$crate::__core::MemoryScope,
+        ) -> $crate::__core::Result<Option<($crate::__core::MemoryId, u64)>> {
+            self.$field.memory_revision(org, contact, scope)
         }
     };
 }

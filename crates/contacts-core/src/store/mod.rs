@@ -209,6 +209,13 @@ pub struct ListPage {
 ///    UTF-8 string without NUL, any JSON object) (`awkward_values_round_trip`).
 /// 8. **Sharing.** A store is `Send + Sync`, and clones or `Arc`s of it share one
 ///    state, because the engine is shared across threads (`dyn_store_round_trip`).
+/// 10. **Removal reads no records.** [`contact_version`](Store::contact_version) and
+///     [`memory_revision`](Store::memory_revision) answer what [`get`](Store::get) and
+///     [`memory`](Store::memory) would say of the version and revision, without
+///     decoding a memory record, because delete and reset must work on a record that no
+///     longer decodes (docs/semantics.md 7) (`removal_reads_only_versions`). The default
+///     methods read the whole record; a backend that stores encoded records overrides
+///     them.
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -252,6 +259,31 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
     fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage>;
 
+    /// The version of contact `id` of `org`, or `None`: what a delete needs (contract
+    /// rule 10).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn contact_version(&self, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+        Ok(self.get(org, id)?.map(|r| r.contact.version))
+    }
+
+    /// The id and revision of the memory record of `contact` for `scope` in `org`, or
+    /// `None`: what a reset needs (contract rule 10).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory_revision(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        scope: &MemoryScope,
+    ) -> Result<Option<(MemoryId, u64)>> {
+        Ok(self
+            .memory(org, contact, scope)?
+            .map(|m| (m.id, m.revision)))
+    }
+
     /// Applies `batch` to `org` atomically (see the contract).
     ///
     /// # Errors
@@ -287,6 +319,17 @@ macro_rules! forward_store {
             }
             fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
                 (**self).list(org, start, limit)
+            }
+            fn contact_version(&self, org: OrgId, id: ContactId) -> Result<Option<u64>> {
+                (**self).contact_version(org, id)
+            }
+            fn memory_revision(
+                &self,
+                org: OrgId,
+                contact: ContactId,
+                scope: &MemoryScope,
+            ) -> Result<Option<(MemoryId, u64)>> {
+                (**self).memory_revision(org, contact, scope)
             }
             fn commit(
                 &self,

@@ -1,5 +1,7 @@
-//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 8): one owner
+//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 10): one owner
 //! per identifier, versions, concurrent resolves, dynamic dispatch.
+
+use contacts_core::{MemoryScope, ScopeRequest, UpdateRequest};
 
 use super::*;
 
@@ -375,4 +377,60 @@ pub fn lookup_reports_versions_and_counts<S: Store>(store: S) {
         owners[0].as_ref().map(|o| o.counts.get(PhoneNumber)),
         Some(0)
     );
+}
+
+/// Store contract 10: `contact_version` and `memory_revision` say what `get` and
+/// `memory` say of the version and revision, through updates and writes, and `None`
+/// for what is missing, deleted, or another org's; delete and reset work from them.
+pub fn removal_reads_only_versions<S: Store>(store: S) {
+    let e = engine(store);
+    let scope = ScopeRequest::persona("p");
+    let stored_scope = MemoryScope::Persona("p".into());
+    let a = e
+        .resolve(org_o(), &phone("+14155550192"))
+        .unwrap()
+        .contact
+        .id;
+    let check = || {
+        let record = e.store().get(org_o(), a).unwrap();
+        assert_eq!(
+            e.store().contact_version(org_o(), a).unwrap(),
+            record.as_ref().map(|r| r.contact.version),
+            "contact version"
+        );
+        let memory = e.store().memory(org_o(), a, &stored_scope).unwrap();
+        assert_eq!(
+            e.store()
+                .memory_revision(org_o(), a, &stored_scope)
+                .unwrap(),
+            memory.map(|m| (m.id, m.revision)),
+            "memory revision"
+        );
+        assert_eq!(
+            e.store().contact_version(org_p(), a).unwrap(),
+            None,
+            "other org"
+        );
+        assert_eq!(
+            e.store()
+                .memory_revision(org_p(), a, &stored_scope)
+                .unwrap(),
+            None,
+            "other org's memory"
+        );
+    };
+    check();
+    e.update(org_o(), a, &UpdateRequest::new().with_name("Sam"))
+        .unwrap();
+    check();
+    let m = e.memory_create(org_o(), a, &scope).unwrap().memory.id;
+    e.memory_replace_summary(org_o(), m, "first", None).unwrap();
+    e.memory_replace_summary(org_o(), m, "second", None)
+        .unwrap();
+    check();
+    assert!(e.memory_reset(org_o(), a, &scope).unwrap());
+    check();
+    e.delete(org_o(), a).unwrap();
+    check();
+    assert_eq!(e.store().contact_version(org_o(), a).unwrap(), None);
 }
