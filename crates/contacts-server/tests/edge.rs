@@ -1,8 +1,9 @@
 //! The connection edge of the real binary on loopback (crates/contacts-server/src/
 //! edge.rs): idle and half-sent connections are closed on time and do not slow anyone
 //! else, a stalled upload is a 408, connections past the limit are a 503, and SIGTERM
-//! with a stalled client still exits by the deadline. Every test is bounded in
-//! connections and time.
+//! with a stalled client still exits by the deadline, and one org's flood leaves
+//! another org's p99 within a stated bound. Every test is bounded in connections and
+//! time.
 
 mod common;
 
@@ -166,4 +167,110 @@ fn sigterm_with_a_stalled_client_exits_by_the_deadline() {
         "it waited for the stalled client: {took:?}"
     );
     assert!(status.success());
+}
+
+/// The 99th percentile of `samples`.
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
+}
+
+/// Issue 18's flood: one org's flood does not raise another org's p99 above
+/// `FLOODED_P99`. Org A exports all its 2,000 contacts from sixteen clients for three
+/// seconds against a share of two requests in flight (the rest are shed with 503 at
+/// once), while org B resolves a number it already has every 10 ms, on a SQLite file.
+/// Measured here: org B's p99 about 6 ms quiet and 9 ms during the flood (34 ms with
+/// no share at all, so this flood checks the bound, not the share: that is
+/// `one_orgs_flood_leaves_the_others_their_share` in tests/api.rs).
+#[test]
+fn one_orgs_flood_leaves_another_orgs_p99_bounded() {
+    /// The bound on org B's p99 during the flood: a debug build on two cores, with the
+    /// test's own clients competing for them (the finding it answers was a 6.6 s
+    /// median).
+    const FLOODED_P99: Duration = Duration::from_millis(100);
+    const OTHER_ORG: &str = "99999999-8888-7777-6666-555555555555";
+    const OTHER_KEY: &str = "edge-other-key";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("contacts.db");
+    let keys = format!("{KEY}={ORG},{OTHER_KEY}={OTHER_ORG}");
+    let server = Server::start_with(
+        &["--db", db.to_str().unwrap(), "--max-in-flight-per-org", "2"],
+        Some(&keys),
+    );
+    for chunk in 0..2 {
+        let requests: Vec<_> = (0..1000)
+            .map(|i| json!({"external_id": format!("crm-{chunk}-{i}")}))
+            .collect();
+        let resp = client()
+            .post(server.url("/v1/contacts/resolve/batch"))
+            .header("authorization", KEY)
+            .json(&json!({ "requests": requests }))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let probe = || {
+        let started = Instant::now();
+        let resp = client()
+            .post(server.url("/v1/contacts/resolve"))
+            .header("authorization", OTHER_KEY)
+            .json(&json!({"phone_number": "+14155550100"}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200, "the other org is always served");
+        started.elapsed()
+    };
+    let probes = |until: Instant| {
+        let mut samples = Vec::new();
+        while Instant::now() < until {
+            samples.push(probe());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        samples
+    };
+    probe();
+    let mut quiet = probes(Instant::now() + Duration::from_secs(1));
+
+    let until = Instant::now() + Duration::from_secs(3);
+    let page = server.url("/v1/contacts/export");
+    let flood: Vec<_> = (0..16)
+        .map(|_| {
+            let page = page.clone();
+            std::thread::spawn(move || {
+                let client = client();
+                let (mut served, mut shed) = (0u32, 0u32);
+                while Instant::now() < until {
+                    let resp = client
+                        .get(&page)
+                        .header("authorization", KEY)
+                        .send()
+                        .unwrap();
+                    match resp.status().as_u16() {
+                        200 => {
+                            assert_eq!(resp.text().unwrap().lines().count(), 2000);
+                            served += 1;
+                        }
+                        503 => shed += 1,
+                        other => panic!("the flood got {other}"),
+                    }
+                }
+                (served, shed)
+            })
+        })
+        .collect();
+    let mut flooded = probes(until);
+    let (served, shed) = flood
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    let (quiet, flooded) = (p99(&mut quiet), p99(&mut flooded));
+    eprintln!(
+        "org B p99: {quiet:?} quiet, {flooded:?} during the flood; org A served {served}, shed {shed}"
+    );
+    assert!(served > 0 && shed > 0, "the flood ran past its share");
+    assert!(
+        flooded < FLOODED_P99,
+        "org B's p99 during the flood: {flooded:?} (quiet: {quiet:?})"
+    );
+    assert!(server.terminate().success());
 }

@@ -378,10 +378,7 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
         .unwrap();
     drop(conn);
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
-    assert!(matches!(
-        engine.get(org(), a),
-        Err(Error::Storage { .. })
-    ));
+    assert!(matches!(engine.get(org(), a), Err(Error::Storage { .. })));
     assert!(
         engine
             .memory_reset(org(), a, &contacts_core::ScopeRequest::persona("p"))
