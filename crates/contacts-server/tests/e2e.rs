@@ -1,6 +1,7 @@
 //! The real `contacts` binary on a free loopback port, driven with a real HTTP client:
 //! the seed pages' requests, checked field by field against the seeds' examples; the
-//! first-start key; key management from the CLI while the server runs; SIGTERM.
+//! first-start key; key management from the CLI while the server runs; SIGTERM; memory
+//! writes racing from two server processes on one database.
 
 mod common;
 
@@ -582,4 +583,86 @@ fn processes_starting_together_on_a_fresh_postgres_schema_all_succeed() {
             .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
             .unwrap();
     }
+}
+
+/// Issue 18: memory writes that name no revision retry inside the engine, also when
+/// the racing writer is another process: two servers on one database, sixteen clients
+/// split between them, 960 appends to one record, and every one answers 200 and lands
+/// (the record's revision counts them all).
+fn memory_writes_from_two_processes(storage: &[&str]) {
+    let keys = format!("{KEY}={ORG}");
+    let servers = [
+        Server::start_with(storage, Some(&keys)),
+        Server::start_with(storage, Some(&keys)),
+    ];
+    let http = client();
+    let (status, resolved) = send(
+        http.post(servers[0].url("/v1/contacts/resolve"))
+            .header("authorization", KEY)
+            .json(&json!({"phone_number": "+14155550192", "persona_id": "p"})),
+    );
+    assert_eq!(status, 200, "{resolved}");
+    let memory = resolved["data"]["memory"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = resolved["data"]["memory"]["revision"].as_u64().unwrap();
+    const CLIENTS: usize = 16;
+    const WRITES: usize = 60;
+    std::thread::scope(|scope| {
+        for c in 0..CLIENTS {
+            let url = servers[c % 2].url(&format!("/v1/memory/contact/{memory}/messages"));
+            scope.spawn(move || {
+                let http = client();
+                for w in 0..WRITES {
+                    let body = json!({"messages": [
+                        {"role": "user", "content": format!("client {c} write {w}"), "channel": "sms"}
+                    ]});
+                    let (status, answer) =
+                        send(http.post(&url).header("authorization", KEY).json(&body));
+                    assert_eq!(status, 200, "client {c} write {w}: {answer}");
+                }
+            });
+        }
+    });
+    let (status, record) = send(
+        http.get(servers[1].url(&format!("/v1/memory/contact/{memory}")))
+            .header("authorization", KEY),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        record["data"]["revision"].as_u64(),
+        Some(first + (CLIENTS * WRITES) as u64),
+        "every append landed once"
+    );
+    for server in servers {
+        assert!(server.terminate().success());
+    }
+}
+
+#[test]
+fn memory_writes_from_two_processes_on_one_sqlite_file_never_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("contacts.db");
+    // Made before the two servers start, so neither races the other to create it.
+    drop(contacts_sqlite::SqliteStore::open(&db).unwrap());
+    memory_writes_from_two_processes(&["--db", db.to_str().unwrap()]);
+}
+
+#[test]
+fn memory_writes_from_two_processes_on_one_postgres_schema_never_conflict() {
+    let Some(url) = common::postgres_url(
+        "memory_writes_from_two_processes_on_one_postgres_schema_never_conflict",
+    ) else {
+        return;
+    };
+    let schema = format!("contacts_contention_test_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .unwrap();
+    memory_writes_from_two_processes(&["--postgres", &url, "--postgres-schema", &schema]);
+    admin
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .unwrap();
 }
