@@ -9,13 +9,16 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The stable code (`BAD_REQUEST`, `AUTH_FAILURE`, `NOT_FOUND`, `CONFLICT`,
-    /// `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `INTERNAL_ERROR`).
+    /// `PAYLOAD_TOO_LARGE`, `REQUEST_TIMEOUT`, `UNSUPPORTED_MEDIA_TYPE`,
+    /// `METHOD_NOT_ALLOWED`, `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`).
     #[schema(value_type = String)]
     pub error: &'static str,
     /// Words a caller can show. Never internal detail.
     pub message: String,
-    /// The request field at fault, for `BAD_REQUEST` caused by one field.
+    /// The request field at fault, for `BAD_REQUEST` caused by one field (absent
+    /// otherwise, never `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     pub field: Option<String>,
 }
 

@@ -36,7 +36,7 @@ pub(super) async fn resolve(
 #[serde(deny_unknown_fields)]
 pub(super) struct BatchBody {
     /// The resolves, at most `max_batch_requests` (default 1,000).
-    #[schema(required)]
+    #[schema(required, value_type = Vec<ResolveRequest>)]
     requests: Option<Vec<ResolveRequest>>,
 }
 
@@ -44,9 +44,10 @@ pub(super) struct BatchBody {
 #[derive(Serialize, ToSchema)]
 pub(super) struct ItemEnvelope {
     /// The outcome, or `null` when the item failed.
+    #[schema(required)]
     data: Option<contacts_core::ResolveOutcome>,
     /// The item's one error, or `null` when it succeeded.
-    #[schema(value_type = Option<Vec<ErrorBody>>, min_items = 1, max_items = 1)]
+    #[schema(required, value_type = Option<Vec<ErrorBody>>, min_items = 1, max_items = 1)]
     errors: Option<[ErrorBody; 1]>,
 }
 
@@ -110,7 +111,7 @@ pub(super) struct ListEnvelope {
     /// Where the page sits.
     pagination: contacts_core::Pagination,
     /// Always `null` on success.
-    #[schema(schema_with = super::openapi::null)]
+    #[schema(required, schema_with = super::openapi::null)]
     errors: Option<()>,
 }
 
@@ -198,7 +199,7 @@ impl futures_core::Stream for ExportBody {
     get,
     path = "/v1/contacts/export",
     tag = "contacts",
-    responses((status = 200, description = "Every contact of the org, one JSON object per line", body = contacts_core::ContactWithRelations, content_type = "application/x-ndjson")),
+    responses((status = 200, description = "Every contact of the org as JSON lines: zero or more lines, each one `ContactWithRelations` object (the schema given is that of one line)", body = contacts_core::ContactWithRelations, content_type = "application/x-ndjson")),
 )]
 pub(super) async fn export_contacts(
     State(state): State<AppState>,
@@ -307,9 +308,10 @@ pub(super) struct Deleted {
 #[derive(Serialize, ToSchema)]
 pub(super) struct FindEnvelope {
     /// The contact, or `null` when no identifier matches.
+    #[schema(required)]
     data: Option<contacts_core::ContactWithRelations>,
     /// Always `null` on success.
-    #[schema(schema_with = super::openapi::null)]
+    #[schema(required, schema_with = super::openapi::null)]
     errors: Option<()>,
 }
 

@@ -165,7 +165,7 @@ struct Envelope<T> {
     /// The answer.
     data: T,
     /// Always `null` on success.
-    #[schema(schema_with = openapi::null)]
+    #[schema(required, schema_with = openapi::null)]
     errors: Option<()>,
 }
 

@@ -5,6 +5,7 @@
 //! what every operation shares: the key, and the error envelope with its statuses
 //! (docs/semantics.md 8).
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
@@ -23,29 +24,57 @@ pub(super) fn null() -> Schema {
 /// The name of the API key's security scheme.
 const KEY: &str = "api_key";
 
-/// The errors any `/v1` operation may answer, each as the envelope: bad input (a field
-/// or the body), no valid key, no such contact or record, a timed-out or oversized
-/// body, a lost revision race, a body that is not JSON, and a server (or the org's
-/// share of it) too busy or a key store out of reach (with `Retry-After`).
-const V1_ERRORS: [(u16, &str); 8] = [
-    (400, "A field or the body is not valid; `field` names it"),
-    (401, "The key is missing, unknown or revoked"),
+/// The errors a `/v1` operation may answer, each as the envelope, and which
+/// operations can meet each: bad input (a field, the body, a query parameter or a path
+/// id), no valid key, no such contact or record, a body that is late, too large or not
+/// JSON (operations with a body), a lost revision race or a taken identifier (writes),
+/// a server (or the org's share of it) too busy or a key store out of reach, and a
+/// failure of the store.
+const V1_ERRORS: [(u16, Needs, &str); 9] = [
+    (
+        400,
+        Needs::Any,
+        "A field, the body or a parameter is not valid; `field` names it",
+    ),
+    (401, Needs::Any, "The key is missing, unknown or revoked"),
     (
         404,
+        Needs::Any,
         "No such contact, identifier or memory record in this org",
     ),
-    (408, "The body did not arrive in time"),
+    (408, Needs::Body, "The body did not arrive in time"),
     (
         409,
+        Needs::Write,
         "The memory record is not at `expected_revision`, or an identifier is taken",
     ),
-    (413, "The body is over the size limit"),
-    (415, "The body is not declared as JSON, or is compressed"),
+    (413, Needs::Body, "The body is over the size limit"),
+    (
+        415,
+        Needs::Body,
+        "The body is not declared as JSON, or is compressed",
+    ),
     (
         503,
-        "The server is busy, this org has its share of requests in flight, or the key store is unreachable; retry after `Retry-After`",
+        Needs::Any,
+        "The server is busy, this org has its share of requests in flight, or the key store is unreachable; retry after `Retry-After` seconds",
+    ),
+    (
+        500,
+        Needs::Any,
+        "The store failed; the log has the cause under the response's `x-request-id`",
     ),
 ];
+
+/// Which operations can answer an error.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Any,
+    /// Operations that take a request body.
+    Body,
+    /// Operations that change something (every method but GET).
+    Write,
+}
 
 /// The failure envelope: `{"data": null, "errors": [{error, message, field?}]}`.
 fn error_envelope() -> Schema {
@@ -63,9 +92,18 @@ fn error_envelope() -> Schema {
         .into()
 }
 
-fn error_response(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
+fn error_response(status: u16, description: &str) -> Response {
+    let mut response = ResponseBuilder::new().description(description);
+    if status == 503 {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    response
         .content(
             "application/json",
             ContentBuilder::new()
@@ -103,19 +141,20 @@ pub(super) fn document(mut api: OpenApi) -> OpenApi {
         .insert("ErrorEnvelope".to_owned(), error_envelope().into());
     for (path, item) in &mut api.paths.paths {
         let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
         ];
-        for operation in operations.into_iter().flatten() {
-            if path.starts_with("/v1/") || path == "/v1" {
-                v1_operation(operation);
+        for (writes, operation) in operations {
+            let Some(operation) = operation else { continue };
+            if path.starts_with("/v1/") {
+                v1_operation(operation, writes);
             } else if path == "/readyz" {
                 operation.responses.responses.insert(
                     "503".to_owned(),
-                    RefOr::T(error_response("The store is unreachable")),
+                    RefOr::T(error_response(503, "The store is unreachable")),
                 );
             }
         }
@@ -123,13 +162,22 @@ pub(super) fn document(mut api: OpenApi) -> OpenApi {
     api
 }
 
-fn v1_operation(operation: &mut Operation) {
+fn v1_operation(operation: &mut Operation, writes: bool) {
     operation.security = Some(vec![SecurityRequirement::new(KEY, Vec::<String>::new())]);
-    for (status, description) in V1_ERRORS {
+    let body = operation.request_body.is_some();
+    for (status, needs, description) in V1_ERRORS {
+        let applies = match needs {
+            Needs::Any => true,
+            Needs::Body => body,
+            Needs::Write => writes,
+        };
+        if !applies {
+            continue;
+        }
         operation
             .responses
             .responses
             .entry(status.to_string())
-            .or_insert_with(|| RefOr::T(error_response(description)));
+            .or_insert_with(|| RefOr::T(error_response(status, description)));
     }
 }
