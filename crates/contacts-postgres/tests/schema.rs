@@ -273,35 +273,11 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
     let schema = t.guard.schema.clone();
     let engine = Engine::new(t);
     let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
-    let resolve = |phone: &str| {
-        engine
-            .resolve(org, &contacts_core::ResolveRequest::new().with_phone(phone))
-            .unwrap()
-            .contact
-            .id
-    };
-    let (a, b) = (resolve("+14155550177"), resolve("+14155550178"));
-    for contact in [a, b] {
-        for persona in ["p", "q"] {
-            engine
-                .memory_create(org, contact, &contacts_core::ScopeRequest::persona(persona))
-                .unwrap();
-        }
-    }
+    let contacts = contacts_testkit::read_paths::two_contacts_with_memories(&engine, org);
     let mut c = common::client(&schema);
     c.execute("UPDATE memories SET body = '{\"not\": a record'", &[])
         .unwrap();
-    assert!(matches!(
-        engine.get(org, a),
-        Err(contacts_core::Error::Storage { .. })
-    ));
-    assert!(
-        engine
-            .memory_reset(org, a, &contacts_core::ScopeRequest::persona("p"))
-            .unwrap()
-    );
-    engine.delete(org, a).unwrap();
-    engine.delete(org, b).unwrap();
+    contacts_testkit::read_paths::removal_survives_undecodable_records(&engine, org, contacts);
     let left: i64 = c
         .query_one("SELECT count(*) FROM memories", &[])
         .unwrap()

@@ -354,39 +354,13 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("contacts.db");
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
-    let resolve = |phone: &str| {
-        engine
-            .resolve(org(), &ResolveRequest::new().with_phone(phone))
-            .unwrap()
-            .contact
-            .id
-    };
-    let (a, b) = (resolve("+14155550177"), resolve("+14155550178"));
-    for contact in [a, b] {
-        for persona in ["p", "q"] {
-            engine
-                .memory_create(
-                    org(),
-                    contact,
-                    &contacts_core::ScopeRequest::persona(persona),
-                )
-                .unwrap();
-        }
-    }
+    let contacts = contacts_testkit::read_paths::two_contacts_with_memories(&engine, org());
     let conn = Connection::open(&path).unwrap();
     conn.execute("UPDATE memories SET body = '{\"not\": a record'", [])
         .unwrap();
-    drop(conn);
+    // A fresh store, so nothing is answered from what it cached.
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
-    assert!(matches!(engine.get(org(), a), Err(Error::Storage { .. })));
-    assert!(
-        engine
-            .memory_reset(org(), a, &contacts_core::ScopeRequest::persona("p"))
-            .unwrap()
-    );
-    engine.delete(org(), a).unwrap();
-    engine.delete(org(), b).unwrap();
-    let conn = Connection::open(&path).unwrap();
+    contacts_testkit::read_paths::removal_survives_undecodable_records(&engine, org(), contacts);
     let left: i64 = conn
         .query_row("SELECT count(*) FROM memories", [], |r| r.get(0))
         .unwrap();

@@ -49,3 +49,46 @@ pub fn every_path_reads_then_repairs<S: Store>(
     );
     engine.delete(org, contact).expect("delete");
 }
+
+/// Two contacts of `org`, each with memory records for personas `p` and `q`: what a
+/// backend's test damages before [`removal_survives_undecodable_records`].
+pub fn two_contacts_with_memories<S: Store>(engine: &Engine<S>, org: OrgId) -> [ContactId; 2] {
+    ["+14155550177", "+14155550178"].map(|phone| {
+        let contact = engine
+            .resolve(org, &ResolveRequest::new().with_phone(phone))
+            .expect("resolve")
+            .contact
+            .id;
+        for persona in ["p", "q"] {
+            engine
+                .memory_create(org, contact, &ScopeRequest::persona(persona))
+                .expect("memory create");
+        }
+        contact
+    })
+}
+
+/// Store contract 10 (docs/semantics.md 7), once every memory record of `contacts`
+/// (from [`two_contacts_with_memories`]) has been damaged past decoding: reads answer a
+/// storage error, never a panic, and reset and delete still succeed, because they read
+/// only versions. The caller checks that no memory rows are left.
+pub fn removal_survives_undecodable_records<S: Store>(
+    engine: &Engine<S>,
+    org: OrgId,
+    [a, b]: [ContactId; 2],
+) {
+    assert!(
+        matches!(
+            engine.get(org, a),
+            Err(contacts_core::Error::Storage { .. })
+        ),
+        "a read of a damaged record is a storage error"
+    );
+    assert!(
+        engine
+            .memory_reset(org, a, &ScopeRequest::persona("p"))
+            .expect("memory reset")
+    );
+    engine.delete(org, a).expect("delete");
+    engine.delete(org, b).expect("delete");
+}
