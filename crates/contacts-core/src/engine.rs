@@ -324,7 +324,12 @@ impl<S: Store> Engine<S> {
 
     /// Step 7: the memory record for the resolved contact and `scope`, created if
     /// missing (in the same batch as the contact, so both or neither are written).
+    /// A persona switched off gets no record and none is returned (docs/semantics.md
+    /// 6, "Switching memory off"); the contact is resolved as without a scope.
     fn resolve_memory(&self, org: OrgId, scope: &MemoryScope, d: &mut Decision) -> Result<()> {
+        if self.memory_is_off(org, scope)? {
+            return Ok(());
+        }
         let contact_id = d.outcome.contact.id;
         let existing = if d.outcome.created {
             None
@@ -351,6 +356,12 @@ impl<S: Store> Engine<S> {
                             version,
                         });
                     }
+                }
+                if let MemoryScope::Persona(persona) = scope {
+                    // Read as on just now; the commit checks it still is.
+                    d.expects.push(WriteOp::ExpectMemoryEnabled {
+                        persona_id: persona.clone(),
+                    });
                 }
                 d.writes.push(WriteOp::InsertMemory(record.clone()));
                 d.outcome.memory = Some(record);

@@ -5,7 +5,13 @@ use std::borrow::Cow;
 /// The public API's documented error sentences (docs/semantics.md 8). An [`Error::InvalidInput`] whose reason is one of them (or
 /// starts with one, as the no-identifier error does when it adds which values were
 /// ignored) is shown as it is; every other reason is a fragment shown after its field.
-pub(crate) const DOCUMENTED: [&str; 3] = [NO_IDENTIFIER, NO_SCOPE, MERGE_WITH_ITSELF];
+pub(crate) const DOCUMENTED: [&str; 5] = [
+    NO_IDENTIFIER,
+    NO_SCOPE,
+    MERGE_WITH_ITSELF,
+    MEMORY_ENABLED_REQUIRED,
+    ONE_SWITCH_TARGET,
+];
 
 /// `BAD_REQUEST` when no identifier survives normalisation.
 pub(crate) const NO_IDENTIFIER: &str =
@@ -14,6 +20,11 @@ pub(crate) const NO_IDENTIFIER: &str =
 pub(crate) const NO_SCOPE: &str = "persona_id or agent_number is required";
 /// `BAD_REQUEST` when a contact is merged with itself.
 pub(crate) const MERGE_WITH_ITSELF: &str = "Cannot merge a contact with itself";
+
+/// `INVALID_REQUEST` when `POST /v1/memory/enable` has no `memory_enabled` flag.
+pub(crate) const MEMORY_ENABLED_REQUIRED: &str = "memory_enabled (boolean) is required.";
+/// `INVALID_REQUEST` when `POST /v1/memory/enable` names neither or both targets.
+pub(crate) const ONE_SWITCH_TARGET: &str = "Exactly one of pathway_id or persona_id is required.";
 
 /// Boxed source error carried by [`Error::Storage`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -45,6 +45,7 @@ mod ids;
 mod lifecycle;
 mod memory;
 mod memory_ops;
+mod memory_switch;
 mod metadata;
 mod normalize;
 #[cfg(feature = "openapi")]
@@ -70,6 +71,7 @@ pub use memory::{
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,
     OpenItemId, Role,
 };
+pub use memory_switch::{MemoryEnableRequest, MemorySwitch, SwitchKind};
 #[doc(hidden)]
 pub use normalize::testing as normalize_testing;
 pub use normalize::{IgnoreReason, Normalized, Normalizer, PhoneEquivalences};

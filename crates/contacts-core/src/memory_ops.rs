@@ -75,7 +75,9 @@ impl<S: Store> Engine<S> {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] (`persona_id`, `agent_number`) without a valid scope;
-    /// [`Error::NotFound`] for an unknown contact; [`Error::Storage`].
+    /// [`Error::NotFound`] for an unknown contact; [`Error::Conflict`] when there is no
+    /// record yet and the persona is switched off ([`Engine::memory_enable`]; an
+    /// existing record is still returned); [`Error::Storage`].
     pub fn memory_create(
         &self,
         org: OrgId,
@@ -96,8 +98,14 @@ impl<S: Store> Engine<S> {
                 return Err(Error::NotFound { entity: "Contact" });
             };
             self.check_memory_count(existing.memories.len())?;
+            let guard = self.memory_write_guard(org, &scope)?;
             let record = self.new_memory(org, contact, &scope);
-            let batch = WriteBatch::new(vec![WriteOp::InsertMemory(record.clone())]);
+            let batch = WriteBatch::new(
+                guard
+                    .into_iter()
+                    .chain([WriteOp::InsertMemory(record.clone())])
+                    .collect(),
+            );
             Ok(Step::Commit(
                 batch,
                 MemoryOutcome {
@@ -266,7 +274,8 @@ impl<S: Store> Engine<S> {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the message field (`messages[1].content`, ...);
-    /// [`Error::NotFound`]; [`Error::Conflict`] when `expected_revision` is stale;
+    /// [`Error::NotFound`]; [`Error::Conflict`] when `expected_revision` is stale or
+    /// the record's persona is switched off ([`Engine::memory_enable`]);
     /// [`Error::Storage`].
     pub fn memory_append_messages(
         &self,
@@ -722,16 +731,18 @@ impl<S: Store> Engine<S> {
                     current.revision
                 )));
             }
+            let guard = self.memory_write_guard(org, &current.scope())?;
             let now = self.clock.now();
             let mut record = (*current).clone();
             change(&mut record, now)?;
             self.check_record_size(&current, &record)?;
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
-            let batch = WriteBatch::new(vec![WriteOp::UpdateMemory {
+            let update = WriteOp::UpdateMemory {
                 record: record.clone(),
                 expected_revision: current.revision,
-            }]);
+            };
+            let batch = WriteBatch::new(guard.into_iter().chain([update]).collect());
             Ok(match expected_revision {
                 None => Step::Commit(batch, record),
                 Some(_) => Step::CommitOrConflict(

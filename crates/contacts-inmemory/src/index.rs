@@ -6,7 +6,9 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use contacts_core::{ContactId, IdentifierKind, MemoryId, MemoryRecord, OrgId, Timestamp};
+use contacts_core::{
+    ContactId, IdentifierKind, MemoryId, MemoryRecord, MemorySwitch, OrgId, SwitchKind, Timestamp,
+};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use crate::slot::Slot;
@@ -54,6 +56,9 @@ pub(crate) type Memories = Vec<Arc<MemoryRecord>>;
 /// Per org, contacts in list order.
 pub(crate) type Order = HashMap<OrgId, BTreeSet<(Timestamp, ContactId)>>;
 
+/// Memory switches by `(org, kind, target id)`.
+pub(crate) type Switches = HashMap<(OrgId, SwitchKind, String), MemorySwitch>;
+
 #[derive(Debug)]
 pub(crate) struct Inner {
     /// Serialises commits.
@@ -71,6 +76,8 @@ pub(crate) struct Inner {
     /// Memory id to its contact.
     memory_ids: Box<[Shard<HashMap<MemoryId, ContactId>>]>,
     pub(crate) order: RwLock<Order>,
+    /// Written only under `writer`; one read of it is atomic on its own.
+    pub(crate) switches: RwLock<Switches>,
 }
 
 fn shards<T: Default>() -> Box<[Shard<T>]> {
@@ -88,6 +95,7 @@ impl Default for Inner {
             memories: shards(),
             memory_ids: shards(),
             order: RwLock::default(),
+            switches: RwLock::default(),
         }
     }
 }

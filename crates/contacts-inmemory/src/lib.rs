@@ -38,7 +38,10 @@ use std::sync::atomic::Ordering;
 use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
-use contacts_core::{ContactId, Error, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
+use contacts_core::{
+    ContactId, Error, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store,
+    SwitchKind,
+};
 
 pub use index::SHARDS;
 use index::{Inner, lock};
@@ -172,6 +175,20 @@ impl Store for InMemoryStore {
         })
     }
 
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: SwitchKind,
+        target_id: &str,
+    ) -> Result<Option<MemorySwitch>> {
+        let switches = self
+            .inner
+            .switches
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(switches.get(&(org, kind, target_id.to_owned())).cloned())
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let inner = &*self.inner;
         let _writer = lock(&inner.writer);
@@ -181,6 +198,14 @@ impl Store for InMemoryStore {
         let mut stage = Stage::new(inner, org);
         for op in &batch.ops {
             stage.apply(op)?;
+        }
+        if !stage.switches.is_empty() {
+            // Switches are read on their own, never with contacts, so they need no
+            // epoch: one write of the map is atomic for its readers.
+            let mut switches = inner.switches.write().unwrap_or_else(|e| e.into_inner());
+            for s in stage.switches.drain(..) {
+                switches.insert((org, s.kind, s.target_id.clone()), s);
+            }
         }
         if stage.contacts.is_empty() {
             return Ok(());

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use contacts_core::store::{CommitError, WriteOp};
 use contacts_core::{
-    Contact, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope, OrgId,
+    Contact, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
+    SwitchKind,
 };
 use hashbrown::HashMap;
 
@@ -37,6 +38,8 @@ pub(crate) struct Stage<'a> {
     pub(crate) idents: HashMap<(IdentifierKind, CompactString), Option<ContactId>>,
     /// Memory index changes, in order: `Some` to (re)assign, `None` to remove.
     pub(crate) memories: Vec<(MemoryId, Option<ContactId>)>,
+    /// Memory switches set, in order.
+    pub(crate) switches: Vec<MemorySwitch>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -83,6 +86,26 @@ impl<'a> Stage<'a> {
             contacts: HashMap::new(),
             idents: HashMap::new(),
             memories: Vec::new(),
+            switches: Vec::new(),
+        }
+    }
+
+    /// Whether persona `persona` is switched off, as of this batch.
+    fn persona_off(&self, persona: &str) -> bool {
+        let staged = self
+            .switches
+            .iter()
+            .rev()
+            .find(|s| s.kind == SwitchKind::Persona && s.target_id == persona);
+        match staged {
+            Some(s) => !s.enabled,
+            None => self
+                .inner
+                .switches
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(self.org, SwitchKind::Persona, persona.to_owned()))
+                .is_some_and(|s| !s.enabled),
         }
     }
 
@@ -318,6 +341,19 @@ impl<'a> Stage<'a> {
                     .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
                 s.memories.remove(pos);
                 self.memories.push((*id, None));
+                Ok(())
+            }
+            WriteOp::SetMemorySwitch(switch) => {
+                self.switches.push(switch.clone());
+                Ok(())
+            }
+            // Commits are serialised by the writer mutex, so what it reads holds.
+            WriteOp::ExpectMemoryEnabled { persona_id } => {
+                if self.persona_off(persona_id) {
+                    return Err(conflict(format!(
+                        "memory was switched off for persona {persona_id}"
+                    )));
+                }
                 Ok(())
             }
         }

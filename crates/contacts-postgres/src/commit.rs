@@ -17,18 +17,19 @@ use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
+use crate::switches;
 
 type Outcome = Result<(), CommitError>;
 
 /// The transaction and this connection's prepared statements.
-struct Tx<'a> {
-    tx: Transaction<'a>,
+pub(crate) struct Tx<'a> {
+    pub(crate) tx: Transaction<'a>,
     statements: &'a mut HashMap<&'static str, Statement>,
-    org: Uuid,
+    pub(crate) org: Uuid,
 }
 
 impl Tx<'_> {
-    fn statement(&mut self, sql: &'static str) -> Result<Statement, CommitError> {
+    pub(crate) fn statement(&mut self, sql: &'static str) -> Result<Statement, CommitError> {
         prepared(&mut self.tx, self.statements, sql).map_err(commit_error)
     }
 
@@ -114,6 +115,8 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             id,
             expected_revision,
         } => delete_memory(t, *id, *expected_revision)?,
+        WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
+        WriteOp::ExpectMemoryEnabled { persona_id } => switches::expect_on(t, persona_id)?,
     }
     Ok(())
 }

@@ -57,6 +57,7 @@ mod error;
 mod open;
 mod reads;
 mod schema;
+mod switches;
 
 pub use open::Options;
 pub use schema::{SCHEMA_VERSION, migration_lock_key};
@@ -66,7 +67,9 @@ use std::sync::Arc;
 use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
-use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
+use contacts_core::{
+    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+};
 
 use crate::open::Manager;
 
@@ -123,6 +126,15 @@ impl Store for PostgresStore {
 
     fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
         reads::list(self, org, start, limit)
+    }
+
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: SwitchKind,
+        target_id: &str,
+    ) -> Result<Option<MemorySwitch>> {
+        switches::read(self, org, kind, target_id)
     }
 
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {

@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "shard_ready",
         include_str!("../migrations/0003_shard_ready.sql"),
+    ),
+    (
+        4,
+        "memory_switches",
+        include_str!("../migrations/0004_memory_switches.sql"),
     ),
 ];
 

@@ -31,7 +31,13 @@ fn schema_is_ready_to_shard() {
         .collect();
     assert_eq!(
         tables,
-        ["contacts", "identifiers", "memories", "org_counts"]
+        [
+            "contacts",
+            "identifiers",
+            "memories",
+            "memory_switches",
+            "org_counts"
+        ]
     );
     for table in &tables {
         let has_org: bool = c
@@ -99,9 +105,10 @@ fn every_statement_filters_by_org() {
     let sources = [
         ("reads.rs", include_str!("../src/reads.rs")),
         ("commit.rs", include_str!("../src/commit.rs")),
+        ("switches.rs", include_str!("../src/switches.rs")),
     ];
     let table = regex::Regex::new(
-        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|org_counts)\b(?: AS (\w+))?",
+        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|memory_switches|org_counts)\b(?: AS (\w+))?",
     )
     .unwrap();
     let mut checked = 0;

@@ -8,7 +8,8 @@ use serde::Serialize;
 /// One entry of the envelope's `errors` array.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// The stable code (`BAD_REQUEST`, `AUTH_FAILURE`, `NOT_FOUND`, `CONFLICT`,
+    /// The stable code (`BAD_REQUEST`, `INVALID_REQUEST` (the 400 of
+    /// `POST /v1/memory/enable`), `AUTH_FAILURE`, `NOT_FOUND`, `CONFLICT`,
     /// `PAYLOAD_TOO_LARGE`, `REQUEST_TIMEOUT`, `UNSUPPORTED_MEDIA_TYPE`,
     /// `METHOD_NOT_ALLOWED`, `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`).
     #[schema(value_type = String)]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
-use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
+use contacts_core::{
+    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -205,6 +207,18 @@ impl Store for MeteredStore {
         let t = Instant::now();
         let r = self.inner.memory_revision(org, contact, scope);
         self.metrics.store_call("memory_revision", t);
+        r
+    }
+
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: SwitchKind,
+        target_id: &str,
+    ) -> Result<Option<MemorySwitch>> {
+        let t = Instant::now();
+        let r = self.inner.memory_switch(org, kind, target_id);
+        self.metrics.store_call("memory_switch", t);
         r
     }
 

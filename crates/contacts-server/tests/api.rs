@@ -1934,6 +1934,14 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<contacts_core::store::ListPage> {
         broken()
     }
+    fn memory_switch(
+        &self,
+        _: OrgId,
+        _: contacts_core::SwitchKind,
+        _: &str,
+    ) -> contacts_core::Result<Option<contacts_core::MemorySwitch>> {
+        broken()
+    }
     fn commit(
         &self,
         _: OrgId,
@@ -2133,6 +2141,14 @@ impl Store for SlowFor {
         limit: u64,
     ) -> contacts_core::Result<contacts_core::store::ListPage> {
         self.inner.list(org, start, limit)
+    }
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: contacts_core::SwitchKind,
+        target_id: &str,
+    ) -> contacts_core::Result<Option<contacts_core::MemorySwitch>> {
+        self.inner.memory_switch(org, kind, target_id)
     }
     fn commit(
         &self,

@@ -87,6 +87,7 @@ mod group;
 mod open;
 mod reads;
 mod schema;
+mod switches;
 
 pub use cache::CacheStats;
 pub use group::GroupStats;
@@ -99,7 +100,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
-use contacts_core::{ContactId, MemoryId, MemoryRecord, MemoryScope, OrgId, Result, Store};
+use contacts_core::{
+    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+};
 use rusqlite::Connection;
 
 use crate::cache::{Cached, ReadCache};
@@ -216,6 +219,15 @@ impl Store for SqliteStore {
         scope: &MemoryScope,
     ) -> Result<Option<(MemoryId, u64)>> {
         self.read(|conn| reads::memory_revision(conn, org, contact, scope))
+    }
+
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: SwitchKind,
+        target_id: &str,
+    ) -> Result<Option<MemorySwitch>> {
+        self.read(|conn| switches::read(conn, org, kind, target_id))
     }
 
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {

@@ -106,6 +106,11 @@ macro_rules! conformance_tests {
             memory_concurrent_writes,
             memory_record_size_and_count_are_bounded,
             memory_embedded_json_shape,
+            memory_switch_round_trip,
+            memory_switch_precondition,
+            memory_switch_serialises_with_writes,
+            memory_enable_validation,
+            disabled_persona_gets_no_memory,
             seed_list_example_is_reproduced,
             update_replaces_name,
             update_metadata_is_a_merge_patch,
@@ -133,7 +138,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the seven read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the eight read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -190,6 +195,14 @@ macro_rules! forward_store_reads {
             scope: &$crate::__core::MemoryScope,
         ) -> $crate::__core::Result<Option<($crate::__core::MemoryId, u64)>> {
             self.$field.memory_revision(org, contact, scope)
+        }
+        fn memory_switch(
+            &self,
+            org: $crate::__core::OrgId,
+            kind: $crate::__core::SwitchKind,
+            target_id: &str,
+        ) -> $crate::__core::Result<Option<$crate::__core::MemorySwitch>> {
+            self.$field.memory_switch(org, kind, target_id)
         }
     };
 }

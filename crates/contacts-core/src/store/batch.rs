@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use crate::error::{BoxError, Error};
 use crate::ids::{ContactId, IdentifierId, MemoryId};
 use crate::memory::MemoryRecord;
+use crate::memory_switch::MemorySwitch;
 use crate::types::{Contact, Identifier};
 
 /// One change inside a [`WriteBatch`].
@@ -102,6 +103,17 @@ pub enum WriteOp {
         id: MemoryId,
         /// The revision the engine read.
         expected_revision: u64,
+    },
+    /// Store the org's memory switch for `(kind, target_id)`, replacing the one it
+    /// had (contract rule 11).
+    SetMemorySwitch(MemorySwitch),
+    /// Precondition: no switch of the org turns memory off for persona `persona_id`
+    /// (no switch at all means on). Serialised against a concurrent
+    /// `SetMemorySwitch` of the same persona, so a memory write either commits before
+    /// the persona is switched off or fails (contract rule 11).
+    ExpectMemoryEnabled {
+        /// The persona the batch writes memory for.
+        persona_id: String,
     },
 }
 

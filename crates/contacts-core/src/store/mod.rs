@@ -19,6 +19,7 @@ pub use batch::{CommitError, WriteBatch, WriteOp};
 use crate::error::Result;
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::memory::{MemoryRecord, MemoryScope};
+use crate::memory_switch::{MemorySwitch, SwitchKind};
 use crate::shared::SharedContact;
 use crate::time::Timestamp;
 use crate::types::{Contact, Identifier, IdentifierKind};
@@ -216,6 +217,13 @@ pub struct ListPage {
 ///     longer decodes (docs/semantics.md 7) (`removal_reads_only_versions`). The default
 ///     methods read the whole record; a backend that stores encoded records overrides
 ///     them.
+/// 11. **Memory switches.** [`WriteOp::SetMemorySwitch`] replaces the org's switch for
+///     its kind and target, and [`memory_switch`](Store::memory_switch) returns the last
+///     one committed; [`WriteOp::ExpectMemoryEnabled`] fails unless no switch of the
+///     org turns the persona off, checked so that it and a concurrent switch-off of the
+///     same persona serialise, because a memory write must never land after the
+///     switch-off it raced (docs/semantics.md 6) (`memory_switch_round_trip`,
+///     `memory_switch_precondition`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -284,6 +292,18 @@ pub trait Store: Send + Sync + Debug + 'static {
             .map(|m| (m.id, m.revision)))
     }
 
+    /// The switch of `org` for `kind` and `target_id`, or `None` if none was ever set
+    /// (contract rule 11).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn memory_switch(
+        &self,
+        org: OrgId,
+        kind: SwitchKind,
+        target_id: &str,
+    ) -> Result<Option<MemorySwitch>>;
+
     /// Applies `batch` to `org` atomically (see the contract).
     ///
     /// # Errors
@@ -330,6 +350,14 @@ macro_rules! forward_store {
                 scope: &MemoryScope,
             ) -> Result<Option<(MemoryId, u64)>> {
                 (**self).memory_revision(org, contact, scope)
+            }
+            fn memory_switch(
+                &self,
+                org: OrgId,
+                kind: SwitchKind,
+                target_id: &str,
+            ) -> Result<Option<MemorySwitch>> {
+                (**self).memory_switch(org, kind, target_id)
             }
             fn commit(
                 &self,

@@ -4,7 +4,8 @@
 //! - this file: the shared state, the envelope and the router;
 //! - `auth.rs`: API keys on every matched route;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
-//! - `contacts.rs` and `memory.rs`: the handlers, one per endpoint;
+//! - `contacts.rs`, `memory.rs` and `memory_enable.rs`: the handlers, one per
+//!   endpoint;
 //! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
 
 mod auth;
@@ -12,6 +13,7 @@ mod contacts;
 mod extract;
 mod fairness;
 mod memory;
+mod memory_enable;
 mod openapi;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use crate::metrics::Metrics;
 use auth::authenticate;
 use contacts::*;
 use memory::*;
+use memory_enable::*;
 
 /// An engine over any store, as the server and the CLI hold it.
 pub type DynEngine = Engine<Box<dyn Store>>;
@@ -250,6 +253,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(memory_remove_open_item))
         .routes(routes!(memory_context))
         .routes(routes!(memory_reset))
+        .routes(routes!(memory_enable))
         .route_layer(middleware::from_fn(extract::strict_query))
 }
 

@@ -15,6 +15,7 @@ mod reads;
 mod resolve;
 mod shapes;
 mod store_contract;
+mod switches;
 pub use batch::*;
 pub use lifecycle::*;
 pub use list::*;
@@ -24,6 +25,7 @@ pub use reads::*;
 pub use resolve::*;
 pub use shapes::*;
 pub use store_contract::*;
+pub use switches::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
