@@ -317,9 +317,10 @@ pub struct ResolveOutcome {
     pub conflicts: Vec<IdentifierConflict>,
     /// Junk values that counted as absent.
     pub ignored: Vec<IgnoredValue>,
-    /// The memory record for the request's scope (`null` without a scope).
+    /// The memory record for the request's scope (`null` without a scope, or when
+    /// its persona's memory is switched off).
     pub memory: Option<MemoryRecord>,
-    /// Whether this call created that memory record (`null` without a scope).
+    /// Whether this call created that memory record (`null` when `memory` is).
     pub memory_created: Option<bool>,
 }
 

@@ -1633,6 +1633,151 @@ async fn memory_errors_name_their_field(app: &TestApp) {
     .await;
 }
 
+/// `POST /v1/memory/enable` (docs/semantics.md 6, "Switching memory off"): the
+/// documented body, messages and `INVALID_REQUEST` code; while a persona is off, resolve
+/// returns no memory and writes are 409; other orgs are untouched.
+async fn memory_enable_switches_a_persona_off_and_on(app: &TestApp) {
+    const VERSION: &str = "4f9d2c1e-8a7b-4c3d-9e2f-1a2b3c4d5e6f";
+    let enable = "/v1/memory/enable";
+    let invalid = StatusCode::BAD_REQUEST;
+    for (body, expected) in [
+        (
+            json!({"persona_id": "p", "version_id": VERSION}),
+            "memory_enabled (boolean) is required.",
+        ),
+        (
+            json!({"persona_id": "p", "version_id": VERSION, "memory_enabled": "yes"}),
+            "memory_enabled (boolean) is required.",
+        ),
+        (
+            json!({"persona_id": "p", "version_id": VERSION, "memory_enabled": null}),
+            "memory_enabled (boolean) is required.",
+        ),
+        (
+            json!({"memory_enabled": true}),
+            "Exactly one of pathway_id or persona_id is required.",
+        ),
+        (
+            json!({"persona_id": "p", "version_id": VERSION, "pathway_id": "w",
+                   "version_number": 1, "memory_enabled": true}),
+            "Exactly one of pathway_id or persona_id is required.",
+        ),
+    ] {
+        app.fails_a(
+            "POST",
+            enable,
+            Some(body),
+            invalid,
+            "INVALID_REQUEST",
+            Some(expected),
+        )
+        .await;
+    }
+    for (body, field) in [
+        (
+            json!({"persona_id": "p", "memory_enabled": true}),
+            "version_id",
+        ),
+        (
+            json!({"persona_id": "p", "version_id": "v1", "memory_enabled": true}),
+            "version_id",
+        ),
+        (
+            json!({"pathway_id": "w", "version_number": -1, "memory_enabled": true}),
+            "version_number",
+        ),
+        (
+            json!({"pathway_id": "w", "version_number": "3", "memory_enabled": true}),
+            "version_number",
+        ),
+        (
+            json!({"pathway_id": "w", "version_number": 1, "memory_enabled": true, "persona": "p"}),
+            "persona",
+        ),
+    ] {
+        let got = app
+            .fails_a("POST", enable, Some(body), invalid, "INVALID_REQUEST", None)
+            .await;
+        assert!(message(&got).starts_with(field), "{got}");
+    }
+    let (status, json) = app
+        .call_as(None, "POST", enable, Some(json!({"memory_enabled": true})))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{json}");
+
+    let (status, json) = app
+        .a(
+            "POST",
+            enable,
+            Some(json!({"pathway_id": "w", "version_number": 3, "memory_enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json,
+        json!({"data": {"message": "Memory enabled successfully for pathway."}, "errors": null})
+    );
+
+    let contact = app.contact(json!({"phone_number": "+14155550192"})).await;
+    let memory = app.memory(&contact, "support").await;
+    let (status, json) = app
+        .a(
+            "POST",
+            enable,
+            Some(json!({"persona_id": "support", "version_id": VERSION, "memory_enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json["data"]["message"],
+        "Memory disabled successfully for persona."
+    );
+    let resolve = json!({"phone_number": "+14155550192", "persona_id": "support"});
+    let (status, json) = app
+        .a("POST", "/v1/contacts/resolve", Some(resolve.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["data"]["contact"]["id"], contact.as_str());
+    assert_eq!(json["data"]["memory"], Value::Null, "{json}");
+    assert_eq!(json["data"]["memory_created"], Value::Null, "{json}");
+    let got = app
+        .fails_a(
+            "POST",
+            &format!("/v1/memory/contact/{memory}/messages"),
+            Some(json!({"messages": [{"role": "user", "content": "hi", "channel": "sms"}]})),
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            None,
+        )
+        .await;
+    assert!(
+        message(&got).contains("disabled for persona support"),
+        "{got}"
+    );
+    let (status, json) = app
+        .a("GET", &format!("/v1/memory/contact/{memory}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "kept and readable: {json}");
+    assert_eq!(json["data"]["recent_messages"], json!([]));
+    // Another org's persona of the same name is on.
+    let (status, json) = app
+        .b("POST", "/v1/contacts/resolve", Some(resolve.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["data"]["memory_created"], true);
+
+    let (status, _) = app
+        .a(
+            "POST",
+            enable,
+            Some(json!({"persona_id": "support", "version_id": VERSION, "memory_enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, json) = app.a("POST", "/v1/contacts/resolve", Some(resolve)).await;
+    assert_eq!(json["data"]["memory"]["id"], memory.as_str(), "{json}");
+}
+
 async fn auth_failures_are_401_and_reveal_nothing(app: &TestApp) {
     let body = Some(json!({"phone_number": "+14155550192"}));
     let expected =
@@ -2086,6 +2231,7 @@ api_tests!(
     detach_frees_one_identifier,
     memory_endpoints_read_and_write_a_record,
     memory_errors_name_their_field,
+    memory_enable_switches_a_persona_off_and_on,
     auth_failures_are_401_and_reveal_nothing,
     orgs_never_see_each_other,
     bodies_over_the_limit_are_413,

@@ -27,7 +27,8 @@ const KEY: &str = "api_key";
 /// The errors a `/v1` operation may answer, each as the envelope, and which
 /// operations can meet each: bad input (a field, the body, a query parameter or a path
 /// id), no valid key, no such contact or record, a body that is late, too large or not
-/// JSON (operations with a body), a lost revision race or a taken identifier (writes),
+/// JSON (operations with a body), a lost revision race, a persona switched off or a
+/// taken identifier (writes),
 /// a server (or the org's share of it) too busy or a key store out of reach, and a
 /// failure of the store.
 const V1_ERRORS: [(u16, Needs, &str); 9] = [
@@ -46,7 +47,7 @@ const V1_ERRORS: [(u16, Needs, &str); 9] = [
     (
         409,
         Needs::Write,
-        "The memory record is not at `expected_revision`, or an identifier is taken",
+        "The memory record is not at `expected_revision`, its persona's memory is switched off, or an identifier is taken",
     ),
     (413, Needs::Body, "The body is over the size limit"),
     (
