@@ -263,6 +263,64 @@ fn every_command_prints_the_servers_json_and_does_what_its_endpoint_does() {
     ));
     assert_eq!(reset["data"]["deleted"], true);
 
+    let version = "4f9d2c1e-8a7b-4c3d-9e2f-1a2b3c4d5e6f";
+    let off = ok(&on(
+        &db,
+        &[
+            "memory",
+            "enable",
+            "off",
+            "--persona",
+            "night-bot",
+            "--version-id",
+            version,
+        ],
+    ));
+    assert_eq!(
+        off["data"]["message"],
+        "Memory disabled successfully for persona."
+    );
+    let quiet = ok(&on(
+        &db,
+        &[
+            "resolve",
+            "--email",
+            "sarah@example.com",
+            "--persona",
+            "night-bot",
+        ],
+    ));
+    assert_eq!(quiet["data"]["memory"], Value::Null, "{quiet}");
+    let refused = on(
+        &db,
+        &[
+            "memory",
+            "create",
+            "--contact",
+            &id,
+            "--persona",
+            "night-bot",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(json_of(&refused)["errors"][0]["error"], "CONFLICT");
+    let pathway = ok(&on(
+        &db,
+        &[
+            "memory",
+            "enable",
+            "on",
+            "--pathway",
+            "intake",
+            "--version-number",
+            "4",
+        ],
+    ));
+    assert_eq!(
+        pathway["data"]["message"],
+        "Memory enabled successfully for pathway."
+    );
+
     ok(&on(&db, &["detach", &id, &email_id]));
     let detached = on(&db, &["find", "--email", "sarah@example.com"]);
     assert_eq!(detached.status.code(), Some(1), "no match is a failure");
@@ -387,6 +445,25 @@ fn failures_exit_1_with_the_envelope_and_usage_errors_exit_2() {
         (
             vec!["list", "--org", ORG, "--message-window", "0"],
             "--message-window",
+        ),
+        (vec!["memory", "enable", "off", "--org", ORG], "--persona"),
+        (
+            vec!["memory", "enable", "off", "--org", ORG, "--persona", "p"],
+            "--version-id",
+        ),
+        (
+            vec![
+                "memory",
+                "enable",
+                "maybe",
+                "--org",
+                ORG,
+                "--pathway",
+                "w",
+                "--version-number",
+                "1",
+            ],
+            "maybe",
         ),
     ];
     for (args, expected) in cases {

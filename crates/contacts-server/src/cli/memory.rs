@@ -35,6 +35,27 @@ pub struct Record {
     pub expected_revision: Option<u64>,
 }
 
+/// What a switch is for: a persona at a version, or a pathway at a version.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SwitchTarget {
+    /// A persona id (with `--version-id`).
+    #[arg(long, requires = "version_id")]
+    pub persona: Option<String>,
+    /// A pathway id (with `--version-number`).
+    #[arg(long, requires = "version_number")]
+    pub pathway: Option<String>,
+}
+
+/// On or off.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Switch {
+    /// Memory is written and returned.
+    On,
+    /// No new memory; what is kept stays.
+    Off,
+}
+
 /// The memory commands.
 #[derive(Debug, Subcommand)]
 pub enum MemoryCommand {
@@ -113,6 +134,26 @@ pub enum MemoryCommand {
         /// The facts: `'{"timezone": "Europe/Paris"}'`.
         #[arg(long, value_parser = parse::json_object)]
         facts: Value,
+        /// The org and the database.
+        #[command(flatten)]
+        on: On,
+    },
+    /// Switch memory on or off for a persona or a pathway, as `POST /v1/memory/enable`:
+    /// while a persona is off, resolve returns no memory for it and its memory writes
+    /// are refused; what is kept stays.
+    Enable {
+        /// `on` or `off`.
+        #[arg(value_enum)]
+        switch: Switch,
+        /// The persona or the pathway.
+        #[command(flatten)]
+        target: SwitchTarget,
+        /// The persona's version (a UUID).
+        #[arg(long, conflicts_with = "pathway")]
+        version_id: Option<String>,
+        /// The pathway's version.
+        #[arg(long, conflicts_with = "persona", value_parser = parse::number::<u64>)]
+        version_number: Option<u64>,
         /// The org and the database.
         #[command(flatten)]
         on: On,
@@ -199,6 +240,22 @@ pub(super) fn run(command: MemoryCommand) -> Result<ExitCode, CliError> {
             ]);
             let path = format!("/v1/memory/contact/{}/facts", record.memory_id);
             (on, Method::PATCH, path, Some(body))
+        }
+        MemoryCommand::Enable {
+            switch,
+            target,
+            version_id,
+            version_number,
+            on,
+        } => {
+            let body = body([
+                ("persona_id", text(&target.persona)),
+                ("version_id", text(&version_id)),
+                ("pathway_id", text(&target.pathway)),
+                ("version_number", version_number.map(Value::from)),
+                ("memory_enabled", Some(matches!(switch, Switch::On).into())),
+            ]);
+            (on, Method::POST, "/v1/memory/enable".to_owned(), Some(body))
         }
         MemoryCommand::Reset { contact, scope, on } => {
             let body = scoped(contact, &scope);
