@@ -460,7 +460,7 @@ impl<S: Store> Engine<S> {
     pub fn get(&self, org: OrgId, id: ContactId) -> Result<ContactWithRelations> {
         match self.store.get(org, id)? {
             Some(record) => Ok(self.with_relations(&record)),
-            None => Err(Error::NotFound { entity: "Contact" }),
+            None => Err(self.missing_contact(org, id)),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::ids::ContactId;
+
 /// The public API's documented error sentences (docs/semantics.md 8). An [`Error::InvalidInput`] whose reason is one of them (or
 /// starts with one, as the no-identifier error does when it adds which values were
 /// ignored) is shown as it is; every other reason is a fragment shown after its field.
@@ -55,10 +57,17 @@ pub enum Error {
 
     /// The object does not exist in this org (or exists only in another org, which
     /// is indistinguishable on purpose).
-    #[error("{entity} not found")]
+    #[error(
+        "{entity} not found{}",
+        .merged_into.map(|c| format!(": it was merged into {c}")).unwrap_or_default()
+    )]
     NotFound {
         /// What was looked for, capitalised as in the API's messages (`Contact`).
         entity: &'static str,
+        /// For a contact id that a merge took away: the contact it was merged into,
+        /// which lives on with its identifiers (docs/semantics.md 4, "Merge
+        /// redirects"). `None` for an id that never was or was deleted.
+        merged_into: Option<ContactId>,
     },
 
     /// The request conflicts with the stored state: an identifier owned by another
@@ -83,6 +92,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// An [`Error::NotFound`] for `entity`, with no redirect.
+    pub fn not_found(entity: &'static str) -> Self {
+        Error::NotFound {
+            entity,
+            merged_into: None,
+        }
+    }
+
     /// An [`Error::InvalidInput`] for `field`.
     pub fn invalid(
         field: impl Into<Cow<'static, str>>,
@@ -121,7 +138,7 @@ impl Error {
                     format!("{field}: {reason}")
                 }
             }
-            Error::NotFound { entity } => format!("{entity} not found"),
+            Error::NotFound { .. } => self.to_string(),
             Error::Conflict { reason } => reason.to_string(),
             Error::Storage { .. } => "Internal error".to_owned(),
         }

@@ -39,13 +39,26 @@ fn advance(old: Timestamp, now: Timestamp) -> Timestamp {
     now.max(Timestamp::from_millis(old.as_millis() + 1))
 }
 
-fn not_found() -> Error {
-    Error::NotFound { entity: "Contact" }
-}
-
 impl<S: Store> Engine<S> {
     fn record(&self, org: OrgId, id: ContactId) -> Result<ContactRecord> {
-        self.store.get(org, id)?.ok_or_else(not_found)
+        match self.store.get(org, id)? {
+            Some(record) => Ok(record),
+            None => Err(self.missing_contact(org, id)),
+        }
+    }
+
+    /// The error for a contact id the org does not hold: `NotFound`, carrying the
+    /// contact it was merged into when a merge took it away (docs/semantics.md 4,
+    /// "Merge redirects"). Every operation that takes a contact id answers with it, and
+    /// reads the redirect only then, so no hit pays for it.
+    pub(crate) fn missing_contact(&self, org: OrgId, id: ContactId) -> Error {
+        match self.store.redirect(org, id) {
+            Ok(merged_into) => Error::NotFound {
+                entity: "Contact",
+                merged_into,
+            },
+            Err(e) => e,
+        }
     }
 
     /// Updates a contact (docs/semantics.md 4): `name` replaces, `metadata` is a JSON Merge Patch,
@@ -211,8 +224,10 @@ impl<S: Store> Engine<S> {
     /// let a = engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?.contact.id;
     /// let b = engine.resolve(org, &ResolveRequest::new().with_email("s@example.com"))?.contact.id;
     /// engine.merge(org, a, b)?;
-    /// // The duplicate is gone; its email now finds the primary.
-    /// assert!(engine.get(org, b).is_err());
+    /// // The duplicate is gone, and its id says where it went; its email finds the
+    /// // primary.
+    /// let gone = engine.get(org, b).unwrap_err();
+    /// assert!(matches!(gone, Error::NotFound { merged_into: Some(p), .. } if p == a));
     /// let found = engine.find(org, &FindRequest::new().with_email("s@example.com"))?;
     /// assert_eq!(found.map(|c| c.contact.id), Some(a));
     /// # Ok::<(), contacts_core::Error>(())
@@ -220,7 +235,8 @@ impl<S: Store> Engine<S> {
     ///
     /// # Errors
     /// - [`Error::InvalidInput`] (`duplicate_contact_id`) when both are the same;
-    /// - [`Error::NotFound`] when either is not a contact of the org;
+    /// - [`Error::NotFound`] when either is not a contact of the org (naming the
+    ///   contact it was merged into, if a merge took it away);
     /// - [`Error::Conflict`] when the union would break a cap (two different external
     ///   ids, say) or a memory bound; nothing changes;
     /// - [`Error::Storage`].
@@ -290,6 +306,11 @@ impl<S: Store> Engine<S> {
                     }
                 }
             }
+            // The duplicate's id keeps leading to the primary (docs/semantics.md 4).
+            ops.push(WriteOp::Redirect {
+                from: duplicate,
+                to: primary,
+            });
             ops.push(WriteOp::DeleteContact {
                 id: duplicate,
                 expected_version: d.contact.version,
@@ -369,7 +390,9 @@ impl<S: Store> Engine<S> {
     pub fn delete(&self, org: OrgId, id: ContactId) -> Result<()> {
         self.run(org, "delete", || {
             // The version alone: a delete never decodes what it removes (docs/semantics.md 7).
-            let version = self.store.contact_version(org, id)?.ok_or_else(not_found)?;
+            let Some(version) = self.store.contact_version(org, id)? else {
+                return Err(self.missing_contact(org, id));
+            };
             let batch = WriteBatch {
                 ops: vec![WriteOp::DeleteContact {
                     id,
@@ -416,9 +439,7 @@ impl<S: Store> Engine<S> {
                 .identifiers
                 .iter()
                 .find(|i| i.id == identifier)
-                .ok_or(Error::NotFound {
-                    entity: "Identifier",
-                })?;
+                .ok_or(Error::not_found("Identifier"))?;
             let mut updated = Contact::clone(&stored.contact);
             updated.updated_at = advance(updated.updated_at, self.clock.now());
             let mut ops = vec![

@@ -16,9 +16,7 @@ use crate::validate::{self, MAX_KEY_BYTES};
 const MAX_CHANNEL_BYTES: usize = 32;
 
 fn memory_not_found() -> Error {
-    Error::NotFound {
-        entity: "Contact memory",
-    }
+    Error::not_found("Contact memory")
 }
 
 impl<S: Store> Engine<S> {
@@ -54,7 +52,7 @@ impl<S: Store> Engine<S> {
         // Its version says it exists, without decoding its memory records.
         match self.store.contact_version(org, contact)? {
             Some(_) => Ok(()),
-            None => Err(Error::NotFound { entity: "Contact" }),
+            None => Err(self.missing_contact(org, contact)),
         }
     }
 
@@ -95,7 +93,7 @@ impl<S: Store> Engine<S> {
                 }));
             }
             let Some(existing) = self.store.get(org, contact)? else {
-                return Err(Error::NotFound { entity: "Contact" });
+                return Err(self.missing_contact(org, contact));
             };
             self.check_memory_count(existing.memories.len())?;
             let guard = self.memory_write_guard(org, &scope)?;
@@ -532,7 +530,7 @@ impl<S: Store> Engine<S> {
             rec.entities
                 .retain(|e| !(e.entity_type == entity_type && e.entity_id == entity_id));
             if rec.entities.len() == before {
-                return Err(Error::NotFound { entity: "Entity" });
+                return Err(Error::not_found("Entity"));
             }
             Ok(())
         })
@@ -638,9 +636,7 @@ impl<S: Store> Engine<S> {
             let before = rec.open_items.len();
             rec.open_items.retain(|i| i.id != item);
             if rec.open_items.len() == before {
-                return Err(Error::NotFound {
-                    entity: "Open item",
-                });
+                return Err(Error::not_found("Open item"));
             }
             Ok(())
         })

@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) order: RwLock<Order>,
     /// Written only under `writer`; one read of it is atomic on its own.
     pub(crate) switches: RwLock<Switches>,
+    /// Written only under `writer`; one read of it is atomic on its own.
+    pub(crate) redirects: RwLock<crate::redirects::Redirects>,
 }
 
 fn shards<T: Default>() -> Box<[Shard<T>]> {
@@ -96,6 +98,7 @@ impl Default for Inner {
             memory_ids: shards(),
             order: RwLock::default(),
             switches: RwLock::default(),
+            redirects: RwLock::default(),
         }
     }
 }

@@ -28,6 +28,7 @@
 //! starve.
 
 mod index;
+mod redirects;
 mod slot;
 mod stage;
 
@@ -189,6 +190,15 @@ impl Store for InMemoryStore {
         Ok(switches.get(&(org, kind, target_id.to_owned())).cloned())
     }
 
+    fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
+        let redirects = self
+            .inner
+            .redirects
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(redirects.get(org, id))
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let inner = &*self.inner;
         let _writer = lock(&inner.writer);
@@ -210,6 +220,21 @@ impl Store for InMemoryStore {
         if stage.contacts.is_empty() {
             return Ok(());
         }
+        // Redirects go in before the contacts they replace go out, and those to a
+        // deleted contact go out after it, so a reader that misses a contact and then
+        // asks where it went finds the answer of this commit or of the one before.
+        if !stage.redirects.is_empty() {
+            let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
+            for (from, to) in stage.redirects.drain(..) {
+                redirects.add(org, from, to);
+            }
+        }
+        let deleted: Vec<ContactId> = stage
+            .contacts
+            .iter()
+            .filter(|(_, s)| s.deleted)
+            .map(|(id, _)| *id)
+            .collect();
 
         // Phase 2: publish. Readers that overlap this see an odd or changed epoch and
         // retry, so none observes half of it.
@@ -250,6 +275,12 @@ impl Store for InMemoryStore {
         }
         drop(order);
         inner.epoch.fetch_add(1, Ordering::SeqCst);
+        if !deleted.is_empty() {
+            let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
+            for id in deleted {
+                redirects.remove_to(org, id);
+            }
+        }
         Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct Stage<'a> {
     pub(crate) memories: Vec<(MemoryId, Option<ContactId>)>,
     /// Memory switches set, in order.
     pub(crate) switches: Vec<MemorySwitch>,
+    /// Redirects `(from, to)` recorded, in order.
+    pub(crate) redirects: Vec<(ContactId, ContactId)>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -87,6 +89,7 @@ impl<'a> Stage<'a> {
             idents: HashMap::new(),
             memories: Vec::new(),
             switches: Vec::new(),
+            redirects: Vec::new(),
         }
     }
 
@@ -341,6 +344,12 @@ impl<'a> Stage<'a> {
                     .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
                 s.memories.remove(pos);
                 self.memories.push((*id, None));
+                Ok(())
+            }
+            WriteOp::Redirect { from, to } => {
+                // `to` must live (staged, so a later op of the batch sees it too).
+                self.staged(*to)?;
+                self.redirects.push((*from, *to));
                 Ok(())
             }
             WriteOp::SetMemorySwitch(switch) => {

@@ -17,7 +17,7 @@ use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::switches;
+use crate::{redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -115,6 +115,7 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             id,
             expected_revision,
         } => delete_memory(t, *id, *expected_revision)?,
+        WriteOp::Redirect { from, to } => redirects::add(t, *from, *to)?,
         WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
         WriteOp::ExpectMemoryEnabled { persona_id } => switches::expect_on(t, persona_id)?,
     }

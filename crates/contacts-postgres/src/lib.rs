@@ -56,6 +56,7 @@ mod commit;
 mod error;
 mod open;
 mod reads;
+mod redirects;
 mod schema;
 mod switches;
 
@@ -126,6 +127,10 @@ impl Store for PostgresStore {
 
     fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
         reads::list(self, org, start, limit)
+    }
+
+    fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
+        redirects::read(self, org, id)
     }
 
     fn memory_switch(

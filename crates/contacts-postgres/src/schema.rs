@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "memory_switches",
         include_str!("../migrations/0004_memory_switches.sql"),
+    ),
+    (
+        5,
+        "redirects",
+        include_str!("../migrations/0005_redirects.sql"),
     ),
 ];
 

@@ -36,7 +36,8 @@ fn schema_is_ready_to_shard() {
             "identifiers",
             "memories",
             "memory_switches",
-            "org_counts"
+            "org_counts",
+            "redirects"
         ]
     );
     for table in &tables {
@@ -85,7 +86,11 @@ fn schema_is_ready_to_shard() {
             &[&schema],
         )
         .unwrap();
-    assert_eq!(fks.len(), 2, "identifiers and memories reference contacts");
+    assert_eq!(
+        fks.len(),
+        3,
+        "identifiers, memories and redirects reference contacts"
+    );
     for row in &fks {
         let (name, from, to): (String, String, String) = (row.get(0), row.get(1), row.get(2));
         assert_eq!(
@@ -106,9 +111,10 @@ fn every_statement_filters_by_org() {
         ("reads.rs", include_str!("../src/reads.rs")),
         ("commit.rs", include_str!("../src/commit.rs")),
         ("switches.rs", include_str!("../src/switches.rs")),
+        ("redirects.rs", include_str!("../src/redirects.rs")),
     ];
     let table = regex::Regex::new(
-        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|memory_switches|org_counts)\b(?: AS (\w+))?",
+        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|memory_switches|org_counts|redirects)\b(?: AS (\w+))?",
     )
     .unwrap();
     let mut checked = 0;

@@ -21,6 +21,11 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = false)]
     pub field: Option<String>,
+    /// For `NOT_FOUND` on a contact id that a merge took away: the id of the contact
+    /// it was merged into, which lives on (absent otherwise, never `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = uuid::Uuid, required = false)]
+    pub merged_into: Option<String>,
 }
 
 /// An error response: a status and one [`ErrorBody`].
@@ -40,6 +45,7 @@ impl ApiError {
                 error,
                 message: message.into(),
                 field: None,
+                merged_into: None,
             },
         }
     }
@@ -149,8 +155,13 @@ impl From<contacts_core::Error> for ApiError {
         match &e {
             Error::InvalidInput { .. } | Error::NotFound { .. } | Error::Conflict { .. } => {
                 let mut api = ApiError::new(status, e.code(), e.message());
-                if let Error::InvalidInput { field, .. } = &e {
-                    api.body.field = Some(field.to_string());
+                match &e {
+                    Error::InvalidInput { field, .. } => api.body.field = Some(field.to_string()),
+                    Error::NotFound {
+                        merged_into: Some(into),
+                        ..
+                    } => api.body.merged_into = Some(into.to_string()),
+                    _ => {}
                 }
                 api
             }

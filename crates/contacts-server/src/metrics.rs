@@ -222,6 +222,13 @@ impl Store for MeteredStore {
         r
     }
 
+    fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
+        let t = Instant::now();
+        let r = self.inner.redirect(org, id);
+        self.metrics.store_call("redirect", t);
+        r
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let t = Instant::now();
         let r = self.inner.commit(org, batch);

@@ -1144,15 +1144,48 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
         )
         .await;
     assert_eq!(found["data"]["id"], primary);
-    app.fails_a(
-        "GET",
-        &format!("/v1/contacts/{duplicate}"),
-        None,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        None,
-    )
-    .await;
+    // The duplicate's id is a 404 that says where it went, on every endpoint taking a
+    // contact id (docs/semantics.md 4, "Merge redirects"); another org learns nothing.
+    let redirected = format!("Contact not found: it was merged into {primary}");
+    for (method, uri, body) in [
+        ("GET", format!("/v1/contacts/{duplicate}"), None),
+        (
+            "PATCH",
+            format!("/v1/contacts/{duplicate}"),
+            Some(json!({"name": "X"})),
+        ),
+        ("DELETE", format!("/v1/contacts/{duplicate}"), None),
+        (
+            "POST",
+            "/v1/memory/contact".to_owned(),
+            Some(json!({"contact_id": duplicate, "persona_id": "p"})),
+        ),
+        (
+            "GET",
+            format!("/v1/memory/context?contact_id={duplicate}&persona_id=p"),
+            None,
+        ),
+    ] {
+        let got = app
+            .fails_a(
+                method,
+                &uri,
+                body,
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                Some(&redirected),
+            )
+            .await;
+        assert_eq!(got["errors"][0]["merged_into"], primary, "{method} {uri}");
+    }
+    let (status, other) = app
+        .b("GET", &format!("/v1/contacts/{duplicate}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other["errors"][0],
+        json!({"error": "NOT_FOUND", "message": "Contact not found"})
+    );
 
     app.fails_a(
         "POST",
@@ -1197,7 +1230,7 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
         Some(json!({"primary_contact_id": primary, "duplicate_contact_id": duplicate})),
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        Some("Contact not found"),
+        Some(&redirected),
     )
     .await;
 }
@@ -2087,6 +2120,13 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<Option<contacts_core::MemorySwitch>> {
         broken()
     }
+    fn redirect(
+        &self,
+        _: OrgId,
+        _: contacts_core::ContactId,
+    ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
+        broken()
+    }
     fn commit(
         &self,
         _: OrgId,
@@ -2295,6 +2335,13 @@ impl Store for SlowFor {
         target_id: &str,
     ) -> contacts_core::Result<Option<contacts_core::MemorySwitch>> {
         self.inner.memory_switch(org, kind, target_id)
+    }
+    fn redirect(
+        &self,
+        org: OrgId,
+        id: contacts_core::ContactId,
+    ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
+        self.inner.redirect(org, id)
     }
     fn commit(
         &self,

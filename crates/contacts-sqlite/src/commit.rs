@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, param
 
 use crate::error::{BACKEND, commit_error};
 use crate::reads::kind_name;
-use crate::switches;
+use crate::{redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -65,6 +65,7 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 id,
                 expected_revision,
             } => delete_memory(tx, org, *id, *expected_revision)?,
+            WriteOp::Redirect { from, to } => redirects::add(tx, org, *from, *to)?,
             WriteOp::SetMemorySwitch(switch) => switches::set(tx, org, switch)?,
             WriteOp::ExpectMemoryEnabled { persona_id } => {
                 switches::expect_on(tx, org, persona_id)?;

@@ -86,6 +86,7 @@ mod error;
 mod group;
 mod open;
 mod reads;
+mod redirects;
 mod schema;
 mod switches;
 
@@ -219,6 +220,10 @@ impl Store for SqliteStore {
         scope: &MemoryScope,
     ) -> Result<Option<(MemoryId, u64)>> {
         self.read(|conn| reads::memory_revision(conn, org, contact, scope))
+    }
+
+    fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
+        self.read(|conn| redirects::read(conn, org, id))
     }
 
     fn memory_switch(

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_identifier_counts.sql"),
     include_str!("../migrations/0004_org_counts.sql"),
     include_str!("../migrations/0005_memory_switches.sql"),
+    include_str!("../migrations/0006_redirects.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

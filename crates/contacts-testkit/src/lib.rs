@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             merge_moves_identifiers_and_deletes_duplicate,
             merge_refusals,
             merge_moves_and_combines_memories,
+            redirects_follow_merges,
             delete_frees_identifiers,
             detach_frees_and_promotes_the_oldest,
             lifecycle_writes_are_atomic,
@@ -138,7 +139,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the eight read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the nine read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -203,6 +204,13 @@ macro_rules! forward_store_reads {
             target_id: &str,
         ) -> $crate::__core::Result<Option<$crate::__core::MemorySwitch>> {
             self.$field.memory_switch(org, kind, target_id)
+        }
+        fn redirect(
+            &self,
+            org: $crate::__core::OrgId,
+            id: $crate::__core::ContactId,
+        ) -> $crate::__core::Result<Option<$crate::__core::ContactId>> {
+            self.$field.redirect(org, id)
         }
     };
 }

@@ -24,6 +24,9 @@ pub struct ModelContact {
     pub memories: Vec<ModelMemory>,
     /// Deleted (or merged away): invisible, its identifiers free.
     pub deleted: bool,
+    /// Merged away: the index of the live contact its id leads to (docs/semantics.md
+    /// 4, "Merge redirects").
+    pub merged_into: Option<usize>,
 }
 
 /// A memory record in the model.
@@ -266,6 +269,7 @@ impl Model {
                 identifiers: Vec::new(),
                 memories: Vec::new(),
                 deleted: false,
+                merged_into: None,
             });
         }
         let c = &mut o.contacts[index];
@@ -702,8 +706,15 @@ impl Model {
             o.owners.insert(key.clone(), primary);
         }
         o.contacts[primary] = next;
+        // The duplicate, and every id that led to it, now lead to the primary.
+        for c in &mut o.contacts {
+            if c.merged_into == Some(duplicate) {
+                c.merged_into = Some(primary);
+            }
+        }
         let gone = &mut o.contacts[duplicate];
         gone.deleted = true;
+        gone.merged_into = Some(primary);
         gone.identifiers.clear();
         gone.memories.clear();
         Ok(())
@@ -722,6 +733,12 @@ impl Model {
         }
         c.memories.clear();
         c.deleted = true;
+        // What led to it leads nowhere now.
+        for c in &mut o.contacts {
+            if c.merged_into == Some(index) {
+                c.merged_into = None;
+            }
+        }
         Ok(())
     }
 

@@ -73,8 +73,8 @@ pub enum WriteOp {
         /// Its primary flag on `to`.
         is_primary: bool,
     },
-    /// Delete a contact with its identifiers and memory records. Precondition: it
-    /// exists in the org at `expected_version`.
+    /// Delete a contact with its identifiers, memory records and the redirects to it
+    /// (contract rule 12). Precondition: it exists in the org at `expected_version`.
     DeleteContact {
         /// The contact.
         id: ContactId,
@@ -103,6 +103,16 @@ pub enum WriteOp {
         id: MemoryId,
         /// The revision the engine read.
         expected_revision: u64,
+    },
+    /// Record that contact `from`, merged into `to`, now redirects to it, and point
+    /// every redirect to `from` at `to`, so a chain of merges is one step to its live
+    /// end (contract rule 12). Precondition: `to` exists in the org. The batch deletes
+    /// `from` after this operation.
+    Redirect {
+        /// The contact merged away.
+        from: ContactId,
+        /// The contact it was merged into.
+        to: ContactId,
     },
     /// Store the org's memory switch for `(kind, target_id)`, replacing the one it
     /// had (contract rule 11).

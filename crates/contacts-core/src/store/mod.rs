@@ -224,6 +224,12 @@ pub struct ListPage {
 ///     same persona serialise, because a memory write must never land after the
 ///     switch-off it raced (docs/semantics.md 6) (`memory_switch_round_trip`,
 ///     `memory_switch_precondition`).
+/// 12. **Redirects.** [`WriteOp::Redirect`] records `from → to` and repoints every
+///     redirect to `from` at `to`, [`redirect`](Store::redirect) answers the one stored
+///     for an id, and [`WriteOp::DeleteContact`] removes the redirects to the contact it
+///     deletes, all per org, because a merged-away id must lead to the contact that
+///     lives on, in one step, and to nothing once that is deleted (docs/semantics.md 4)
+///     (`redirects_follow_merges`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -292,6 +298,13 @@ pub trait Store: Send + Sync + Debug + 'static {
             .map(|m| (m.id, m.revision)))
     }
 
+    /// The contact of `org` that contact id `id` was merged into, or `None` (contract
+    /// rule 12).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>>;
+
     /// The switch of `org` for `kind` and `target_id`, or `None` if none was ever set
     /// (contract rule 11).
     ///
@@ -358,6 +371,9 @@ macro_rules! forward_store {
                 target_id: &str,
             ) -> Result<Option<MemorySwitch>> {
                 (**self).memory_switch(org, kind, target_id)
+            }
+            fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
+                (**self).redirect(org, id)
             }
             fn commit(
                 &self,

@@ -137,8 +137,8 @@ pub enum Expected {
     Resolve(Result<ModelResolve, Rejected>),
     /// A find: the index of the found contact.
     Find(Result<Option<usize>, Rejected>),
-    /// A get: found or not.
-    Get(bool),
+    /// A get: found or not, and where a merged-away id leads.
+    Get(bool, Option<usize>),
     /// A list page: indexes, limit used, total.
     List(Result<(Vec<usize>, u64, u64), Rejected>),
     /// A memory create: whether it created.

@@ -109,14 +109,16 @@ impl ReferenceStateMachine for ModelMachine {
                 owner_org,
                 index,
                 query_org,
-            } => Expected::Get(
-                owner_org == query_org && !state.model.contacts(org(*owner_org))[*index].deleted,
-            ),
+            } => {
+                let c = &state.model.contacts(org(*owner_org))[*index];
+                let own = owner_org == query_org;
+                Expected::Get(own && !c.deleted, c.merged_into.filter(|_| own))
+            }
             Op::Update(o, i, r) => Expected::Update(state.model.update(org(*o), *i, r)),
             Op::Merge(o, p, d) => Expected::Done(state.model.merge(org(*o), *p, *d)),
             Op::Delete(o, i) => Expected::Done(state.model.delete(org(*o), *i)),
             Op::Detach(o, i, k, v) => Expected::Done(state.model.detach(org(*o), *i, *k, v)),
-            Op::GetUnknown(_) => Expected::Get(false),
+            Op::GetUnknown(_) => Expected::Get(false, None),
             Op::List(o, l, f) => Expected::List(state.model.list(org(*o), *l, *f)),
             Op::MemoryCreate {
                 org: o,

@@ -293,7 +293,7 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     index,
                     query_org,
                 },
-                Expected::Get(found),
+                Expected::Get(found, redirect),
             ) => {
                 let id = sut.ids[&(owner_org, index)];
                 match sut.engine.get(org(query_org), id) {
@@ -301,11 +301,15 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                         assert!(*found, "another org's contact was visible");
                         assert_eq!(c.contact.id, id);
                     }
-                    Err(Error::NotFound { .. }) => assert!(!found, "own contact not found"),
+                    Err(Error::NotFound { merged_into, .. }) => {
+                        assert!(!found, "own contact not found");
+                        let expected = redirect.map(|i| sut.ids[&(owner_org, i)]);
+                        assert_eq!(merged_into, expected, "where a merged-away id leads");
+                    }
                     Err(e) => panic!("get: {e}"),
                 }
             }
-            (Op::GetUnknown(o), Expected::Get(false)) => {
+            (Op::GetUnknown(o), Expected::Get(false, None)) => {
                 let id = ContactId(uuid::Uuid::now_v7());
                 assert!(matches!(
                     sut.engine.get(org(o), id),
