@@ -80,6 +80,9 @@ pub struct Config {
     pub max_batch_requests: usize,
     /// Bounds on memory records.
     pub memory: MemoryLimits,
+    /// History entries kept per contact, the oldest dropped first (docs/semantics.md
+    /// 4, "History"); 0 keeps none. Default 100.
+    pub history_per_contact: usize,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             max_metadata_depth: 16,
             max_batch_requests: 1_000,
             memory: MemoryLimits::default(),
+            history_per_contact: 100,
         }
     }
 }
@@ -203,6 +207,13 @@ impl Config {
     #[must_use]
     pub fn with_email_local_domains(mut self, allow: bool) -> Self {
         self.email_local_domains = allow;
+        self
+    }
+
+    /// Sets how many history entries each contact keeps (0: none).
+    #[must_use]
+    pub fn with_history_per_contact(mut self, entries: usize) -> Self {
+        self.history_per_contact = entries;
         self
     }
 

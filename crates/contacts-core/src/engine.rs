@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 use crate::config::{Clock, Config, IdGenerator, SystemClock, UuidV7};
 use crate::cursor;
 use crate::error::{Error, NO_IDENTIFIER, Result};
+use crate::history::Before;
 use crate::memory::{MemoryRecord, MemoryScope};
 use crate::normalize::{Normalized, Normalizer};
 use crate::request::{
@@ -319,7 +320,18 @@ impl<S: Store> Engine<S> {
             return Ok((outcome, Vec::new()));
         }
         expects.extend(writes);
-        Ok((outcome, expects))
+        let ops = self.with_history(expects, |id| {
+            owners
+                .iter()
+                .flatten()
+                .find(|o| o.contact.id == id)
+                .map(|o| Before {
+                    contact: &o.contact,
+                    version: o.version,
+                    identifiers: &[],
+                })
+        });
+        Ok((outcome, ops))
     }
 
     /// Step 7: the memory record for the resolved contact and `scope`, created if

@@ -41,6 +41,7 @@ mod cursor;
 mod engine;
 mod error;
 mod export;
+mod history;
 mod ids;
 mod lifecycle;
 mod memory;
@@ -66,6 +67,7 @@ pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemC
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
 pub use export::Export;
+pub use history::{Change, ContactHistoryEntry, HistoryKind, HistoryPage};
 pub use memory::{
     EmbeddedMemory, Entity, EntityRef, EntityUpsert, HistoryEntry, MemoryContext, MemoryId,
     MemoryLimits, MemoryRecord, MemoryScope, Message, NewMessage, NewOpenItem, OpenItem,

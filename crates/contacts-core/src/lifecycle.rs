@@ -2,12 +2,13 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, MERGE_WITH_ITSELF, Result};
+use crate::history::Before;
 use crate::memory::{Entity, MemoryRecord};
 use crate::normalize::Normalized;
 use crate::request::ContactWithRelations;
 use crate::request::UpdateRequest;
 use crate::retry::Step;
-use crate::store::{ContactRecord, IdentifierKey, Store, WriteBatch, WriteOp};
+use crate::store::{ContactRecord, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
 use crate::types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
     Timestamp,
@@ -32,6 +33,15 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
             }
         }
     }
+}
+
+/// What history needs of a contact as read, if `id` is that contact.
+fn stored_before(stored: &StoredContact, id: ContactId) -> Option<Before<'_>> {
+    (stored.contact.id == id).then_some(Before {
+        contact: &stored.contact,
+        version: stored.version,
+        identifiers: &stored.identifiers,
+    })
 }
 
 /// A change moves `updated_at` forward by at least a millisecond (see resolve).
@@ -210,7 +220,10 @@ impl<S: Store> Engine<S> {
                 expected_version: stored.version,
             }];
             ops.extend(writes);
-            Ok(Step::Commit(WriteBatch::new(ops), contact))
+            Ok(Step::Commit(
+                WriteBatch::new(self.with_history(ops, |c| stored_before(stored, c))),
+                contact,
+            ))
         })
     }
 
@@ -315,6 +328,9 @@ impl<S: Store> Engine<S> {
                 id: duplicate,
                 expected_version: d.contact.version,
             });
+            let ops = self.with_history(ops, |c| {
+                stored_before(&p.contact, c).or_else(|| stored_before(&d.contact, c))
+            });
             Ok(Step::Commit(WriteBatch::new(ops), contact))
         })
     }
@@ -399,7 +415,10 @@ impl<S: Store> Engine<S> {
                     expected_version: version,
                 }],
             };
-            Ok(Step::Commit(batch, ()))
+            Ok(Step::Commit(
+                WriteBatch::new(self.with_history(batch.ops, |_| None)),
+                (),
+            ))
         })
     }
 
@@ -480,7 +499,10 @@ impl<S: Store> Engine<S> {
                 contact: after,
                 memories: record.memories.clone(),
             });
-            Ok(Step::Commit(WriteBatch::new(ops), view))
+            Ok(Step::Commit(
+                WriteBatch::new(self.with_history(ops, |c| stored_before(stored, c))),
+                view,
+            ))
         })
     }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use contacts_core::{
-    ContactId, IdentifierKind, MemoryId, MemoryRecord, MemorySwitch, OrgId, SwitchKind, Timestamp,
+    ContactHistoryEntry, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemorySwitch, OrgId,
+    SwitchKind, Timestamp,
 };
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
@@ -56,6 +57,10 @@ pub(crate) type Memories = Vec<Arc<MemoryRecord>>;
 /// Per org, contacts in list order.
 pub(crate) type Order = HashMap<OrgId, BTreeSet<(Timestamp, ContactId)>>;
 
+/// Each contact's history entries by version.
+pub(crate) type History =
+    HashMap<(OrgId, ContactId), std::collections::BTreeMap<u64, Arc<ContactHistoryEntry>>>;
+
 /// Memory switches by `(org, kind, target id)`.
 pub(crate) type Switches = HashMap<(OrgId, SwitchKind, String), MemorySwitch>;
 
@@ -80,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) switches: RwLock<Switches>,
     /// Written only under `writer`; one read of it is atomic on its own.
     pub(crate) redirects: RwLock<crate::redirects::Redirects>,
+    /// Written only under `writer`; one read of it is atomic on its own.
+    pub(crate) history: RwLock<History>,
 }
 
 fn shards<T: Default>() -> Box<[Shard<T>]> {
@@ -99,6 +106,7 @@ impl Default for Inner {
             order: RwLock::default(),
             switches: RwLock::default(),
             redirects: RwLock::default(),
+            history: RwLock::default(),
         }
     }
 }

@@ -40,8 +40,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactId, Error, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store,
-    SwitchKind,
+    ContactHistoryEntry, ContactId, Error, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    OrgId, Result, Store, SwitchKind,
 };
 
 pub use index::SHARDS;
@@ -190,6 +190,25 @@ impl Store for InMemoryStore {
         Ok(switches.get(&(org, kind, target_id.to_owned())).cloned())
     }
 
+    fn history(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ContactHistoryEntry>> {
+        let history = self.inner.history.read().unwrap_or_else(|e| e.into_inner());
+        let Some(entries) = history.get(&(org, contact)) else {
+            return Ok(Vec::new());
+        };
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(entries
+            .range((Bound::Excluded(after), Bound::Unbounded))
+            .take(take)
+            .map(|(_, e)| (**e).clone())
+            .collect())
+    }
+
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         let redirects = self
             .inner
@@ -275,6 +294,7 @@ impl Store for InMemoryStore {
         }
         drop(order);
         inner.epoch.fetch_add(1, Ordering::SeqCst);
+        publish_history(inner, org, stage.redactions, stage.history);
         if !deleted.is_empty() {
             let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
             for id in deleted {
@@ -282,6 +302,38 @@ impl Store for InMemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+/// The batch's history: redactions first (while the redirects to a deleted contact
+/// still say whose entries to redact), then the new entries with their bound.
+fn publish_history(
+    inner: &Inner,
+    org: OrgId,
+    redactions: Vec<ContactId>,
+    appended: Vec<(ContactHistoryEntry, Option<u64>)>,
+) {
+    if redactions.is_empty() && appended.is_empty() {
+        return;
+    }
+    let mut history = inner.history.write().unwrap_or_else(|e| e.into_inner());
+    let redirects = inner.redirects.read().unwrap_or_else(|e| e.into_inner());
+    for contact in redactions {
+        let led = redirects.leading_to(org, contact).iter().copied();
+        for id in std::iter::once(contact).chain(led) {
+            if let Some(entries) = history.get_mut(&(org, id)) {
+                for e in entries.values_mut() {
+                    *e = Arc::new(e.redacted());
+                }
+            }
+        }
+    }
+    for (entry, drop_through) in appended {
+        let entries = history.entry((org, entry.contact_id)).or_default();
+        if let Some(through) = drop_through {
+            entries.retain(|v, _| *v > through);
+        }
+        entries.insert(entry.version, Arc::new(entry));
     }
 }
 

@@ -29,6 +29,11 @@ impl Redirects {
         self.from.entry((org, to)).or_default().extend(moved);
     }
 
+    /// The ids that lead to `contact`.
+    pub(crate) fn leading_to(&self, org: OrgId, contact: ContactId) -> &[ContactId] {
+        self.from.get(&(org, contact)).map_or(&[], Vec::as_slice)
+    }
+
     /// Forgets every id that led to `contact`, which was deleted.
     pub(crate) fn remove_to(&mut self, org: OrgId, contact: ContactId) {
         for id in self.from.remove(&(org, contact)).unwrap_or_default() {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use contacts_core::store::{CommitError, WriteOp};
 use contacts_core::{
-    Contact, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
-    SwitchKind,
+    Contact, ContactHistoryEntry, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope,
+    MemorySwitch, OrgId, SwitchKind,
 };
 use hashbrown::HashMap;
 
@@ -42,6 +42,10 @@ pub(crate) struct Stage<'a> {
     pub(crate) switches: Vec<MemorySwitch>,
     /// Redirects `(from, to)` recorded, in order.
     pub(crate) redirects: Vec<(ContactId, ContactId)>,
+    /// Contacts whose history is redacted, then entries appended (with their drop
+    /// bound), in order.
+    pub(crate) redactions: Vec<ContactId>,
+    pub(crate) history: Vec<(ContactHistoryEntry, Option<u64>)>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -90,6 +94,8 @@ impl<'a> Stage<'a> {
             memories: Vec::new(),
             switches: Vec::new(),
             redirects: Vec::new(),
+            redactions: Vec::new(),
+            history: Vec::new(),
         }
     }
 
@@ -344,6 +350,17 @@ impl<'a> Stage<'a> {
                     .ok_or_else(|| conflict(format!("memory {id} changed since it was read")))?;
                 s.memories.remove(pos);
                 self.memories.push((*id, None));
+                Ok(())
+            }
+            WriteOp::AppendHistory {
+                entry,
+                drop_through,
+            } => {
+                self.history.push((entry.clone(), *drop_through));
+                Ok(())
+            }
+            WriteOp::RedactHistory { contact_id } => {
+                self.redactions.push(*contact_id);
                 Ok(())
             }
             WriteOp::Redirect { from, to } => {

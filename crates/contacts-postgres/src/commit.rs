@@ -17,7 +17,7 @@ use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::{redirects, switches};
+use crate::{history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -68,6 +68,13 @@ pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome
             rest = &rest[run.ops..];
             continue;
         }
+        // A run of history entries (one per contact the batch wrote) likewise.
+        let entries = history::run_len(rest);
+        if entries >= 1 {
+            history::append(&mut t, &rest[..entries])?;
+            rest = &rest[entries..];
+            continue;
+        }
         apply_one(&mut t, op)?;
         rest = &rest[1..];
     }
@@ -116,6 +123,8 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             expected_revision,
         } => delete_memory(t, *id, *expected_revision)?,
         WriteOp::Redirect { from, to } => redirects::add(t, *from, *to)?,
+        WriteOp::AppendHistory { .. } => history::append(t, std::slice::from_ref(op))?,
+        WriteOp::RedactHistory { contact_id } => history::redact(t, *contact_id)?,
         WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
         WriteOp::ExpectMemoryEnabled { persona_id } => switches::expect_on(t, persona_id)?,
     }

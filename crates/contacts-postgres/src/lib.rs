@@ -54,6 +54,7 @@
 
 mod commit;
 mod error;
+mod history;
 mod open;
 mod reads;
 mod redirects;
@@ -69,7 +70,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
+    Result, Store, SwitchKind,
 };
 
 use crate::open::Manager;
@@ -127,6 +129,16 @@ impl Store for PostgresStore {
 
     fn list(&self, org: OrgId, start: PageStart, limit: u64) -> Result<ListPage> {
         reads::list(self, org, start, limit)
+    }
+
+    fn history(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ContactHistoryEntry>> {
+        history::read(self, org, contact, after, limit)
     }
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {

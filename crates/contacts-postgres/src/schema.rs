@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "redirects",
         include_str!("../migrations/0005_redirects.sql"),
     ),
+    (6, "history", include_str!("../migrations/0006_history.sql")),
 ];
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every

@@ -32,6 +32,7 @@ fn schema_is_ready_to_shard() {
     assert_eq!(
         tables,
         [
+            "contact_history",
             "contacts",
             "identifiers",
             "memories",
@@ -112,9 +113,10 @@ fn every_statement_filters_by_org() {
         ("commit.rs", include_str!("../src/commit.rs")),
         ("switches.rs", include_str!("../src/switches.rs")),
         ("redirects.rs", include_str!("../src/redirects.rs")),
+        ("history.rs", include_str!("../src/history.rs")),
     ];
     let table = regex::Regex::new(
-        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|identifiers|memories|memory_switches|org_counts|redirects)\b(?: AS (\w+))?",
+        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|contact_history|identifiers|memories|memory_switches|org_counts|redirects)\b(?: AS (\w+))?",
     )
     .unwrap();
     let mut checked = 0;

@@ -10,7 +10,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
+    Result, Store, SwitchKind,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -219,6 +220,19 @@ impl Store for MeteredStore {
         let t = Instant::now();
         let r = self.inner.memory_switch(org, kind, target_id);
         self.metrics.store_call("memory_switch", t);
+        r
+    }
+
+    fn history(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ContactHistoryEntry>> {
+        let t = Instant::now();
+        let r = self.inner.history(org, contact, after, limit);
+        self.metrics.store_call("history", t);
         r
     }
 

@@ -2127,6 +2127,15 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
         broken()
     }
+    fn history(
+        &self,
+        _: OrgId,
+        _: contacts_core::ContactId,
+        _: u64,
+        _: u64,
+    ) -> contacts_core::Result<Vec<contacts_core::ContactHistoryEntry>> {
+        broken()
+    }
     fn commit(
         &self,
         _: OrgId,
@@ -2342,6 +2351,15 @@ impl Store for SlowFor {
         id: contacts_core::ContactId,
     ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
         self.inner.redirect(org, id)
+    }
+    fn history(
+        &self,
+        org: OrgId,
+        contact: contacts_core::ContactId,
+        after: u64,
+        limit: u64,
+    ) -> contacts_core::Result<Vec<contacts_core::ContactHistoryEntry>> {
+        self.inner.history(org, contact, after, limit)
     }
     fn commit(
         &self,

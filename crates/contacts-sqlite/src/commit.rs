@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, param
 
 use crate::error::{BACKEND, commit_error};
 use crate::reads::kind_name;
-use crate::{redirects, switches};
+use crate::{history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -66,6 +66,11 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 expected_revision,
             } => delete_memory(tx, org, *id, *expected_revision)?,
             WriteOp::Redirect { from, to } => redirects::add(tx, org, *from, *to)?,
+            WriteOp::AppendHistory {
+                entry,
+                drop_through,
+            } => history::append(tx, org, entry, *drop_through)?,
+            WriteOp::RedactHistory { contact_id } => history::redact(tx, org, *contact_id)?,
             WriteOp::SetMemorySwitch(switch) => switches::set(tx, org, switch)?,
             WriteOp::ExpectMemoryEnabled { persona_id } => {
                 switches::expect_on(tx, org, persona_id)?;

@@ -84,6 +84,7 @@ mod close;
 mod commit;
 mod error;
 mod group;
+mod history;
 mod open;
 mod reads;
 mod redirects;
@@ -102,7 +103,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
+    Result, Store, SwitchKind,
 };
 use rusqlite::Connection;
 
@@ -220,6 +222,16 @@ impl Store for SqliteStore {
         scope: &MemoryScope,
     ) -> Result<Option<(MemoryId, u64)>> {
         self.read(|conn| reads::memory_revision(conn, org, contact, scope))
+    }
+
+    fn history(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ContactHistoryEntry>> {
+        self.read(|conn| history::read(conn, org, contact, after, limit))
     }
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {

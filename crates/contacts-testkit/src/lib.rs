@@ -121,6 +121,9 @@ macro_rules! conformance_tests {
             merge_refusals,
             merge_moves_and_combines_memories,
             redirects_follow_merges,
+            history_records_every_change,
+            history_is_bounded_and_erased,
+            history_can_be_turned_off,
             delete_frees_identifiers,
             detach_frees_and_promotes_the_oldest,
             lifecycle_writes_are_atomic,
@@ -139,7 +142,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the nine read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the ten read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -211,6 +214,15 @@ macro_rules! forward_store_reads {
             id: $crate::__core::ContactId,
         ) -> $crate::__core::Result<Option<$crate::__core::ContactId>> {
             self.$field.redirect(org, id)
+        }
+        fn history(
+            &self,
+            org: $crate::__core::OrgId,
+            contact: $crate::__core::ContactId,
+            after: u64,
+            limit: u64,
+        ) -> $crate::__core::Result<Vec<$crate::__core::ContactHistoryEntry>> {
+            self.$field.history(org, contact, after, limit)
         }
     };
 }

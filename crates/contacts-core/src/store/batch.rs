@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::error::{BoxError, Error};
+use crate::history::ContactHistoryEntry;
 use crate::ids::{ContactId, IdentifierId, MemoryId};
 use crate::memory::MemoryRecord;
 use crate::memory_switch::MemorySwitch;
@@ -113,6 +114,23 @@ pub enum WriteOp {
         from: ContactId,
         /// The contact it was merged into.
         to: ContactId,
+    },
+    /// Append `entry` to its contact's history, then drop that contact's entries up to
+    /// version `drop_through` (the oldest beyond the bound) (contract rule 13).
+    /// Precondition: none; the entry's version is new, because the batch moves the
+    /// contact's version to it.
+    AppendHistory {
+        /// The entry, keyed by `(contact_id, version)`.
+        entry: ContactHistoryEntry,
+        /// Drop the contact's entries with a version at most this.
+        drop_through: Option<u64>,
+    },
+    /// Replace every history entry of `contact_id`, and of the contacts whose redirects
+    /// lead to it, by its redacted form (contract rule 13): the contact is being
+    /// erased. Comes before the batch's `DeleteContact`, which removes those redirects.
+    RedactHistory {
+        /// The contact being deleted.
+        contact_id: ContactId,
     },
     /// Store the org's memory switch for `(kind, target_id)`, replacing the one it
     /// had (contract rule 11).

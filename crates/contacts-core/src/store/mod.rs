@@ -17,6 +17,7 @@ use smallvec::SmallVec;
 pub use batch::{CommitError, WriteBatch, WriteOp};
 
 use crate::error::Result;
+use crate::history::ContactHistoryEntry;
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::memory::{MemoryRecord, MemoryScope};
 use crate::memory_switch::{MemorySwitch, SwitchKind};
@@ -230,6 +231,14 @@ pub struct ListPage {
 ///     deletes, all per org, because a merged-away id must lead to the contact that
 ///     lives on, in one step, and to nothing once that is deleted (docs/semantics.md 4)
 ///     (`redirects_follow_merges`).
+/// 13. **History.** [`WriteOp::AppendHistory`] stores an entry under `(contact,
+///     version)` and drops that contact's entries through `drop_through`;
+///     [`history`](Store::history) returns a contact's entries by version, after a
+///     version, whether or not the contact still exists; [`WriteOp::RedactHistory`]
+///     replaces the entries of a contact and of those redirecting to it by their
+///     redacted form ([`ContactHistoryEntry::redacted`]), so an erasure leaves no personal
+///     value behind; all per org (`history_records_every_change`,
+///     `history_is_bounded_and_erased`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -297,6 +306,19 @@ pub trait Store: Send + Sync + Debug + 'static {
             .memory(org, contact, scope)?
             .map(|m| (m.id, m.revision)))
     }
+
+    /// Up to `limit` history entries of contact `contact` in `org` with a version
+    /// greater than `after`, by version (contract rule 13).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
+    fn history(
+        &self,
+        org: OrgId,
+        contact: ContactId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ContactHistoryEntry>>;
 
     /// The contact of `org` that contact id `id` was merged into, or `None` (contract
     /// rule 12).
@@ -374,6 +396,15 @@ macro_rules! forward_store {
             }
             fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
                 (**self).redirect(org, id)
+            }
+            fn history(
+                &self,
+                org: OrgId,
+                contact: ContactId,
+                after: u64,
+                limit: u64,
+            ) -> Result<Vec<ContactHistoryEntry>> {
+                (**self).history(org, contact, after, limit)
             }
             fn commit(
                 &self,

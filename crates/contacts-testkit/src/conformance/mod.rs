@@ -7,6 +7,7 @@
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
 mod batch;
+mod history;
 mod lifecycle;
 mod list;
 mod memory;
@@ -18,6 +19,7 @@ mod shapes;
 mod store_contract;
 mod switches;
 pub use batch::*;
+pub use history::*;
 pub use lifecycle::*;
 pub use list::*;
 pub use memory::*;

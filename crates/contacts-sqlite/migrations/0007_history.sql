@@ -1,0 +1,14 @@
+-- Schema version 7: what happened to each contact (docs/semantics.md 4, "History"; the
+-- Store contract, rule 13). One row per contact and version, written in the batch that
+-- makes the change. `entry` is the whole entry, `redacted` the same without personal
+-- values; erasing a contact sets `entry` to NULL, so only `redacted` is read. No
+-- foreign key: the entries outlive the contact.
+
+CREATE TABLE contact_history (
+    org         BLOB    NOT NULL,
+    contact_id  BLOB    NOT NULL,
+    version     INTEGER NOT NULL,
+    entry       TEXT,
+    redacted    TEXT    NOT NULL,
+    PRIMARY KEY (org, contact_id, version)
+) WITHOUT ROWID;

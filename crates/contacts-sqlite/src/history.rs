@@ -1,0 +1,97 @@
+//! What happened to each contact (the Store contract, rule 13): the read, the append
+//! with its bound, and the erasure.
+
+use contacts_core::store::{CommitError, codec};
+use contacts_core::{ContactHistoryEntry, ContactId, OrgId, Result};
+use rusqlite::{Connection, params};
+
+use crate::error::{BACKEND, commit_error, read_error};
+use crate::reads::corrupt;
+
+/// Past `i64::MAX` a version cannot be stored; clamping keeps the range queries total.
+fn version(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Up to `limit` entries of `contact` after version `after`, by version.
+pub(crate) fn read(
+    conn: &Connection,
+    org: OrgId,
+    contact: ContactId,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<ContactHistoryEntry>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT coalesce(entry, redacted) FROM contact_history \
+             WHERE org = ?1 AND contact_id = ?2 AND version > ?3 ORDER BY version LIMIT ?4",
+        )
+        .map_err(read_error)?;
+    let rows = stmt
+        .query_map(
+            params![
+                org.0.as_bytes(),
+                contact.0.as_bytes(),
+                version(after),
+                version(limit)
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(read_error)?;
+    rows.map(|text| {
+        let text = text.map_err(read_error)?;
+        codec::decode_history(&text).map_err(corrupt)
+    })
+    .collect()
+}
+
+/// Appends `entry`, then drops the contact's entries through `drop_through`.
+pub(crate) fn append(
+    tx: &Connection,
+    org: &[u8; 16],
+    entry: &ContactHistoryEntry,
+    drop_through: Option<u64>,
+) -> Result<(), CommitError> {
+    let (full, redacted) =
+        codec::encode_history(entry).map_err(|e| CommitError::backend(BACKEND, e))?;
+    let contact = entry.contact_id.0.as_bytes();
+    tx.prepare_cached(
+        "INSERT INTO contact_history (org, contact_id, version, entry, redacted) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            org,
+            contact,
+            version(entry.version),
+            full,
+            redacted
+        ])
+    })
+    .map_err(commit_error)?;
+    if let Some(through) = drop_through {
+        tx.prepare_cached(
+            "DELETE FROM contact_history WHERE org = ?1 AND contact_id = ?2 AND version <= ?3",
+        )
+        .and_then(|mut s| s.execute(params![org, contact, version(through)]))
+        .map_err(commit_error)?;
+    }
+    Ok(())
+}
+
+/// Keeps only the redacted form of the entries of `contact` and of the contacts whose
+/// redirects lead to it.
+pub(crate) fn redact(
+    tx: &Connection,
+    org: &[u8; 16],
+    contact: ContactId,
+) -> Result<(), CommitError> {
+    tx.prepare_cached(
+        "UPDATE contact_history SET entry = NULL WHERE org = ?1 AND entry IS NOT NULL \
+         AND (contact_id = ?2 OR contact_id IN \
+              (SELECT from_id FROM redirects WHERE org = ?1 AND to_id = ?2))",
+    )
+    .and_then(|mut s| s.execute(params![org, contact.0.as_bytes()]))
+    .map_err(commit_error)?;
+    Ok(())
+}
