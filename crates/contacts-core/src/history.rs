@@ -22,6 +22,9 @@ use crate::types::{Contact, Identifier, IdentifierKind};
 /// keeps what changed, not a second copy of large documents.
 const MAX_KEPT_VALUE_BYTES: usize = 256;
 
+/// The most entries one page returns; a larger `limit` is clamped to it.
+pub(crate) const MAX_PAGE: u64 = 200;
+
 /// What kind of change an entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,11 +59,9 @@ pub enum Change {
     Metadata {
         /// The key.
         key: String,
-        /// Its value before (`null` when it was absent).
-        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        /// Its value before (`null` when it was absent, or too large to keep).
         before: Option<Value>,
-        /// Its value after (`null` when it was removed).
-        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        /// Its value after (`null` when it was removed, or too large to keep).
         after: Option<Value>,
     },
     /// An identifier was attached.
@@ -402,7 +403,8 @@ impl<S: Store> Engine<S> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] (`limit`) outside 1 to 200; [`Error::NotFound`] for an
+    /// [`Error::InvalidInput`] (`limit`) below 1 (above 200 it is clamped, as list
+    /// clamps); [`Error::NotFound`] for an
     /// id with no history in the org (naming where a merged-away id went);
     /// [`Error::Storage`].
     pub fn history(
@@ -412,9 +414,10 @@ impl<S: Store> Engine<S> {
         after: u64,
         limit: u64,
     ) -> Result<HistoryPage> {
-        if !(1..=200).contains(&limit) {
-            return Err(Error::invalid("limit", "must be between 1 and 200"));
+        if limit == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
         }
+        let limit = limit.min(MAX_PAGE);
         let mut entries = self.store.history(org, id, after, limit + 1)?;
         if entries.is_empty() && after == 0 && self.store.contact_version(org, id)?.is_none() {
             return Err(self.missing_contact(org, id));

@@ -1811,6 +1811,81 @@ async fn memory_enable_switches_a_persona_off_and_on(app: &TestApp) {
     assert_eq!(json["data"]["memory"]["id"], memory.as_str(), "{json}");
 }
 
+/// `GET /v1/contacts/{id}/history` (docs/semantics.md 4, "History"): every change,
+/// oldest first, in pages by version; it outlives a delete without personal values;
+/// bad parameters are 400s naming them; another org sees nothing.
+async fn history_follows_a_contact(app: &TestApp) {
+    let id = app
+        .contact(json!({"phone_number": "+14155550192", "name": "Ana"}))
+        .await;
+    let (status, _) = app
+        .a(
+            "PATCH",
+            &format!("/v1/contacts/{id}"),
+            Some(json!({"name": "Ana Lima", "email": "ana@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let history = format!("/v1/contacts/{id}/history");
+    let (status, json) = app.a("GET", &history, None).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["errors"], Value::Null);
+    let entries = json["data"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{json}");
+    assert_eq!(entries[0]["type"], "created");
+    assert_eq!(entries[0]["version"], 1);
+    assert_timestamp(&entries[0]["timestamp"]);
+    assert_eq!(
+        entries[1]["changes"][0],
+        json!({"change": "name", "before": "Ana", "after": "Ana Lima"})
+    );
+    assert_eq!(entries[1]["changes"][1]["change"], "identifier_attached");
+    assert_eq!(entries[1]["changes"][1]["value"], "ana@example.com");
+    assert_eq!(json["data"]["next_after"], Value::Null);
+
+    let (_, page) = app.a("GET", &format!("{history}?limit=1"), None).await;
+    assert_eq!(page["data"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(page["data"]["next_after"], 1);
+    let (_, rest) = app
+        .a("GET", &format!("{history}?after=1&limit=1"), None)
+        .await;
+    assert_eq!(rest["data"]["entries"][0]["version"], 2);
+    assert_eq!(rest["data"]["next_after"], Value::Null);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("after=-1", "after"),
+        ("afer=1", "afer"),
+    ] {
+        let got = app
+            .fails_a(
+                "GET",
+                &format!("{history}?{query}"),
+                None,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                None,
+            )
+            .await;
+        assert!(message(&got).starts_with(field), "{query}: {got}");
+    }
+    let (status, _) = app.b("GET", &history, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another org sees nothing");
+
+    let (status, _) = app.a("DELETE", &format!("/v1/contacts/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, json) = app.a("GET", &history, None).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let text = json.to_string();
+    assert_eq!(json["data"]["entries"][2]["type"], "deleted", "{json}");
+    for personal in ["Ana", "ana@example.com", "+14155550192"] {
+        assert!(
+            !text.contains(personal),
+            "{personal} survived the delete: {text}"
+        );
+    }
+}
+
 async fn auth_failures_are_401_and_reveal_nothing(app: &TestApp) {
     let body = Some(json!({"phone_number": "+14155550192"}));
     let expected =
@@ -2281,6 +2356,7 @@ api_tests!(
     memory_endpoints_read_and_write_a_record,
     memory_errors_name_their_field,
     memory_enable_switches_a_persona_off_and_on,
+    history_follows_a_contact,
     auth_failures_are_401_and_reveal_nothing,
     orgs_never_see_each_other,
     bodies_over_the_limit_are_413,

@@ -204,6 +204,7 @@ pub(super) fn query_pairs(
 fn allowed_query(route: &str) -> &'static [&'static str] {
     match route {
         "/v1/contacts" => &["limit", "offset", "after"],
+        "/v1/contacts/{contact_id}/history" => &["after", "limit"],
         "/v1/memory/context" => &["contact_id", "persona_id", "agent_number"],
         _ => &[],
     }

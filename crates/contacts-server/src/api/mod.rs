@@ -4,14 +4,15 @@
 //! - this file: the shared state, the envelope and the router;
 //! - `auth.rs`: API keys on every matched route;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
-//! - `contacts.rs`, `memory.rs` and `memory_enable.rs`: the handlers, one per
-//!   endpoint;
+//! - `contacts.rs`, `history.rs`, `memory.rs` and `memory_enable.rs`: the handlers,
+//!   one per endpoint;
 //! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
 
 mod auth;
 mod contacts;
 mod extract;
 mod fairness;
+mod history;
 mod memory;
 mod memory_enable;
 mod openapi;
@@ -35,6 +36,7 @@ use crate::logging::AccessPolicy;
 use crate::metrics::Metrics;
 use auth::authenticate;
 use contacts::*;
+use history::*;
 use memory::*;
 use memory_enable::*;
 
@@ -242,6 +244,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(merge))
         .routes(routes!(get_contact, update_contact, delete_contact))
         .routes(routes!(detach_identifier))
+        .routes(routes!(contact_history))
         .routes(routes!(memory_create))
         .routes(routes!(memory_get))
         .routes(routes!(memory_messages, memory_append))
