@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
 use contacts_core::{
-    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, FindRequest, IdentifierKind,
-    JsonObject, ListRequest, MemoryId, MemoryScope, NewMessage, NewOpenItem, OpenItemId, Role,
-    ScopeRequest, Store, Timestamp,
+    ContactId, EmbeddedMemory, Engine, EntityUpsert, Error, FindRequest, HistoryKind,
+    IdentifierKind, JsonObject, ListRequest, MemoryId, MemoryScope, NewMessage, NewOpenItem,
+    OpenItemId, Role, ScopeRequest, Store, Timestamp,
 };
 use proptest_state_machine::StateMachineTest;
 
@@ -635,6 +635,46 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                     );
                 }
             }
+            check_history(sut, model, o);
+        }
+    }
+}
+
+/// History never disagrees with state (docs/semantics.md 4, "History"): every contact
+/// the org ever had has entries without gaps; a live one's newest is at its version and
+/// its first is its creation; a merged-away one ends merged into another; a deleted one
+/// (or one merged into a contact deleted since) keeps only redacted entries.
+fn check_history<S: Store>(sut: &Sut<S>, model: &Model, o: u8) {
+    for (i, c) in model.contacts(org(o)).iter().enumerate() {
+        let id = sut.ids[&(o, i)];
+        let entries = sut
+            .engine
+            .history(org(o), id, 0, 200)
+            .expect("history")
+            .entries;
+        assert!(
+            entries.windows(2).all(|w| w[1].version == w[0].version + 1),
+            "history of {i} has a gap: {entries:?}"
+        );
+        let last = entries.last().expect("every contact has history");
+        if !c.deleted {
+            let version = sut
+                .engine
+                .store()
+                .contact_version(org(o), id)
+                .expect("version")
+                .expect("live");
+            assert_eq!(last.version, version, "history of {i} behind its version");
+            assert_eq!(entries[0].kind, HistoryKind::Created, "history of {i}");
+            assert!(entries.iter().all(|e| !e.redacted), "history of {i}");
+        } else if c.merged_into.is_some() {
+            assert_eq!(last.kind, HistoryKind::MergedInto, "history of {i}");
+            assert!(!last.redacted, "a merge is not an erasure");
+        } else {
+            assert!(
+                entries.iter().all(|e| e.redacted),
+                "history of deleted {i} kept personal values"
+            );
         }
     }
 }
