@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use contacts_benches::{Walk, by_phone, email, engine, formatted_phone, load, org, phone, size};
 use contacts_core::uuid::Uuid;
-use contacts_core::{Engine, OrgId, ResolveRequest};
+use contacts_core::{Config, Engine, OrgId, ResolveRequest};
 use contacts_inmemory::InMemoryStore;
 use contacts_sqlite::SqliteStore;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -137,6 +137,11 @@ fn inmemory(c: &mut Criterion) {
     });
 }
 
+/// An engine over `store` that records no history (docs/semantics.md 4, "History").
+fn without_history<S: contacts_core::Store>(store: S) -> Engine<S> {
+    Engine::with_config(store, Config::default().with_history_per_contact(0)).expect("config")
+}
+
 fn sqlite(c: &mut Criterion) {
     let n = size();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -203,6 +208,14 @@ fn sqlite(c: &mut Criterion) {
             black_box(e.resolve(org(), &by_phone(next)).expect("create"))
         })
     });
+    // What history costs a create: the same store with it off.
+    let quiet = without_history(e.store().clone());
+    g.bench_function("sqlite_without_history", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(quiet.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
     let mut writer = rusqlite::Connection::open(&path).expect("raw writer");
     writer
         .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
@@ -252,7 +265,8 @@ fn postgres(c: &mut Criterion) {
     let options = contacts_postgres::Options::default()
         .with_schema(&schema)
         .with_pool_size(4);
-    let store = contacts_postgres::PostgresStore::connect_with(&url, options).expect("connect");
+    let store =
+        Arc::new(contacts_postgres::PostgresStore::connect_with(&url, options).expect("connect"));
     load(&store, n);
     let mut raw = postgres::Client::connect(&url, postgres::NoTls).expect("raw client");
     // The same session settings as the store's connections, so only the work differs.
@@ -299,6 +313,13 @@ fn postgres(c: &mut Criterion) {
             black_box(e.resolve(org(), &by_phone(next)).expect("create"))
         })
     });
+    let quiet = without_history(Arc::clone(e.store()));
+    g.bench_function("postgres_without_history", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(quiet.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
     let insert_contact = raw
         .prepare(
             "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
@@ -334,7 +355,7 @@ fn postgres(c: &mut Criterion) {
     });
     g.finish();
 
-    drop(e);
+    drop((e, quiet));
     raw.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop the bench schema");
 }

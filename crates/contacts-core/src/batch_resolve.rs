@@ -27,6 +27,10 @@ use crate::types::IdentifierKind;
 #[derive(Default)]
 struct Pending {
     ops: Vec<WriteOp>,
+    /// The items' history entries, written after every other operation: they have no
+    /// preconditions, and kept together a backend writes them in one statement, as it
+    /// writes a run of new people.
+    history: Vec<WriteOp>,
     items: Vec<(usize, ResolveOutcome)>,
     keys: HashSet<(IdentifierKind, CompactString)>,
     contacts: HashSet<ContactId>,
@@ -34,6 +38,10 @@ struct Pending {
 
 impl Pending {
     fn add(&mut self, item: usize, outcome: ResolveOutcome, ops: Vec<WriteOp>) {
+        let (history, ops): (Vec<WriteOp>, Vec<WriteOp>) = ops
+            .into_iter()
+            .partition(|op| matches!(op, WriteOp::AppendHistory { .. }));
+        self.history.extend(history);
         for op in &ops {
             match op {
                 WriteOp::Expect { contact_id, .. } => {
@@ -167,10 +175,16 @@ impl<S: Store> Engine<S> {
         pending: &mut Pending,
         results: &mut [Option<Result<ResolveOutcome>>],
     ) {
-        let Pending { ops, items, .. } = std::mem::take(pending);
+        let Pending {
+            mut ops,
+            history,
+            items,
+            ..
+        } = std::mem::take(pending);
         if items.is_empty() {
             return;
         }
+        ops.extend(history);
         let batch = WriteBatch::new(ops);
         debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
         match self.store.commit(org, &batch) {

@@ -207,9 +207,11 @@ impl Drafts {
     }
 }
 
+/// The value as history keeps it: `None` for `null` (which reads back as absent on every
+/// backend) and for a value too large to keep.
 fn small(v: &Value) -> Option<Value> {
     let size = serde_json::to_string(v).map_or(usize::MAX, |s| s.len());
-    (size <= MAX_KEPT_VALUE_BYTES).then(|| v.clone())
+    (!v.is_null() && size <= MAX_KEPT_VALUE_BYTES).then(|| v.clone())
 }
 
 fn field_changes(before: Option<&Contact>, after: &Contact, out: &mut Vec<Change>) {
@@ -250,7 +252,7 @@ impl<S: Store> Engine<S> {
         before: impl Fn(ContactId) -> Option<Before<'a>>,
     ) -> Vec<WriteOp> {
         let keep = self.config.history_per_contact as u64;
-        if keep == 0 || ops.is_empty() {
+        if ops.is_empty() {
             return ops;
         }
         let mut drafts = Drafts::default();
@@ -350,15 +352,17 @@ impl<S: Store> Engine<S> {
                 _ => {}
             }
         }
-        if drafts.order.is_empty() {
-            return ops;
-        }
-        let now = self.clock.now();
+        // Erasure holds with history off too: entries written while it was on must not
+        // outlive the contact with their values.
         let mut out: Vec<WriteOp> = erased
             .iter()
             .map(|&contact_id| WriteOp::RedactHistory { contact_id })
             .collect();
         out.extend(ops);
+        if keep == 0 {
+            return out;
+        }
+        let now = self.clock.now();
         for id in std::mem::take(&mut drafts.order) {
             let d = drafts.map.remove(&id).expect("drafted");
             let entry = ContactHistoryEntry {
@@ -419,7 +423,10 @@ impl<S: Store> Engine<S> {
         }
         let limit = limit.min(MAX_PAGE);
         let mut entries = self.store.history(org, id, after, limit + 1)?;
-        if entries.is_empty() && after == 0 && self.store.contact_version(org, id)?.is_none() {
+        if entries.is_empty()
+            && self.store.contact_version(org, id)?.is_none()
+            && self.store.history(org, id, 0, 1)?.is_empty()
+        {
             return Err(self.missing_contact(org, id));
         }
         let more = entries.len() as u64 > limit;

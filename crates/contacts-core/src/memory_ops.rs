@@ -739,14 +739,10 @@ impl<S: Store> Engine<S> {
                 expected_revision: current.revision,
             };
             let batch = WriteBatch::new(guard.into_iter().chain([update]).collect());
-            Ok(match expected_revision {
-                None => Step::Commit(batch, record),
-                Some(_) => Step::CommitOrConflict(
-                    batch,
-                    record,
-                    "another write to the memory came first; read it again",
-                ),
-            })
+            // A lost race reads again either way: with `expected_revision`, the check
+            // above then answers the conflict (the revision moved), or the guard does
+            // (the persona was switched off), each with its own words.
+            Ok(Step::Commit(batch, record))
         })
     }
 }

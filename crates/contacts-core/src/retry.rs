@@ -37,9 +37,6 @@ pub(crate) enum Step<T> {
     /// Commit this batch, then return the value; if a precondition fails, another
     /// writer came first: read and decide again.
     Commit(WriteBatch, T),
-    /// Commit this batch; if a precondition fails, give up with this conflict, because
-    /// the caller named the state it read (an `expected_revision`).
-    CommitOrConflict(WriteBatch, T, &'static str),
     /// What was read changed between two reads of one attempt: start again.
     Again,
 }
@@ -57,11 +54,10 @@ impl<S: Store> Engine<S> {
             if lost >= BACKOFF_AFTER {
                 backoff(lost);
             }
-            let (batch, value, on_lost_race) = match attempt()? {
+            let (batch, value) = match attempt()? {
                 Step::Done(value) => return Ok(value),
                 Step::Again => continue,
-                Step::Commit(batch, value) => (batch, value, None),
-                Step::CommitOrConflict(batch, value, conflict) => (batch, value, Some(conflict)),
+                Step::Commit(batch, value) => (batch, value),
             };
             if batch.is_empty() {
                 return Ok(value);
@@ -69,10 +65,7 @@ impl<S: Store> Engine<S> {
             debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
             match self.store.commit(org, &batch) {
                 Ok(()) => return Ok(value),
-                Err(CommitError::Precondition(_)) => match on_lost_race {
-                    None => continue,
-                    Some(conflict) => return Err(Error::conflict(conflict)),
-                },
+                Err(CommitError::Precondition(_)) => continue,
                 Err(CommitError::Backend { backend, source }) => {
                     return Err(Error::Storage { backend, source });
                 }

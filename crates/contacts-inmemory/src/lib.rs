@@ -236,7 +236,11 @@ impl Store for InMemoryStore {
                 switches.insert((org, s.kind, s.target_id.clone()), s);
             }
         }
+        // An erasure is published before the contact disappears, so no reader finds the
+        // contact gone and its history still whole.
+        redact_history(inner, org, std::mem::take(&mut stage.redactions));
         if stage.contacts.is_empty() {
+            append_history(inner, org, std::mem::take(&mut stage.history));
             return Ok(());
         }
         // Redirects go in before the contacts they replace go out, and those to a
@@ -294,7 +298,8 @@ impl Store for InMemoryStore {
         }
         drop(order);
         inner.epoch.fetch_add(1, Ordering::SeqCst);
-        publish_history(inner, org, stage.redactions, stage.history);
+        // Entries go in after the state they describe, so history is never ahead of it.
+        append_history(inner, org, stage.history);
         if !deleted.is_empty() {
             let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
             for id in deleted {
@@ -305,20 +310,15 @@ impl Store for InMemoryStore {
     }
 }
 
-/// The batch's history: redactions first (while the redirects to a deleted contact
-/// still say whose entries to redact), then the new entries with their bound.
-fn publish_history(
-    inner: &Inner,
-    org: OrgId,
-    redactions: Vec<ContactId>,
-    appended: Vec<(ContactHistoryEntry, Option<u64>)>,
-) {
-    if redactions.is_empty() && appended.is_empty() {
+/// Keeps only the redacted form of the entries of each contact of `contacts` and of the
+/// contacts whose redirects lead to it.
+fn redact_history(inner: &Inner, org: OrgId, contacts: Vec<ContactId>) {
+    if contacts.is_empty() {
         return;
     }
     let mut history = inner.history.write().unwrap_or_else(|e| e.into_inner());
     let redirects = inner.redirects.read().unwrap_or_else(|e| e.into_inner());
-    for contact in redactions {
+    for contact in contacts {
         let led = redirects.leading_to(org, contact).iter().copied();
         for id in std::iter::once(contact).chain(led) {
             if let Some(entries) = history.get_mut(&(org, id)) {
@@ -328,6 +328,14 @@ fn publish_history(
             }
         }
     }
+}
+
+/// Appends each entry, then drops its contact's entries through its bound.
+fn append_history(inner: &Inner, org: OrgId, appended: Vec<(ContactHistoryEntry, Option<u64>)>) {
+    if appended.is_empty() {
+        return;
+    }
+    let mut history = inner.history.write().unwrap_or_else(|e| e.into_inner());
     for (entry, drop_through) in appended {
         let entries = history.entry((org, entry.contact_id)).or_default();
         if let Some(through) = drop_through {

@@ -356,6 +356,23 @@ impl<'a> Stage<'a> {
                 entry,
                 drop_through,
             } => {
+                // `(contact, version)` is a key, as in the SQL backends.
+                let taken = self
+                    .inner
+                    .history
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&(self.org, entry.contact_id))
+                    .is_some_and(|h| h.contains_key(&entry.version))
+                    || self.history.iter().any(|(e, _)| {
+                        e.contact_id == entry.contact_id && e.version == entry.version
+                    });
+                if taken {
+                    return Err(conflict(format!(
+                        "contact {} already has history version {}",
+                        entry.contact_id, entry.version
+                    )));
+                }
                 self.history.push((entry.clone(), *drop_through));
                 Ok(())
             }

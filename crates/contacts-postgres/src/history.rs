@@ -44,8 +44,51 @@ pub(crate) fn run_len(ops: &[WriteOp]) -> usize {
         .count()
 }
 
+/// One append, as a plain `INSERT ... VALUES` (what a single write carries): cheaper to
+/// plan and to bind than the array form a run takes.
+fn append_one(
+    t: &mut Tx<'_>,
+    entry: &ContactHistoryEntry,
+    drop_through: Option<u64>,
+) -> Result<(), CommitError> {
+    let (full, redacted) =
+        codec::encode_history(entry).map_err(|e| CommitError::backend(BACKEND, e))?;
+    let stmt = t.statement(
+        "INSERT INTO contact_history (org, contact_id, version, entry, redacted) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )?;
+    t.tx.execute(
+        &stmt,
+        &[
+            &t.org,
+            &entry.contact_id.0,
+            &version(entry.version),
+            &full,
+            &redacted,
+        ],
+    )
+    .map_err(commit_error)?;
+    if let Some(through) = drop_through {
+        let stmt = t.statement(
+            "DELETE FROM contact_history WHERE org = $1 AND contact_id = $2 AND version <= $3",
+        )?;
+        t.tx.execute(&stmt, &[&t.org, &entry.contact_id.0, &version(through)])
+            .map_err(commit_error)?;
+    }
+    Ok(())
+}
+
 /// A run of appends: every entry in one statement, then each bound.
 pub(crate) fn append(t: &mut Tx<'_>, run: &[WriteOp]) -> Result<(), CommitError> {
+    if let [
+        WriteOp::AppendHistory {
+            entry,
+            drop_through,
+        },
+    ] = run
+    {
+        return append_one(t, entry, *drop_through);
+    }
     let mut contacts: Vec<Uuid> = Vec::with_capacity(run.len());
     let mut versions = Vec::with_capacity(run.len());
     let mut full = Vec::with_capacity(run.len());

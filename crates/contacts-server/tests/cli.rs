@@ -337,6 +337,15 @@ fn every_command_prints_the_servers_json_and_does_what_its_endpoint_does() {
     assert_eq!(gone.status.code(), Some(1));
     assert_eq!(json_of(&gone)["errors"][0]["error"], "NOT_FOUND");
 
+    let history = ok(&on(&db, &["history", &id, "--limit", "2"]));
+    assert_eq!(
+        history["data"]["entries"][0]["type"], "created",
+        "{history}"
+    );
+    assert_eq!(history["data"]["next_after"], 2, "{history}");
+    let rest = ok(&on(&db, &["history", &id, "--after", "2"]));
+    assert_eq!(rest["data"]["entries"][0]["version"], 3, "{rest}");
+
     let deleted = ok(&on(&db, &["delete", &id]));
     assert_eq!(deleted["data"], json!({"id": id, "success": true}));
     let (status, _) = common::send(

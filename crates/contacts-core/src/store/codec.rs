@@ -60,6 +60,27 @@ pub fn decode_metadata(text: &str) -> Result<Metadata, String> {
     Metadata::from_stored(text)
 }
 
+/// A history entry as two JSON documents: the entry, and its redacted form, which is
+/// what a [`WriteOp::RedactHistory`](super::WriteOp::RedactHistory) leaves (a backend
+/// drops the first and keeps the second, and never decides what is personal).
+///
+/// # Errors
+/// A description, if the entry cannot be serialised (it always can).
+pub fn encode_history(entry: &ContactHistoryEntry) -> Result<(String, String), String> {
+    let text = |e: &ContactHistoryEntry| {
+        serde_json::to_string(e).map_err(|e| format!("cannot serialise a history entry: {e}"))
+    };
+    Ok((text(entry)?, text(&entry.redacted())?))
+}
+
+/// A history entry from one of its stored documents.
+///
+/// # Errors
+/// A description, if the document is not a history entry.
+pub fn decode_history(text: &str) -> Result<ContactHistoryEntry, String> {
+    serde_json::from_str(text).map_err(|e| format!("a history entry is unreadable: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,25 +125,4 @@ mod tests {
         assert!(decode_metadata("[1]").is_err());
         assert!(decode_metadata("{").is_err());
     }
-}
-
-/// A history entry as two JSON documents: the entry, and its redacted form, which is
-/// what a [`WriteOp::RedactHistory`](super::WriteOp::RedactHistory) leaves (a backend
-/// drops the first and keeps the second, and never decides what is personal).
-///
-/// # Errors
-/// A description, if the entry cannot be serialised (it always can).
-pub fn encode_history(entry: &ContactHistoryEntry) -> Result<(String, String), String> {
-    let text = |e: &ContactHistoryEntry| {
-        serde_json::to_string(e).map_err(|e| format!("cannot serialise a history entry: {e}"))
-    };
-    Ok((text(entry)?, text(&entry.redacted())?))
-}
-
-/// A history entry from one of its stored documents.
-///
-/// # Errors
-/// A description, if the document is not a history entry.
-pub fn decode_history(text: &str) -> Result<ContactHistoryEntry, String> {
-    serde_json::from_str(text).map_err(|e| format!("a history entry is unreadable: {e}"))
 }

@@ -55,7 +55,11 @@ fn invalid_request(mut e: ApiError) -> ApiError {
 
 impl EnableBody {
     fn request(self) -> Result<MemoryEnableRequest, ApiError> {
+        // Anything but a boolean is the documented "memory_enabled (boolean) is
+        // required.", which the engine gives for a missing flag, and which comes first.
+        let memory_enabled = self.memory_enabled.and_then(|v| v.as_bool());
         let version_number = match self.version_number {
+            _ if memory_enabled.is_none() => None,
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| {
                 ApiError::bad_field("version_number", "expected a non-negative integer")
@@ -66,9 +70,7 @@ impl EnableBody {
             version_number,
             persona_id: self.persona_id,
             version_id: self.version_id,
-            // Anything but a boolean is the documented "memory_enabled (boolean) is
-            // required.", which the engine gives for a missing flag.
-            memory_enabled: self.memory_enabled.and_then(|v| v.as_bool()),
+            memory_enabled,
         })
     }
 }

@@ -35,7 +35,7 @@ const V1_ERRORS: [(u16, Needs, &str); 9] = [
     (
         400,
         Needs::Any,
-        "A field, the body or a parameter is not valid; `field` names it",
+        "A field, the body or a parameter is not valid; `field` names it (`INVALID_REQUEST` on `POST /v1/memory/enable`, `BAD_REQUEST` everywhere else)",
     ),
     (401, Needs::Any, "The key is missing, unknown or revoked"),
     (

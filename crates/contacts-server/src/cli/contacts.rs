@@ -155,6 +155,34 @@ pub(super) fn get(a: GetArgs) -> Result<ExitCode, CliError> {
     local::print(&a.on.local()?.call(Method::GET, &path, None)?)
 }
 
+/// `contacts history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The contact's id (a deleted or merged-away contact's history is kept).
+    #[arg(value_parser = parse::contact)]
+    pub contact_id: ContactId,
+    /// Entries after this version (an earlier page's `next_after`).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse::number::<i64>)]
+    pub after: Option<i64>,
+    /// Page size (default 50, at most 200).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse::number::<i64>)]
+    pub limit: Option<i64>,
+    /// The org and the database.
+    #[command(flatten)]
+    pub on: On,
+}
+
+pub(super) fn history(a: HistoryArgs) -> Result<ExitCode, CliError> {
+    let path = with_query(
+        &format!("/v1/contacts/{}/history", a.contact_id),
+        &[
+            ("after", a.after.map(|n| n.to_string())),
+            ("limit", a.limit.map(|n| n.to_string())),
+        ],
+    )?;
+    local::print(&a.on.local()?.call(Method::GET, &path, None)?)
+}
+
 /// `contacts list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {

@@ -32,7 +32,8 @@ use clap::{Parser, Subcommand};
 
 pub use admin::{CompletionsArgs, KeysCommand};
 pub use contacts::{
-    DeleteArgs, DetachArgs, FindArgs, GetArgs, ListArgs, MergeArgs, ResolveArgs, UpdateArgs,
+    DeleteArgs, DetachArgs, FindArgs, GetArgs, HistoryArgs, ListArgs, MergeArgs, ResolveArgs,
+    UpdateArgs,
 };
 pub use data::{BackupArgs, ExportArgs, ImportArgs};
 pub use memory::MemoryCommand;
@@ -78,6 +79,9 @@ pub enum Command {
     Get(GetArgs),
     /// Print one page of an org's contacts, as `GET /v1/contacts`.
     List(ListArgs),
+    /// Print what happened to a contact, oldest first, as
+    /// `GET /v1/contacts/{id}/history`.
+    History(HistoryArgs),
     /// Change a contact's name, metadata or identifiers, as `PATCH /v1/contacts/{id}`.
     Update(UpdateArgs),
     /// Merge a duplicate into a primary contact, as `POST /v1/contacts/merge`.
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Find(args) => contacts::find(args),
         Command::Get(args) => contacts::get(args),
         Command::List(args) => contacts::list(args),
+        Command::History(args) => contacts::history(args),
         Command::Update(args) => contacts::update(args),
         Command::Merge(args) => contacts::merge(args),
         Command::Delete(args) => contacts::delete(args),
