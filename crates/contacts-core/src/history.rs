@@ -245,7 +245,7 @@ impl<S: Store> Engine<S> {
     /// of every contact the batch writes, appended at the end, and, for a contact the
     /// batch deletes (not merges away), the erasure of its entries' values first, while
     /// the redirects to it still say whose entries those are. `before` gives each
-    /// existing contact as read. Unchanged when history is off or nothing is written.
+    /// existing contact as read. With history off only the erasure is added.
     pub(crate) fn with_history<'a>(
         &self,
         ops: Vec<WriteOp>,
