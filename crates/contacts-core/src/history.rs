@@ -40,6 +40,9 @@ pub enum HistoryKind {
     MergedInto,
     /// It was deleted; the personal values of its entries were removed.
     Deleted,
+    /// A merge into it was undone (the primary), or it came back from one (the
+    /// duplicate).
+    Unmerged,
 }
 
 /// One change inside an entry. Values (`before`, `after`, `value`) are `null` once the
@@ -102,6 +105,13 @@ pub enum Change {
         /// The contact merged into it.
         duplicate: ContactId,
     },
+    /// The unmerge this entry belongs to.
+    Unmerge {
+        /// The contact the duplicate had been merged into.
+        primary: ContactId,
+        /// The contact restored.
+        duplicate: ContactId,
+    },
 }
 
 impl Change {
@@ -114,7 +124,7 @@ impl Change {
             Change::IdentifierAttached { value, .. }
             | Change::IdentifierDetached { value, .. }
             | Change::IdentifierMoved { value, .. } => *value = None,
-            Change::Merge { .. } => {}
+            Change::Merge { .. } | Change::Unmerge { .. } => {}
         }
         c
     }
@@ -324,7 +334,25 @@ impl<S: Store> Engine<S> {
                             .push(moved.clone());
                     }
                 }
-                WriteOp::Redirect { from, to } => {
+                WriteOp::Unmerge {
+                    contact,
+                    version,
+                    primary,
+                } => {
+                    let unmerge = Change::Unmerge {
+                        primary: *primary,
+                        duplicate: contact.id,
+                    };
+                    let d = drafts.of(contact.id, *version, HistoryKind::Unmerged);
+                    d.at = Some(contact.updated_at);
+                    d.changes.push(unmerge.clone());
+                    field_changes(None, contact, &mut d.changes);
+                    drafts
+                        .of(*primary, next(*primary), HistoryKind::Unmerged)
+                        .changes
+                        .push(unmerge);
+                }
+                WriteOp::Redirect { from, to, .. } => {
                     let merge = Change::Merge {
                         primary: *to,
                         duplicate: *from,

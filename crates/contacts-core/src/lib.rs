@@ -59,6 +59,7 @@ pub mod strict_json;
 mod stripes;
 mod time;
 mod types;
+mod unmerge;
 mod validate;
 
 /// Re-exported: a contact's name is one (inline up to 24 bytes).
@@ -88,6 +89,7 @@ pub use types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
     Timestamp,
 };
+pub use unmerge::{MemorySnapshot, MergeSnapshot, NotRestored, Unmerged};
 
 /// Re-exported so callers can build metadata without depending on `serde_json`.
 pub use serde_json;

@@ -36,7 +36,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 }
 
 /// What history needs of a contact as read, if `id` is that contact.
-fn stored_before(stored: &StoredContact, id: ContactId) -> Option<Before<'_>> {
+pub(crate) fn stored_before(stored: &StoredContact, id: ContactId) -> Option<Before<'_>> {
     (stored.contact.id == id).then_some(Before {
         contact: &stored.contact,
         version: stored.version,
@@ -45,12 +45,12 @@ fn stored_before(stored: &StoredContact, id: ContactId) -> Option<Before<'_>> {
 }
 
 /// A change moves `updated_at` forward by at least a millisecond (see resolve).
-fn advance(old: Timestamp, now: Timestamp) -> Timestamp {
+pub(crate) fn advance(old: Timestamp, now: Timestamp) -> Timestamp {
     now.max(Timestamp::from_millis(old.as_millis() + 1))
 }
 
 impl<S: Store> Engine<S> {
-    fn record(&self, org: OrgId, id: ContactId) -> Result<ContactRecord> {
+    pub(crate) fn record(&self, org: OrgId, id: ContactId) -> Result<ContactRecord> {
         match self.store.get(org, id)? {
             Some(record) => Ok(record),
             None => Err(self.missing_contact(org, id)),
@@ -319,10 +319,12 @@ impl<S: Store> Engine<S> {
                     }
                 }
             }
-            // The duplicate's id keeps leading to the primary (docs/semantics.md 4).
+            // The duplicate's id keeps leading to the primary, and the snapshot makes
+            // the merge undoable (docs/semantics.md 4, "Unmerge").
             ops.push(WriteOp::Redirect {
                 from: duplicate,
                 to: primary,
+                snapshot: Box::new(Self::merge_snapshot(&p, &d, now)),
             });
             ops.push(WriteOp::DeleteContact {
                 id: duplicate,

@@ -239,10 +239,17 @@ impl<S: Store> Engine<S> {
                 self.require_contact(org, contact)?;
                 return Ok(Step::Done(false));
             };
-            let batch = WriteBatch::new(vec![WriteOp::DeleteMemory {
-                id,
-                expected_revision: revision,
-            }]);
+            // The snapshots of merges into the contact hold copies of its memory as it
+            // was: a reset erases them too (docs/semantics.md 4, "Unmerge").
+            let batch = WriteBatch::new(vec![
+                WriteOp::DeleteMemory {
+                    id,
+                    expected_revision: revision,
+                },
+                WriteOp::ForgetMergeSnapshots {
+                    contact_id: contact,
+                },
+            ]);
             Ok(Step::Commit(batch, true))
         })
     }

@@ -41,7 +41,7 @@ use contacts_core::store::{
 };
 use contacts_core::{
     ContactHistoryEntry, ContactId, Error, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
-    OrgId, Result, Store, SwitchKind,
+    MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
 pub use index::SHARDS;
@@ -218,6 +218,17 @@ impl Store for InMemoryStore {
         Ok(redirects.get(org, id))
     }
 
+    fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {
+        let redirects = self
+            .inner
+            .redirects
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(redirects
+            .snapshot(org, duplicate)
+            .map(|s| MergeSnapshot::clone(&s)))
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let inner = &*self.inner;
         let _writer = lock(&inner.writer);
@@ -236,6 +247,13 @@ impl Store for InMemoryStore {
                 switches.insert((org, s.kind, s.target_id.clone()), s);
             }
         }
+        // Snapshots are read on their own, never with contacts, like switches.
+        if !stage.forgotten.is_empty() {
+            let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
+            for id in stage.forgotten.drain(..) {
+                redirects.forget_snapshots(org, id);
+            }
+        }
         // An erasure is published before the contact disappears, so no reader finds the
         // contact gone and its history still whole.
         redact_history(inner, org, std::mem::take(&mut stage.redactions));
@@ -248,8 +266,8 @@ impl Store for InMemoryStore {
         // asks where it went finds the answer of this commit or of the one before.
         if !stage.redirects.is_empty() {
             let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
-            for (from, to) in stage.redirects.drain(..) {
-                redirects.add(org, from, to);
+            for (from, to, snapshot) in stage.redirects.drain(..) {
+                redirects.add(org, from, to, snapshot);
             }
         }
         let deleted: Vec<ContactId> = stage
@@ -300,10 +318,15 @@ impl Store for InMemoryStore {
         inner.epoch.fetch_add(1, Ordering::SeqCst);
         // Entries go in after the state they describe, so history is never ahead of it.
         append_history(inner, org, stage.history);
-        if !deleted.is_empty() {
+        // An unmerged contact's redirect goes once the contact is back, like a
+        // deleted one's.
+        if !deleted.is_empty() || !stage.unmerges.is_empty() {
             let mut redirects = inner.redirects.write().unwrap_or_else(|e| e.into_inner());
             for id in deleted {
                 redirects.remove_to(org, id);
+            }
+            for (id, primary) in stage.unmerges {
+                redirects.restore(org, id, primary);
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use compact_str::CompactString;
 use contacts_core::store::{CommitError, WriteOp};
 use contacts_core::{
     Contact, ContactHistoryEntry, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope,
-    MemorySwitch, OrgId, SwitchKind,
+    MemorySwitch, MergeSnapshot, OrgId, SwitchKind,
 };
 use hashbrown::HashMap;
 
@@ -40,8 +40,12 @@ pub(crate) struct Stage<'a> {
     pub(crate) memories: Vec<(MemoryId, Option<ContactId>)>,
     /// Memory switches set, in order.
     pub(crate) switches: Vec<MemorySwitch>,
-    /// Redirects `(from, to)` recorded, in order.
-    pub(crate) redirects: Vec<(ContactId, ContactId)>,
+    /// Redirects `(from, to, snapshot)` recorded, in order.
+    pub(crate) redirects: Vec<(ContactId, ContactId, Arc<MergeSnapshot>)>,
+    /// Contacts whose merges' snapshots are erased.
+    pub(crate) forgotten: Vec<ContactId>,
+    /// Merges undone `(contact, primary)`, in order.
+    pub(crate) unmerges: Vec<(ContactId, ContactId)>,
     /// Contacts whose history is redacted, then entries appended (with their drop
     /// bound), in order.
     pub(crate) redactions: Vec<ContactId>,
@@ -94,6 +98,8 @@ impl<'a> Stage<'a> {
             memories: Vec::new(),
             switches: Vec::new(),
             redirects: Vec::new(),
+            unmerges: Vec::new(),
+            forgotten: Vec::new(),
             redactions: Vec::new(),
             history: Vec::new(),
         }
@@ -380,10 +386,53 @@ impl<'a> Stage<'a> {
                 self.redactions.push(*contact_id);
                 Ok(())
             }
-            WriteOp::Redirect { from, to } => {
+            WriteOp::ForgetMergeSnapshots { contact_id } => {
+                self.forgotten.push(*contact_id);
+                Ok(())
+            }
+            WriteOp::Redirect { from, to, snapshot } => {
                 // `to` must live (staged, so a later op of the batch sees it too).
                 self.staged(*to)?;
-                self.redirects.push((*from, *to));
+                self.redirects
+                    .push((*from, *to, Arc::new(MergeSnapshot::clone(snapshot))));
+                Ok(())
+            }
+            WriteOp::Unmerge {
+                contact,
+                version,
+                primary,
+            } => {
+                if contact.org_id != org {
+                    return Err(malformed("contact of another org in batch"));
+                }
+                if self.contacts.contains_key(&contact.id) || self.inner.contact_exists(contact.id)
+                {
+                    return Err(conflict(format!("contact {} already exists", contact.id)));
+                }
+                let redirects = self
+                    .inner
+                    .redirects
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
+                if !redirects.merged_into(org, contact.id, *primary) {
+                    return Err(conflict(format!(
+                        "contact {} is not merged into {primary}",
+                        contact.id
+                    )));
+                }
+                drop(redirects);
+                self.contacts.insert(
+                    contact.id,
+                    Staged {
+                        contact: contact.clone(),
+                        version: *version,
+                        identifiers: Vec::new(),
+                        memories: Vec::new(),
+                        base_version: None,
+                        deleted: false,
+                    },
+                );
+                self.unmerges.push((contact.id, *primary));
                 Ok(())
             }
             WriteOp::SetMemorySwitch(switch) => {

@@ -89,7 +89,7 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             contact_id,
             version,
         } => expect(t, *contact_id, *version)?,
-        WriteOp::InsertContact(c) => insert_contact(t, c)?,
+        WriteOp::InsertContact(c) => insert_contact(t, c, 1)?,
         WriteOp::UpdateContact {
             contact,
             expected_version,
@@ -122,7 +122,18 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             id,
             expected_revision,
         } => delete_memory(t, *id, *expected_revision)?,
-        WriteOp::Redirect { from, to } => redirects::add(t, *from, *to)?,
+        WriteOp::Redirect { from, to, snapshot } => redirects::add(t, *from, *to, snapshot)?,
+        WriteOp::ForgetMergeSnapshots { contact_id } => {
+            redirects::forget_snapshots(t, *contact_id)?;
+        }
+        WriteOp::Unmerge {
+            contact,
+            version,
+            primary,
+        } => {
+            insert_contact(t, contact, *version)?;
+            redirects::restore(t, contact.id, *primary)?;
+        }
         WriteOp::AppendHistory { .. } => history::append(t, std::slice::from_ref(op))?,
         WriteOp::RedactHistory { contact_id } => history::redact(t, *contact_id)?,
         WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
@@ -242,7 +253,7 @@ fn count_contacts(t: &mut Tx<'_>, batch: &WriteBatch) -> Outcome {
         .ops
         .iter()
         .map(|op| match op {
-            WriteOp::InsertContact(_) => 1,
+            WriteOp::InsertContact(_) | WriteOp::Unmerge { .. } => 1,
             WriteOp::DeleteContact { .. } => -1,
             _ => 0,
         })
@@ -283,7 +294,7 @@ fn expect(t: &mut Tx<'_>, id: ContactId, expected: u64) -> Outcome {
     }
 }
 
-fn insert_contact(t: &mut Tx<'_>, c: &Contact) -> Outcome {
+fn insert_contact(t: &mut Tx<'_>, c: &Contact, at: u64) -> Outcome {
     if c.org_id.0 != t.org {
         return Err(CommitError::backend(
             BACKEND,
@@ -294,7 +305,7 @@ fn insert_contact(t: &mut Tx<'_>, c: &Contact) -> Outcome {
     // A taken id violates the primary key: a precondition, mapped by `commit_error`.
     t.one_row(
         "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &c.id.0,
             &org,
@@ -302,6 +313,7 @@ fn insert_contact(t: &mut Tx<'_>, c: &Contact) -> Outcome {
             &codec::encode_metadata(&c.metadata),
             &c.created_at.as_millis(),
             &c.updated_at.as_millis(),
+            &version(at),
         ],
         || format!("contact {} already exists", c.id),
     )

@@ -70,8 +70,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
-    Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
 use crate::open::Manager;
@@ -143,6 +143,10 @@ impl Store for PostgresStore {
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         redirects::read(self, org, id)
+    }
+
+    fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {
+        redirects::snapshot(self, org, duplicate)
     }
 
     fn memory_switch(

@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0005_redirects.sql"),
     ),
     (6, "history", include_str!("../migrations/0006_history.sql")),
+    (7, "unmerge", include_str!("../migrations/0007_unmerge.sql")),
 ];
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every

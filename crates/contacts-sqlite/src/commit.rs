@@ -32,7 +32,7 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 contact_id,
                 version,
             } => expect(tx, org, *contact_id, *version)?,
-            WriteOp::InsertContact(c) => insert_contact(tx, org, c)?,
+            WriteOp::InsertContact(c) => insert_contact(tx, org, c, 1)?,
             WriteOp::UpdateContact {
                 contact,
                 expected_version,
@@ -65,7 +65,20 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 id,
                 expected_revision,
             } => delete_memory(tx, org, *id, *expected_revision)?,
-            WriteOp::Redirect { from, to } => redirects::add(tx, org, *from, *to)?,
+            WriteOp::Redirect { from, to, snapshot } => {
+                redirects::add(tx, org, *from, *to, snapshot)?;
+            }
+            WriteOp::ForgetMergeSnapshots { contact_id } => {
+                redirects::forget_snapshots(tx, org, *contact_id)?;
+            }
+            WriteOp::Unmerge {
+                contact,
+                version,
+                primary,
+            } => {
+                insert_contact(tx, org, contact, *version)?;
+                redirects::restore(tx, org, contact.id, *primary)?;
+            }
             WriteOp::AppendHistory {
                 entry,
                 drop_through,
@@ -121,7 +134,7 @@ fn expect(tx: &Connection, org: &[u8; 16], id: ContactId, expected: u64) -> Outc
     }
 }
 
-fn insert_contact(tx: &Connection, org: &[u8; 16], c: &Contact) -> Outcome {
+fn insert_contact(tx: &Connection, org: &[u8; 16], c: &Contact, at: u64) -> Outcome {
     if c.org_id.0.as_bytes() != org {
         return Err(CommitError::backend(
             BACKEND,
@@ -132,7 +145,7 @@ fn insert_contact(tx: &Connection, org: &[u8; 16], c: &Contact) -> Outcome {
     one_row(
         tx,
         "INSERT INTO contacts (id, org, name, metadata, created_at, updated_at, version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             c.id.0.as_bytes(),
             org,
@@ -140,6 +153,7 @@ fn insert_contact(tx: &Connection, org: &[u8; 16], c: &Contact) -> Outcome {
             codec::encode_metadata(&c.metadata),
             c.created_at.as_millis(),
             c.updated_at.as_millis(),
+            version(at),
         ],
         || format!("contact {} already exists", c.id),
     )

@@ -103,8 +103,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
-    Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 use rusqlite::Connection;
 
@@ -236,6 +236,10 @@ impl Store for SqliteStore {
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         self.read(|conn| redirects::read(conn, org, id))
+    }
+
+    fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {
+        self.read(|conn| redirects::snapshot(conn, org, duplicate))
     }
 
     fn memory_switch(

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_memory_switches.sql"),
     include_str!("../migrations/0006_redirects.sql"),
     include_str!("../migrations/0007_history.sql"),
+    include_str!("../migrations/0008_unmerge.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

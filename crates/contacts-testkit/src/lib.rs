@@ -121,6 +121,8 @@ macro_rules! conformance_tests {
             merge_refusals,
             merge_moves_and_combines_memories,
             redirects_follow_merges,
+            unmerge_restores_the_duplicate,
+            unmerge_follows_chains,
             history_records_every_change,
             history_is_bounded_and_erased,
             history_can_be_turned_off,
@@ -142,7 +144,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the ten read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the eleven read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -214,6 +216,13 @@ macro_rules! forward_store_reads {
             id: $crate::__core::ContactId,
         ) -> $crate::__core::Result<Option<$crate::__core::ContactId>> {
             self.$field.redirect(org, id)
+        }
+        fn merge_snapshot(
+            &self,
+            org: $crate::__core::OrgId,
+            duplicate: $crate::__core::ContactId,
+        ) -> $crate::__core::Result<Option<$crate::__core::MergeSnapshot>> {
+            self.$field.merge_snapshot(org, duplicate)
         }
         fn history(
             &self,

@@ -9,6 +9,7 @@ use crate::ids::{ContactId, IdentifierId, MemoryId};
 use crate::memory::MemoryRecord;
 use crate::memory_switch::MemorySwitch;
 use crate::types::{Contact, Identifier};
+use crate::unmerge::MergeSnapshot;
 
 /// One change inside a [`WriteBatch`].
 ///
@@ -82,7 +83,8 @@ pub enum WriteOp {
         /// The version the engine read.
         expected_version: u64,
     },
-    /// Insert a memory record (its `revision` is 1). Preconditions: its contact exists
+    /// Insert a memory record at its `revision` (1 for a new one; an unmerge restores a
+    /// record one past the revision it had). Preconditions: its contact exists
     /// in the org, its id is new, and no record of the org has the same contact and
     /// scope (enforced by the storage: a unique index or equivalent).
     InsertMemory(MemoryRecord),
@@ -105,15 +107,37 @@ pub enum WriteOp {
         /// The revision the engine read.
         expected_revision: u64,
     },
-    /// Record that contact `from`, merged into `to`, now redirects to it, and point
-    /// every redirect to `from` at `to`, so a chain of merges is one step to its live
-    /// end (contract rule 12). Precondition: `to` exists in the org. The batch deletes
-    /// `from` after this operation.
+    /// Record that contact `from`, merged into `to`, now redirects to it, with what
+    /// the merge keeps to undo it, and point every redirect to `from` at `to`, so a
+    /// chain of merges is one step to its live end; each redirect keeps the contact it
+    /// was merged into directly (contract rule 12). Precondition: `to` exists in the
+    /// org. The batch deletes `from` after this operation.
     Redirect {
         /// The contact merged away.
         from: ContactId,
         /// The contact it was merged into.
         to: ContactId,
+        /// What an unmerge needs (its `primary` is `to`).
+        snapshot: Box<MergeSnapshot>,
+    },
+    /// Erase the snapshots kept with every redirect that leads to `contact_id`, so
+    /// those merges can no longer be undone (contract rule 12): a memory reset is an
+    /// erasure, and the snapshots hold copies of the memory it removes.
+    ForgetMergeSnapshots {
+        /// The contact whose memory is reset.
+        contact_id: ContactId,
+    },
+    /// Insert `contact` again, at `version`, undoing its merge into `primary`: remove
+    /// the redirect from its id, and point at it again every redirect whose chain of
+    /// direct merges passes through it (contract rule 14). Preconditions: no contact
+    /// has its id; its redirect exists and was written by a merge into `primary`.
+    Unmerge {
+        /// The contact restored, with its old id and `created_at`.
+        contact: Contact,
+        /// Its version: one past its `merged_into` history entry.
+        version: u64,
+        /// The contact it was merged into.
+        primary: ContactId,
     },
     /// Append `entry` to its contact's history, then drop that contact's entries up to
     /// version `drop_through` (the oldest beyond the bound) (contract rule 13).
@@ -179,7 +203,7 @@ impl WriteBatch {
         let mut written: Vec<ContactId> = Vec::new();
         for op in &self.ops {
             let id = match op {
-                WriteOp::InsertContact(c) => c.id,
+                WriteOp::InsertContact(c) | WriteOp::Unmerge { contact: c, .. } => c.id,
                 WriteOp::UpdateContact { contact, .. } => contact.id,
                 WriteOp::DeleteContact { id, .. } => *id,
                 _ => continue,

@@ -8,6 +8,7 @@
 use crate::history::ContactHistoryEntry;
 use crate::memory::{MemoryRecord, MemoryScope};
 use crate::types::Metadata;
+use crate::unmerge::MergeSnapshot;
 
 /// The scope as one string, unique per scope, for the `(org, contact, scope)` unique
 /// index: `persona:<id>` or `agent:<E.164>`. The prefixes keep a persona named like a
@@ -44,6 +45,27 @@ pub fn decode_memory(body: &str) -> Result<MemoryRecord, String> {
         .and_then(|r| json.end().map(|()| r))
         .map_err(|e| format!("a memory record is unreadable: {e}"))?;
     Ok(record)
+}
+
+/// A merge's snapshot as one JSON document.
+///
+/// # Errors
+/// A description, if it cannot be serialised (it always can, like a memory record).
+pub fn encode_snapshot(snapshot: &MergeSnapshot) -> Result<String, String> {
+    serde_json::to_string(snapshot).map_err(|e| format!("cannot serialise a merge snapshot: {e}"))
+}
+
+/// A merge's snapshot from its stored document, at any nesting depth (it holds memory
+/// records and metadata; see [`decode_memory`]).
+///
+/// # Errors
+/// A description, if the document is not a snapshot.
+pub fn decode_snapshot(body: &str) -> Result<MergeSnapshot, String> {
+    let mut json = serde_json::Deserializer::from_str(body);
+    json.disable_recursion_limit();
+    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
+        .and_then(|r| json.end().map(|()| r))
+        .map_err(|e| format!("a merge snapshot is unreadable: {e}"))
 }
 
 /// Metadata as the text of a JSON object: its canonical text, as it is.

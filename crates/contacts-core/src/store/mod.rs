@@ -24,6 +24,7 @@ use crate::memory_switch::{MemorySwitch, SwitchKind};
 use crate::shared::SharedContact;
 use crate::time::Timestamp;
 use crate::types::{Contact, Identifier, IdentifierKind};
+use crate::unmerge::MergeSnapshot;
 
 /// A contact as stored: its row, its identifiers and its version.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,12 +226,17 @@ pub struct ListPage {
 ///     same persona serialise, because a memory write must never land after the
 ///     switch-off it raced (docs/semantics.md 6) (`memory_switch_round_trip`,
 ///     `memory_switch_precondition`).
-/// 12. **Redirects.** [`WriteOp::Redirect`] records `from → to` and repoints every
-///     redirect to `from` at `to`, [`redirect`](Store::redirect) answers the one stored
-///     for an id, and [`WriteOp::DeleteContact`] removes the redirects to the contact it
-///     deletes, all per org, because a merged-away id must lead to the contact that
-///     lives on, in one step, and to nothing once that is deleted (docs/semantics.md 4)
-///     (`redirects_follow_merges`).
+/// 12. **Redirects.** [`WriteOp::Redirect`] records `from → to` with the merge's
+///     snapshot and repoints every redirect to `from` at `to`, keeping for each the
+///     contact it was merged into directly; [`redirect`](Store::redirect) answers the
+///     live end stored for an id and [`merge_snapshot`](Store::merge_snapshot) its
+///     snapshot; [`WriteOp::ForgetMergeSnapshots`] erases the snapshots of the
+///     redirects to a contact, which then reads as no snapshot;
+///     [`WriteOp::DeleteContact`] removes the redirects to the contact it deletes,
+///     snapshots included; all per org, because a merged-away id must lead to
+///     the contact that lives on, in one step, and to nothing once that is deleted,
+///     and a deleted person's data must not outlive them in a snapshot
+///     (docs/semantics.md 4) (`redirects_follow_merges`).
 /// 13. **History.** [`WriteOp::AppendHistory`] stores an entry under `(contact,
 ///     version)` and drops that contact's entries through `drop_through`;
 ///     [`history`](Store::history) returns a contact's entries by version, after a
@@ -239,6 +245,12 @@ pub struct ListPage {
 ///     redacted form ([`ContactHistoryEntry::redacted`]), so an erasure leaves no personal
 ///     value behind; all per org (`history_records_every_change`,
 ///     `history_is_bounded_and_erased`).
+/// 14. **Unmerge.** [`WriteOp::Unmerge`] inserts the contact again at the version
+///     given, removes its redirect, which must have been written by a merge into
+///     `primary` directly, and points every redirect whose chain of direct merges
+///     passes through the contact back at it, because the ids merged into a duplicate
+///     before it was merged away are that person again (docs/semantics.md 4,
+///     "Unmerge") (`unmerge_restores_the_duplicate`, `unmerge_follows_chains`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -327,6 +339,14 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>>;
 
+    /// The snapshot stored with the redirect from `duplicate`, or `None` when there is
+    /// no such redirect (contract rules 12 and 14).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails, or when the
+    /// stored snapshot is unreadable.
+    fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>>;
+
     /// The switch of `org` for `kind` and `target_id`, or `None` if none was ever set
     /// (contract rule 11).
     ///
@@ -396,6 +416,13 @@ macro_rules! forward_store {
             }
             fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
                 (**self).redirect(org, id)
+            }
+            fn merge_snapshot(
+                &self,
+                org: OrgId,
+                duplicate: ContactId,
+            ) -> Result<Option<MergeSnapshot>> {
+                (**self).merge_snapshot(org, duplicate)
             }
             fn history(
                 &self,

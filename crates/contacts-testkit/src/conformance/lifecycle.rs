@@ -40,7 +40,7 @@ fn snapshot<S: Store>(e: &Engine<S>) -> Value {
     serde_json::to_value(e.list(org_o(), ListRequest::new(200, 0)).unwrap()).unwrap()
 }
 
-fn facts(v: Value) -> JsonObject {
+pub(super) fn facts(v: Value) -> JsonObject {
     match v {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
@@ -372,7 +372,7 @@ pub fn merge_refusals<S: Store>(store: S) {
     assert_eq!(snapshot(&e), before);
 }
 
-fn msg(content: &str, ts: i64) -> NewMessage {
+pub(super) fn msg(content: &str, ts: i64) -> NewMessage {
     NewMessage {
         role: Role::User,
         content: content.to_owned(),

@@ -18,6 +18,7 @@ mod resolve;
 mod shapes;
 mod store_contract;
 mod switches;
+mod unmerge;
 pub use batch::*;
 pub use history::*;
 pub use lifecycle::*;
@@ -30,6 +31,7 @@ pub use resolve::*;
 pub use shapes::*;
 pub use store_contract::*;
 pub use switches::*;
+pub use unmerge::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;

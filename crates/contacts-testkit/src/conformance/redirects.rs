@@ -3,6 +3,7 @@
 
 use contacts_core::{IdentifierId, ScopeRequest, UpdateRequest};
 
+use super::unmerge::bare_snapshot;
 use super::*;
 
 /// The error of an operation on a merged-away id: `NotFound`, carrying where it went.
@@ -107,7 +108,11 @@ pub fn redirects_follow_merges<S: Store>(store: S) {
     let gone = ContactId(Uuid::now_v7());
     let refused = e.store().commit(
         org_o(),
-        &WriteBatch::new(vec![WriteOp::Redirect { from: x, to: gone }]),
+        &WriteBatch::new(vec![WriteOp::Redirect {
+            from: x,
+            to: gone,
+            snapshot: Box::new(bare_snapshot(&e, x, gone)),
+        }]),
     );
     assert!(
         matches!(refused, Err(CommitError::Precondition(_))),
