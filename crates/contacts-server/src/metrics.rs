@@ -10,8 +10,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch, OrgId,
-    Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -240,6 +240,13 @@ impl Store for MeteredStore {
         let t = Instant::now();
         let r = self.inner.redirect(org, id);
         self.metrics.store_call("redirect", t);
+        r
+    }
+
+    fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {
+        let t = Instant::now();
+        let r = self.inner.merge_snapshot(org, duplicate);
+        self.metrics.store_call("merge_snapshot", t);
         r
     }
 

@@ -1235,6 +1235,73 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
     .await;
 }
 
+async fn unmerge_restores_the_duplicate(app: &TestApp) {
+    let primary = app
+        .contact(json!({"phone_number": "+14155550192", "name": "Sarah"}))
+        .await;
+    let duplicate = app
+        .contact(json!({"email": "sarah@example.com", "metadata": {"source": "web"}}))
+        .await;
+    let unmerge = format!("/v1/contacts/{primary}/unmerge");
+    let body = json!({"duplicate_contact_id": duplicate});
+    // Before any merge there is nothing to undo.
+    app.fails_a(
+        "POST",
+        &unmerge,
+        Some(body.clone()),
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        Some("Merge not found"),
+    )
+    .await;
+    let (status, _) = app
+        .a(
+            "POST",
+            "/v1/contacts/merge",
+            Some(json!({"primary_contact_id": primary, "duplicate_contact_id": duplicate})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, out) = app.a("POST", &unmerge, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["errors"], Value::Null);
+    assert_eq!(out["data"]["primary"]["id"], primary);
+    assert_eq!(out["data"]["primary"]["metadata"], json!({}));
+    assert_eq!(out["data"]["duplicate"]["id"], duplicate);
+    assert_eq!(
+        out["data"]["duplicate"]["metadata"],
+        json!({"source": "web"})
+    );
+    assert_eq!(
+        out["data"]["duplicate"]["identifiers"][0]["identifier_value"],
+        "sarah@example.com"
+    );
+    assert_eq!(out["data"]["not_restored"], json!([]));
+    let (status, got) = app
+        .a("GET", &format!("/v1/contacts/{duplicate}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["data"], out["data"]["duplicate"]);
+    app.fails_a(
+        "POST",
+        &unmerge,
+        Some(json!({})),
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST",
+        None,
+    )
+    .await;
+    app.fails_a(
+        "POST",
+        &unmerge,
+        Some(body),
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        Some("Merge not found"),
+    )
+    .await;
+}
+
 async fn detach_frees_one_identifier(app: &TestApp) {
     let id = app
         .contact(json!({"phone_number": "+14155550192", "email": "old@example.com"}))
@@ -2202,6 +2269,13 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
         broken()
     }
+    fn merge_snapshot(
+        &self,
+        _: OrgId,
+        _: contacts_core::ContactId,
+    ) -> contacts_core::Result<Option<contacts_core::MergeSnapshot>> {
+        broken()
+    }
     fn history(
         &self,
         _: OrgId,
@@ -2352,6 +2426,7 @@ api_tests!(
     find_returns_the_contact_or_null,
     get_update_and_delete_by_id,
     merge_moves_identifiers_and_deletes_the_duplicate,
+    unmerge_restores_the_duplicate,
     detach_frees_one_identifier,
     memory_endpoints_read_and_write_a_record,
     memory_errors_name_their_field,
@@ -2427,6 +2502,13 @@ impl Store for SlowFor {
         id: contacts_core::ContactId,
     ) -> contacts_core::Result<Option<contacts_core::ContactId>> {
         self.inner.redirect(org, id)
+    }
+    fn merge_snapshot(
+        &self,
+        org: OrgId,
+        duplicate: contacts_core::ContactId,
+    ) -> contacts_core::Result<Option<contacts_core::MergeSnapshot>> {
+        self.inner.merge_snapshot(org, duplicate)
     }
     fn history(
         &self,

@@ -125,9 +125,9 @@ async fn every_documented_operation_is_routed_and_keyed() {
             }
         }
     }
-    // The seed's endpoints, the batch and export, history, the memory endpoints (the
-    // switch included) and the four service routes.
-    assert_eq!(operations, 28, "operations in the document");
+    // The seed's endpoints, the batch and export, history, unmerge, the memory
+    // endpoints (the switch included) and the four service routes.
+    assert_eq!(operations, 29, "operations in the document");
 }
 
 /// A keyed JSON call; the answer's status and `data`.

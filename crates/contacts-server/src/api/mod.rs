@@ -4,7 +4,7 @@
 //! - this file: the shared state, the envelope and the router;
 //! - `auth.rs`: API keys on every matched route;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
-//! - `contacts.rs`, `history.rs`, `memory.rs` and `memory_enable.rs`: the handlers,
+//! - `contacts.rs`, `history.rs`, `unmerge.rs`, `memory.rs` and `memory_enable.rs`: the handlers,
 //!   one per endpoint;
 //! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
 
@@ -16,6 +16,7 @@ mod history;
 mod memory;
 mod memory_enable;
 mod openapi;
+mod unmerge;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ use contacts::*;
 use history::*;
 use memory::*;
 use memory_enable::*;
+use unmerge::*;
 
 /// An engine over any store, as the server and the CLI hold it.
 pub type DynEngine = Engine<Box<dyn Store>>;
@@ -245,6 +247,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_contact, update_contact, delete_contact))
         .routes(routes!(detach_identifier))
         .routes(routes!(contact_history))
+        .routes(routes!(unmerge))
         .routes(routes!(memory_create))
         .routes(routes!(memory_get))
         .routes(routes!(memory_messages, memory_append))

@@ -279,6 +279,26 @@ pub(super) fn merge(a: MergeArgs) -> Result<ExitCode, CliError> {
     )
 }
 
+/// `contacts unmerge`.
+#[derive(Debug, Args)]
+pub struct UnmergeArgs {
+    /// The contact the duplicate was merged into.
+    #[arg(long, value_parser = parse::contact)]
+    pub primary: ContactId,
+    /// The contact merged into it, restored under this id.
+    #[arg(long, value_parser = parse::contact)]
+    pub duplicate: ContactId,
+    /// The org and the database.
+    #[command(flatten)]
+    pub on: On,
+}
+
+pub(super) fn unmerge(a: UnmergeArgs) -> Result<ExitCode, CliError> {
+    let body = body([("duplicate_contact_id", Some(a.duplicate.to_string().into()))]);
+    let path = format!("/v1/contacts/{}/unmerge", a.primary);
+    local::print(&a.on.local()?.call(Method::POST, &path, Some(&body))?)
+}
+
 /// `contacts delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {

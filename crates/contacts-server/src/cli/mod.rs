@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
 pub use admin::{CompletionsArgs, KeysCommand};
 pub use contacts::{
     DeleteArgs, DetachArgs, FindArgs, GetArgs, HistoryArgs, ListArgs, MergeArgs, ResolveArgs,
-    UpdateArgs,
+    UnmergeArgs, UpdateArgs,
 };
 pub use data::{BackupArgs, ExportArgs, ImportArgs};
 pub use memory::MemoryCommand;
@@ -86,6 +86,9 @@ pub enum Command {
     Update(UpdateArgs),
     /// Merge a duplicate into a primary contact, as `POST /v1/contacts/merge`.
     Merge(MergeArgs),
+    /// Undo a merge: the duplicate comes back under its old id with what it brought
+    /// that is unchanged on the primary, as `POST /v1/contacts/{id}/unmerge`.
+    Unmerge(UnmergeArgs),
     /// Delete a contact with its identifiers and memories, as `DELETE /v1/contacts/{id}`.
     Delete(DeleteArgs),
     /// Detach one identifier from its contact, as
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::History(args) => contacts::history(args),
         Command::Update(args) => contacts::update(args),
         Command::Merge(args) => contacts::merge(args),
+        Command::Unmerge(args) => contacts::unmerge(args),
         Command::Delete(args) => contacts::delete(args),
         Command::Detach(args) => contacts::detach(args),
         Command::Memory { command } => memory::run(command),
