@@ -294,6 +294,7 @@ impl<S: Store> Engine<S> {
                     is_primary: ident.is_primary && !primary_has_kind,
                 });
             }
+            let mut combined = Vec::new();
             for dm in &d.memories {
                 let scope = dm.scope();
                 match p.memories.iter().find(|pm| pm.scope() == scope) {
@@ -308,12 +309,14 @@ impl<S: Store> Engine<S> {
                         });
                     }
                     Some(pm) => {
+                        let record = self.combine(pm, dm, now)?;
+                        combined.push(record.clone());
                         ops.push(WriteOp::DeleteMemory {
                             id: dm.id,
                             expected_revision: dm.revision,
                         });
                         ops.push(WriteOp::UpdateMemory {
-                            record: self.combine(pm, dm, now)?,
+                            record,
                             expected_revision: pm.revision,
                         });
                     }
@@ -324,7 +327,7 @@ impl<S: Store> Engine<S> {
             ops.push(WriteOp::Redirect {
                 from: duplicate,
                 to: primary,
-                snapshot: Box::new(Self::merge_snapshot(&p, &d, now)),
+                snapshot: Box::new(Self::merge_snapshot(&p, &d, now, &combined)),
             });
             ops.push(WriteOp::DeleteContact {
                 id: duplicate,

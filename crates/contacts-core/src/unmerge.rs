@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::lifecycle::{advance, stored_before};
-use crate::memory::{Entity, MemoryRecord};
+use crate::memory::{Entity, HistoryEntry, MemoryRecord, Message};
 use crate::request::ContactWithRelations;
 use crate::retry::Step;
 use crate::store::{ContactRecord, Store, WriteBatch, WriteOp};
@@ -56,14 +56,21 @@ pub struct MemorySnapshot {
     pub record: MemoryRecord,
     /// The primary's record of the same scope, before the two were combined.
     pub primary_before: Option<MemoryRecord>,
+    /// The primary's own messages that the combined record's window dropped: they
+    /// come back on an unmerge.
+    #[serde(default)]
+    pub trimmed_messages: Vec<Message>,
+    /// Likewise its memory history entries.
+    #[serde(default)]
+    pub trimmed_history: Vec<HistoryEntry>,
 }
 
 /// Something the duplicate brought that an unmerge did not give back, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotRestored {
-    /// Where it was: `name`, `metadata.<key>`, `identifiers.<id>`, `memories.<id>`,
-    /// or a part of a memory record (`memories.<id>.facts.<key>`,
+    /// Where it was: `name`, `metadata.<key>`, `identifiers.<id>`, or a part of a
+    /// memory record (`memories.<id>.facts.<key>`,
     /// `memories.<id>.entities.<type>/<id>`, `memories.<id>.open_items.<id>`,
     /// `memories.<id>.summary`).
     pub field: String,
@@ -85,14 +92,15 @@ pub struct Unmerged {
 
 const CHANGED: &str = "changed or removed on the primary since the merge";
 const DETACHED: &str = "detached from the primary since the merge";
-const RESET: &str = "the primary's memory of this scope was reset or deleted since the merge";
 
 impl<S: Store> Engine<S> {
-    /// The snapshot a merge stores with the duplicate's redirect.
+    /// The snapshot a merge stores with the duplicate's redirect; `combined` holds the
+    /// records the merge combined, as it writes them.
     pub(crate) fn merge_snapshot(
         p: &ContactRecord,
         d: &ContactRecord,
         now: Timestamp,
+        combined: &[MemoryRecord],
     ) -> MergeSnapshot {
         let (pc, dc) = (&p.contact.contact, &d.contact.contact);
         let primary_meta = pc.metadata.to_object();
@@ -113,13 +121,22 @@ impl<S: Store> Engine<S> {
             memories: d
                 .memories
                 .iter()
-                .map(|dm| MemorySnapshot {
-                    record: MemoryRecord::clone(dm),
-                    primary_before: p
-                        .memories
-                        .iter()
-                        .find(|pm| pm.scope() == dm.scope())
-                        .map(|pm| MemoryRecord::clone(pm)),
+                .map(|dm| {
+                    let before = p.memories.iter().find(|pm| pm.scope() == dm.scope());
+                    let after = combined.iter().find(|c| Some(c.id) == before.map(|b| b.id));
+                    let (trimmed_messages, trimmed_history) = match (before, after) {
+                        (Some(b), Some(a)) => (
+                            minus(&b.recent_messages, &a.recent_messages),
+                            minus(&b.memory_history, &a.memory_history),
+                        ),
+                        _ => (Vec::new(), Vec::new()),
+                    };
+                    MemorySnapshot {
+                        record: MemoryRecord::clone(dm),
+                        primary_before: before.map(|pm| MemoryRecord::clone(pm)),
+                        trimmed_messages,
+                        trimmed_history,
+                    }
                 })
                 .collect(),
         }
@@ -318,11 +335,17 @@ impl<S: Store> Engine<S> {
     ) {
         let d = &part.record;
         let before = part.primary_before.as_ref();
-        // The primary's record of the scope: the one the merge moved or combined into
-        // (or what an earlier unmerge left of it). A reset since erased the snapshot
-        // with it (docs/semantics.md 6), so a missing record is a deleted one.
+        // The primary's record of the scope: the one the merge moved or combined into,
+        // or what an earlier unmerge left of it. A reset erases the snapshot with the
+        // record, so with the snapshot alive a missing record is one an earlier unmerge
+        // took away with nothing of the primary's left in it: the duplicate's record
+        // comes back whole.
         let Some(current) = p.memories.iter().find(|m| m.scope() == d.scope()) else {
-            lost.push(not_restored(format!("memories.{}", d.id), RESET));
+            let mut back = d.clone();
+            back.contact_id = duplicate;
+            back.revision = d.revision + 1;
+            back.updated_at = now.max(back.updated_at);
+            ops.push(WriteOp::InsertMemory(back));
             return;
         };
         let mut left = MemoryRecord::clone(current);
@@ -347,6 +370,7 @@ impl<S: Store> Engine<S> {
         let own = |b: &MemoryRecord| b.recent_messages.clone();
         left.recent_messages = rebuilt(
             before.map(own).unwrap_or_default(),
+            &part.trimmed_messages,
             &current.recent_messages,
             &d.recent_messages,
             limits.window,
@@ -355,6 +379,7 @@ impl<S: Store> Engine<S> {
         let own = |b: &MemoryRecord| b.memory_history.clone();
         left.memory_history = rebuilt(
             before.map(own).unwrap_or_default(),
+            &part.trimmed_history,
             &current.memory_history,
             &d.memory_history,
             limits.max_history,
@@ -432,7 +457,15 @@ impl<S: Store> Engine<S> {
             // The duplicate's record had been folded into the primary's and deleted:
             // it comes back under its old id, one revision past where it was.
             back.revision = d.revision + 1;
-            if changed {
+            let leftover = before.is_none_or(|b| b.id != current.id);
+            if leftover && !has_content(&left) {
+                // What an earlier unmerge left of a record the primary never had, now
+                // with nothing in it.
+                ops.push(WriteOp::DeleteMemory {
+                    id: current.id,
+                    expected_revision: current.revision,
+                });
+            } else if changed {
                 left.revision = current.revision + 1;
                 ops.push(WriteOp::UpdateMemory {
                     record: left,
@@ -507,29 +540,54 @@ fn applied(p: &ContactRecord, ops: &[WriteOp]) -> (ContactRecord, ContactRecord)
     (pa, da)
 }
 
-/// The primary's list after an unmerge: `own` (its items before the merge), then the
-/// items of `current` that are in neither `own` nor `theirs` (appended since), by time,
-/// keeping the newest `bound`. Items are counted, so an item both contacts held stays
-/// once.
+/// The primary's list after an unmerge: its own items from before the merge that are
+/// still on the record or that the merge's window dropped (`trimmed`), then the items
+/// of `current` that are neither those nor the duplicate's (`theirs`: appended since),
+/// by time, keeping the newest `bound`. Items are counted, so an item both contacts
+/// held stays once on each, and an own item that went away since (an earlier unmerge
+/// took it, the window dropped it) stays away.
 fn rebuilt<T: Clone + PartialEq>(
     own: Vec<T>,
+    trimmed: &[T],
     current: &[T],
     theirs: &[T],
     bound: usize,
     time: impl Fn(&T) -> Timestamp,
 ) -> Vec<T> {
     let mut since = current.to_vec();
-    for x in own.iter().chain(theirs) {
-        if let Some(i) = since.iter().position(|y| y == x) {
-            since.remove(i);
-        }
+    let mut dropped = trimmed.to_vec();
+    let mut out: Vec<T> = own
+        .into_iter()
+        .filter(|x| take(&mut since, x) || take(&mut dropped, x))
+        .collect();
+    for x in theirs {
+        take(&mut since, x);
     }
-    let mut out = own;
     out.extend(since);
     // Stable: on equal times the primary's own come first, as the merge ordered them.
     out.sort_by_key(|x| time(x));
     let excess = out.len().saturating_sub(bound);
     out.drain(..excess);
+    out
+}
+
+/// Removes one item equal to `x` from `from`; whether there was one.
+fn take<T: PartialEq>(from: &mut Vec<T>, x: &T) -> bool {
+    match from.iter().position(|y| y == x) {
+        Some(i) => {
+            from.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// `items` without one of each of `removed` (counted).
+fn minus<T: Clone + PartialEq>(items: &[T], removed: &[T]) -> Vec<T> {
+    let mut out = items.to_vec();
+    for x in removed {
+        take(&mut out, x);
+    }
     out
 }
 

@@ -123,6 +123,7 @@ macro_rules! conformance_tests {
             redirects_follow_merges,
             unmerge_restores_the_duplicate,
             unmerge_follows_chains,
+            unmerge_two_merges_into_one_scope,
             history_records_every_change,
             history_is_bounded_and_erased,
             history_can_be_turned_off,

@@ -279,3 +279,43 @@ pub fn unmerge_follows_chains<S: Store>(store: S) {
         })
     ));
 }
+
+/// docs/semantics.md 4, "Unmerge": two merges into one scope of a primary that had
+/// none (the first moves the record whole, the second combines into it) can be undone
+/// in either order, and each duplicate gets exactly its own memory back while the
+/// primary ends with no record of the scope.
+pub fn unmerge_two_merges_into_one_scope<S: Store>(store: S) {
+    let e = engine(store);
+    let s = ScopeRequest::persona("s");
+    for (round, older_first) in [(0u8, true), (1, false)] {
+        let number = |n: u8| format!("+1415555{round}{n}92");
+        let p = id_of(&e, &phone(&number(0)));
+        let d1 = id_of(&e, &phone(&number(1)));
+        let d2 = id_of(&e, &phone(&number(2)));
+        let m1 = e.memory_create(org_o(), d1, &s).unwrap().memory.id;
+        let m2 = e.memory_create(org_o(), d2, &s).unwrap().memory.id;
+        e.memory_append_messages(org_o(), m1, &[msg("from d1", 1)], None)
+            .unwrap();
+        e.memory_append_messages(org_o(), m2, &[msg("from d2", 2)], None)
+            .unwrap();
+        e.memory_merge_facts(org_o(), m2, &facts(json!({"k": 2})), None)
+            .unwrap();
+        e.merge(org_o(), p, d1).unwrap();
+        e.merge(org_o(), p, d2).unwrap();
+        let order = if older_first { [d1, d2] } else { [d2, d1] };
+        for d in order {
+            let out = e.unmerge(org_o(), p, d).unwrap();
+            assert!(out.not_restored.is_empty(), "{:?}", out.not_restored);
+        }
+        let one = e.memory_get(org_o(), m1).unwrap();
+        assert_eq!((one.contact_id, contents(&one)), (d1, vec!["from d1"]));
+        assert!(one.facts.is_empty(), "older first: {older_first}");
+        let two = e.memory_get(org_o(), m2).unwrap();
+        assert_eq!((two.contact_id, contents(&two)), (d2, vec!["from d2"]));
+        assert_eq!(two.facts, facts(json!({"k": 2})));
+        assert!(
+            e.get(org_o(), p).unwrap().memories.is_empty(),
+            "older first: {older_first}"
+        );
+    }
+}
