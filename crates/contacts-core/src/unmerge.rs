@@ -523,6 +523,7 @@ fn applied(p: &ContactRecord, ops: &[WriteOp]) -> (ContactRecord, ContactRecord)
                 };
                 owner.memories.push(std::sync::Arc::new(record.clone()));
             }
+            WriteOp::DeleteMemory { id, .. } => pa.memories.retain(|m| m.id != *id),
             WriteOp::InsertMemory(record) => {
                 let owner = if record.contact_id == da.contact.contact.id {
                     &mut da

@@ -306,6 +306,9 @@ pub fn unmerge_two_merges_into_one_scope<S: Store>(store: S) {
         for d in order {
             let out = e.unmerge(org_o(), p, d).unwrap();
             assert!(out.not_restored.is_empty(), "{:?}", out.not_restored);
+            // The answer is what was committed.
+            assert_eq!(out.primary, e.get(org_o(), p).unwrap());
+            assert_eq!(out.duplicate, e.get(org_o(), d).unwrap());
         }
         let one = e.memory_get(org_o(), m1).unwrap();
         assert_eq!((one.contact_id, contents(&one)), (d1, vec!["from d1"]));
