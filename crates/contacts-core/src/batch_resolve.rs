@@ -187,6 +187,7 @@ impl<S: Store> Engine<S> {
         ops.extend(history);
         let batch = WriteBatch::new(ops);
         debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
+        let batch = self.with_events(batch);
         match self.store.commit(org, &batch) {
             Ok(()) => {
                 for (i, outcome) in items {

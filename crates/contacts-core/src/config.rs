@@ -83,6 +83,12 @@ pub struct Config {
     /// History entries kept per contact, the oldest dropped first (docs/semantics.md
     /// 4, "History"); 0 keeps none. Default 100.
     pub history_per_contact: usize,
+    /// Events kept in each org's change feed, the oldest dropped first
+    /// (docs/semantics.md 4, "Change feed"); 0 turns the feed off. Default 100,000.
+    pub events_per_org: u64,
+    /// Events older than this are dropped from the feed too; `None` keeps them until
+    /// the count bound drops them. Default 30 days.
+    pub events_max_age: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -131,6 +137,8 @@ impl Default for Config {
             max_batch_requests: 1_000,
             memory: MemoryLimits::default(),
             history_per_contact: 100,
+            events_per_org: 100_000,
+            events_max_age: Some(std::time::Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
@@ -217,6 +225,23 @@ impl Config {
         self
     }
 
+    /// Sets the change feed's retention: the newest `events` of each org (0: no feed),
+    /// and those younger than `max_age` (`None`: any age).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use contacts_core::Config;
+    ///
+    /// let config = Config::default().with_events(10_000, Some(Duration::from_secs(86_400)));
+    /// assert_eq!(config.events_per_org, 10_000);
+    /// ```
+    #[must_use]
+    pub fn with_events(mut self, events: u64, max_age: Option<std::time::Duration>) -> Self {
+        self.events_per_org = events;
+        self.events_max_age = max_age;
+        self
+    }
+
     /// The cap for `kind`.
     pub fn cap(&self, kind: IdentifierKind) -> u32 {
         self.caps[kind.index()]
@@ -275,6 +300,12 @@ impl Config {
             return Err(Error::invalid(
                 "config.limits",
                 "size limits must be positive",
+            ));
+        }
+        if self.events_max_age.is_some_and(|age| age.as_millis() == 0) {
+            return Err(Error::invalid(
+                "config.events_max_age",
+                "must be at least one millisecond (None keeps events of any age)",
             ));
         }
         Ok(())

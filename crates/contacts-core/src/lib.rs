@@ -40,6 +40,7 @@ mod config;
 mod cursor;
 mod engine;
 mod error;
+mod events;
 mod export;
 mod history;
 mod ids;
@@ -67,6 +68,7 @@ pub use compact_str::CompactString;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
+pub use events::{Event, EventKind, EventLog, EventPage};
 pub use export::Export;
 pub use history::{Change, ContactHistoryEntry, HistoryKind, HistoryPage};
 pub use memory::{

@@ -63,6 +63,7 @@ impl<S: Store> Engine<S> {
                 return Ok(value);
             }
             debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
+            let batch = self.with_events(batch);
             match self.store.commit(org, &batch) {
                 Ok(()) => return Ok(value),
                 Err(CommitError::Precondition(_)) => continue,

@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) redirects: RwLock<crate::redirects::Redirects>,
     /// Written only under `writer`; one read of it is atomic on its own.
     pub(crate) history: RwLock<History>,
+    /// Written only under `writer`; one read of it is atomic on its own.
+    pub(crate) events: RwLock<crate::events::Feeds>,
 }
 
 fn shards<T: Default>() -> Box<[Shard<T>]> {
@@ -107,6 +109,7 @@ impl Default for Inner {
             switches: RwLock::default(),
             redirects: RwLock::default(),
             history: RwLock::default(),
+            events: RwLock::default(),
         }
     }
 }

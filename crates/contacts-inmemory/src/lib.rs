@@ -27,6 +27,7 @@
 //! attempts under a write storm, a reader takes the writer mutex instead, so it cannot
 //! starve.
 
+mod events;
 mod index;
 mod redirects;
 mod slot;
@@ -40,8 +41,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, Error, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
-    MergeSnapshot, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, Error, EventLog, MemoryId, MemoryRecord, MemoryScope,
+    MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
 pub use index::SHARDS;
@@ -209,6 +210,11 @@ impl Store for InMemoryStore {
             .collect())
     }
 
+    fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
+        let feeds = self.inner.events.read().unwrap_or_else(|e| e.into_inner());
+        Ok(feeds.read(org, after, limit))
+    }
+
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         let redirects = self
             .inner
@@ -259,6 +265,7 @@ impl Store for InMemoryStore {
         redact_history(inner, org, std::mem::take(&mut stage.redactions));
         if stage.contacts.is_empty() {
             append_history(inner, org, std::mem::take(&mut stage.history));
+            append_events(inner, org, stage.events.take());
             return Ok(());
         }
         // Redirects go in before the contacts they replace go out, and those to a
@@ -329,6 +336,7 @@ impl Store for InMemoryStore {
                 redirects.restore(org, id, primary);
             }
         }
+        append_events(inner, org, stage.events);
         Ok(())
     }
 }
@@ -350,6 +358,15 @@ fn redact_history(inner: &Inner, org: OrgId, contacts: Vec<ContactId>) {
                 }
             }
         }
+    }
+}
+
+/// Appends the batch's events to the org's feed, last, so no event is ahead of its
+/// change.
+fn append_events(inner: &Inner, org: OrgId, append: Option<events::Append>) {
+    if let Some(append) = append {
+        let mut feeds = inner.events.write().unwrap_or_else(|e| e.into_inner());
+        feeds.append(org, append);
     }
 }
 

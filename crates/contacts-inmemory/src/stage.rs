@@ -50,6 +50,8 @@ pub(crate) struct Stage<'a> {
     /// bound), in order.
     pub(crate) redactions: Vec<ContactId>,
     pub(crate) history: Vec<(ContactHistoryEntry, Option<u64>)>,
+    /// The batch's events, appended after everything else is published.
+    pub(crate) events: Option<crate::events::Append>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -102,6 +104,7 @@ impl<'a> Stage<'a> {
             forgotten: Vec::new(),
             redactions: Vec::new(),
             history: Vec::new(),
+            events: None,
         }
     }
 
@@ -446,6 +449,19 @@ impl<'a> Stage<'a> {
                         "memory was switched off for persona {persona_id}"
                     )));
                 }
+                Ok(())
+            }
+            WriteOp::AppendEvents {
+                events,
+                keep,
+                expire_before,
+            } => {
+                let append = self.events.get_or_insert(crate::events::Append {
+                    events: Vec::new(),
+                    keep: *keep,
+                    expire_before: *expire_before,
+                });
+                append.events.extend(events.iter().cloned());
                 Ok(())
             }
         }

@@ -17,7 +17,7 @@ use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::{history, redirects, switches};
+use crate::{events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -79,6 +79,8 @@ pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome
         rest = &rest[1..];
     }
     count_contacts(&mut t, batch)?;
+    // Last: the org's event head stays locked only while the transaction commits.
+    events::append(&mut t, &batch.ops)?;
     t.tx.commit().map_err(commit_error)
 }
 
@@ -138,6 +140,8 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
         WriteOp::RedactHistory { contact_id } => history::redact(t, *contact_id)?,
         WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
         WriteOp::ExpectMemoryEnabled { persona_id } => switches::expect_on(t, persona_id)?,
+        // Applied after every other operation, by `events::append`.
+        WriteOp::AppendEvents { .. } => {}
     }
     Ok(())
 }

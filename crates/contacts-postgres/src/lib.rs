@@ -54,6 +54,7 @@
 
 mod commit;
 mod error;
+mod events;
 mod history;
 mod open;
 mod reads;
@@ -70,7 +71,7 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    ContactHistoryEntry, ContactId, EventLog, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
     MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
@@ -139,6 +140,10 @@ impl Store for PostgresStore {
         limit: u64,
     ) -> Result<Vec<ContactHistoryEntry>> {
         history::read(self, org, contact, after, limit)
+    }
+
+    fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
+        events::read(self, org, after, limit)
     }
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {

@@ -34,6 +34,8 @@ fn schema_is_ready_to_shard() {
         [
             "contact_history",
             "contacts",
+            "event_heads",
+            "events",
             "identifiers",
             "memories",
             "memory_switches",

@@ -250,6 +250,13 @@ impl Store for MeteredStore {
         r
     }
 
+    fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<contacts_core::EventLog> {
+        let t = Instant::now();
+        let r = self.inner.events(org, after, limit);
+        self.metrics.store_call("events", t);
+        r
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let t = Instant::now();
         let r = self.inner.commit(org, batch);

@@ -90,6 +90,19 @@ pub struct SettingsFile {
     /// `[memory]`.
     #[serde(default)]
     pub memory: MemorySection,
+    /// `[events]`.
+    #[serde(default)]
+    pub events: EventsSection,
+}
+
+/// `[events]`: the change feed's retention (docs/semantics.md 4, "Change feed").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    /// Events kept per org; 0 turns the feed off.
+    pub per_org: Option<u64>,
+    /// Events older than this many seconds are dropped; 0 keeps any age.
+    pub max_age_seconds: Option<u64>,
 }
 
 /// `[phone]`: reading phone numbers.
@@ -292,6 +305,11 @@ impl SettingsFile {
         set(&mut l.max_history, m.max_history);
         set(&mut l.max_record_bytes, m.max_record_bytes);
         set(&mut l.max_memories_per_contact, m.max_memories_per_contact);
+
+        set(&mut c.events_per_org, self.events.per_org);
+        if let Some(secs) = self.events.max_age_seconds {
+            c.events_max_age = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+        }
         Ok(())
     }
 }
@@ -399,6 +417,23 @@ mod tests {
         let mut c = Config::default();
         SettingsFile::parse(text).unwrap().apply(&mut c).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn events_retention_from_the_file() {
+        let mut c = Config::default();
+        SettingsFile::parse("[events]\nper_org = 10\nmax_age_seconds = 0\n")
+            .unwrap()
+            .apply(&mut c)
+            .unwrap();
+        assert_eq!((c.events_per_org, c.events_max_age), (10, None));
+        let mut c = Config::default();
+        SettingsFile::parse("[events]\nmax_age_seconds = 60\n")
+            .unwrap()
+            .apply(&mut c)
+            .unwrap();
+        assert_eq!(c.events_max_age, Some(std::time::Duration::from_secs(60)));
+        assert!(SettingsFile::parse("[events]\nper_orgs = 1\n").is_err());
     }
 
     #[test]

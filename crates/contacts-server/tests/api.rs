@@ -1235,6 +1235,63 @@ async fn merge_moves_identifiers_and_deletes_the_duplicate(app: &TestApp) {
     .await;
 }
 
+/// `GET /v1/events` (docs/semantics.md 4, "Change feed"): the org's changes in order,
+/// numbered from 1, paged by `next_after`; a cursor past the newest event and bad
+/// parameters are 400 naming them; another org's feed is its own.
+async fn events_follow_the_org(app: &TestApp) {
+    let (status, empty) = app.a("GET", "/v1/events", None).await;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(
+        empty["data"],
+        json!({"events": [], "next_after": 0, "has_more": false, "latest": 0})
+    );
+    let id = app.contact(json!({"phone_number": "+14155550192"})).await;
+    let (status, _) = app
+        .a(
+            "PATCH",
+            &format!("/v1/contacts/{id}"),
+            Some(json!({"name": "Ana"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, first) = app.a("GET", "/v1/events?limit=1", None).await;
+    let e = &first["data"]["events"][0];
+    assert_eq!(
+        (
+            e["sequence"].clone(),
+            e["type"].clone(),
+            e["contact_id"].clone(),
+            e["version"].clone()
+        ),
+        (json!(1), json!("contact_created"), json!(id), json!(1))
+    );
+    assert!(e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(
+        (
+            first["data"]["next_after"].clone(),
+            first["data"]["has_more"].clone()
+        ),
+        (json!(1), json!(true))
+    );
+    let (_, rest) = app.a("GET", "/v1/events?after=1", None).await;
+    assert_eq!(rest["data"]["events"][0]["type"], "contact_updated");
+    assert_eq!(rest["data"]["events"][0]["version"], 2);
+    assert_eq!(rest["data"]["latest"], 2);
+    for (uri, field) in [
+        ("/v1/events?after=3", "after"),
+        ("/v1/events?after=-1", "after"),
+        ("/v1/events?limit=0", "limit"),
+        ("/v1/events?limit=x", "limit"),
+    ] {
+        let got = app.a("GET", uri, None).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+        assert_eq!(got.1["errors"][0]["field"], field, "{uri}");
+    }
+    let (status, other) = app.b("GET", "/v1/events", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(other["data"]["latest"], 0);
+}
+
 async fn unmerge_restores_the_duplicate(app: &TestApp) {
     let primary = app
         .contact(json!({"phone_number": "+14155550192", "name": "Sarah"}))
@@ -2276,6 +2333,9 @@ impl Store for BrokenStore {
     ) -> contacts_core::Result<Option<contacts_core::MergeSnapshot>> {
         broken()
     }
+    fn events(&self, _: OrgId, _: u64, _: u64) -> contacts_core::Result<contacts_core::EventLog> {
+        broken()
+    }
     fn history(
         &self,
         _: OrgId,
@@ -2427,6 +2487,7 @@ api_tests!(
     get_update_and_delete_by_id,
     merge_moves_identifiers_and_deletes_the_duplicate,
     unmerge_restores_the_duplicate,
+    events_follow_the_org,
     detach_frees_one_identifier,
     memory_endpoints_read_and_write_a_record,
     memory_errors_name_their_field,
@@ -2509,6 +2570,14 @@ impl Store for SlowFor {
         duplicate: contacts_core::ContactId,
     ) -> contacts_core::Result<Option<contacts_core::MergeSnapshot>> {
         self.inner.merge_snapshot(org, duplicate)
+    }
+    fn events(
+        &self,
+        org: OrgId,
+        after: u64,
+        limit: u64,
+    ) -> contacts_core::Result<contacts_core::EventLog> {
+        self.inner.events(org, after, limit)
     }
     fn history(
         &self,

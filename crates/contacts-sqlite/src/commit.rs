@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, param
 
 use crate::error::{BACKEND, commit_error};
 use crate::reads::kind_name;
-use crate::{history, redirects, switches};
+use crate::{events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -88,6 +88,11 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
             WriteOp::ExpectMemoryEnabled { persona_id } => {
                 switches::expect_on(tx, org, persona_id)?;
             }
+            WriteOp::AppendEvents {
+                events,
+                keep,
+                expire_before,
+            } => events::append(tx, org, events, *keep, *expire_before)?,
         }
     }
     Ok(())

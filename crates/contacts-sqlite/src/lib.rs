@@ -83,6 +83,7 @@ mod cache;
 mod close;
 mod commit;
 mod error;
+mod events;
 mod group;
 mod history;
 mod open;
@@ -103,7 +104,7 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
+    ContactHistoryEntry, ContactId, EventLog, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
     MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 use rusqlite::Connection;
@@ -232,6 +233,10 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> Result<Vec<ContactHistoryEntry>> {
         self.read(|conn| history::read(conn, org, contact, after, limit))
+    }
+
+    fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
+        self.read(|conn| events::read(conn, org, after, limit))
     }
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {

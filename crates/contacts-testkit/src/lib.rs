@@ -127,6 +127,9 @@ macro_rules! conformance_tests {
             history_records_every_change,
             history_is_bounded_and_erased,
             history_can_be_turned_off,
+            events_record_every_change,
+            events_are_bounded,
+            concurrent_writers_feed_a_restarting_reader,
             delete_frees_identifiers,
             detach_frees_and_promotes_the_oldest,
             lifecycle_writes_are_atomic,
@@ -145,7 +148,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the eleven read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the twelve read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -224,6 +227,14 @@ macro_rules! forward_store_reads {
             duplicate: $crate::__core::ContactId,
         ) -> $crate::__core::Result<Option<$crate::__core::MergeSnapshot>> {
             self.$field.merge_snapshot(org, duplicate)
+        }
+        fn events(
+            &self,
+            org: $crate::__core::OrgId,
+            after: u64,
+            limit: u64,
+        ) -> $crate::__core::Result<$crate::__core::EventLog> {
+            self.$field.events(org, after, limit)
         }
         fn history(
             &self,

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::error::{BoxError, Error};
+use crate::events::Event;
 use crate::history::ContactHistoryEntry;
 use crate::ids::{ContactId, IdentifierId, MemoryId};
 use crate::memory::MemoryRecord;
@@ -166,6 +167,22 @@ pub enum WriteOp {
     ExpectMemoryEnabled {
         /// The persona the batch writes memory for.
         persona_id: String,
+    },
+    /// Number `events` after the org's newest sequence number, one more each, in
+    /// order, store them, then drop the org's events older than the newest `keep`,
+    /// and, when `expire_before` is given, drop the oldest events stamped before it
+    /// (at least as many as the batch appends, while there are such), so the feed
+    /// stays within its bounds at a bounded cost per commit (contract rule 15). The
+    /// `sequence` the engine gives each event is not read. Serialised against every
+    /// other `AppendEvents` of the org, so sequence numbers are committed in order
+    /// and without gaps. The engine puts it last in the batch.
+    AppendEvents {
+        /// The events, in the order the batch made them.
+        events: Vec<Event>,
+        /// How many of the org's newest events to keep (at least 1).
+        keep: u64,
+        /// Events stamped before this are expired.
+        expire_before: Option<crate::time::Timestamp>,
     },
 }
 

@@ -103,6 +103,26 @@ pub fn decode_history(text: &str) -> Result<ContactHistoryEntry, String> {
     serde_json::from_str(text).map_err(|e| format!("a history entry is unreadable: {e}"))
 }
 
+/// The stored form of `event`, numbered `sequence` (contract rule 15).
+///
+/// # Errors
+/// A description, if the event cannot be serialised.
+pub fn encode_event(event: &crate::Event, sequence: u64) -> Result<String, String> {
+    let numbered = crate::Event {
+        sequence,
+        ..event.clone()
+    };
+    serde_json::to_string(&numbered).map_err(|e| format!("cannot serialise an event: {e}"))
+}
+
+/// An event from its stored form.
+///
+/// # Errors
+/// A description, if the document is not an event.
+pub fn decode_event(text: &str) -> Result<crate::Event, String> {
+    serde_json::from_str(text).map_err(|e| format!("an event is unreadable: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use smallvec::SmallVec;
 pub use batch::{CommitError, WriteBatch, WriteOp};
 
 use crate::error::Result;
+use crate::events::EventLog;
 use crate::history::ContactHistoryEntry;
 use crate::ids::{ContactId, MemoryId, OrgId};
 use crate::memory::{MemoryRecord, MemoryScope};
@@ -251,6 +252,15 @@ pub struct ListPage {
 ///     passes through the contact back at it, because the ids merged into a duplicate
 ///     before it was merged away are that person again (docs/semantics.md 4,
 ///     "Unmerge") (`unmerge_restores_the_duplicate`, `unmerge_follows_chains`).
+/// 15. **Change feed.** [`WriteOp::AppendEvents`] numbers its events from one past
+///     the org's newest sequence number, in order, and commits them with the rest of
+///     the batch; concurrent batches of one org get their numbers in the order they
+///     commit, so a reader never sees a number before a smaller one is committed;
+///     [`events`](Store::events) returns the org's newest number, read first, and then
+///     the events after a number, by number; retention drops the oldest first, because
+///     a reader that resumes from its last number must miss nothing and see nothing
+///     twice (docs/semantics.md 4, "Change feed") (`events_record_every_change`,
+///     `events_are_bounded`, `concurrent_writers_feed_a_restarting_reader`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -359,6 +369,15 @@ pub trait Store: Send + Sync + Debug + 'static {
         target_id: &str,
     ) -> Result<Option<MemorySwitch>>;
 
+    /// The newest event sequence number of `org` (0 before its first event), then up
+    /// to `limit` of its events with a sequence number greater than `after`, by
+    /// sequence number (contract rule 15).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails, or when a
+    /// stored event is unreadable.
+    fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog>;
+
     /// Applies `batch` to `org` atomically (see the contract).
     ///
     /// # Errors
@@ -432,6 +451,9 @@ macro_rules! forward_store {
                 limit: u64,
             ) -> Result<Vec<ContactHistoryEntry>> {
                 (**self).history(org, contact, after, limit)
+            }
+            fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
+                (**self).events(org, after, limit)
             }
             fn commit(
                 &self,

@@ -204,7 +204,7 @@ pub(super) fn query_pairs(
 fn allowed_query(route: &str) -> &'static [&'static str] {
     match route {
         "/v1/contacts" => &["limit", "offset", "after"],
-        "/v1/contacts/{contact_id}/history" => &["after", "limit"],
+        "/v1/contacts/{contact_id}/history" | "/v1/events" => &["after", "limit"],
         "/v1/memory/context" => &["contact_id", "persona_id", "agent_number"],
         _ => &[],
     }
@@ -253,6 +253,27 @@ pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .rev()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// The `after` (default 0) and `limit` (default `default_limit`) of a numbered page
+/// (history, the change feed).
+pub(super) fn after_and_limit(
+    pairs: &[(String, String)],
+    default_limit: u64,
+) -> Result<(u64, u64), ApiError> {
+    let after = match int_param(pairs, "after")? {
+        None => 0,
+        Some(v) => {
+            u64::try_from(v).map_err(|_| ApiError::bad_field("after", "must be at least 0"))?
+        }
+    };
+    let limit = match int_param(pairs, "limit")? {
+        None => default_limit,
+        Some(v) => {
+            u64::try_from(v).map_err(|_| ApiError::bad_field("limit", "must be at least 1"))?
+        }
+    };
+    Ok((after, limit))
 }
 
 pub(super) fn int_param(pairs: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {

@@ -6,9 +6,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use contacts_core::{ContactId, HistoryPage};
 
-use super::extract::{Path, int_param, parse_id, query_pairs};
+use super::extract::{Path, after_and_limit, parse_id, query_pairs};
 use super::{ApiResult, AppState, Envelope, Org, ok};
-use crate::error::ApiError;
 
 /// The page size when none is given.
 const DEFAULT_LIMIT: u64 = 50;
@@ -32,18 +31,7 @@ pub(super) async fn contact_history(
 ) -> ApiResult {
     let id: ContactId = parse_id("contact_id", &id)?;
     let pairs = query_pairs(query)?;
-    let after = match int_param(&pairs, "after")? {
-        None => 0,
-        Some(v) => {
-            u64::try_from(v).map_err(|_| ApiError::bad_field("after", "must be at least 0"))?
-        }
-    };
-    let limit = match int_param(&pairs, "limit")? {
-        None => DEFAULT_LIMIT,
-        Some(v) => {
-            u64::try_from(v).map_err(|_| ApiError::bad_field("limit", "must be at least 1"))?
-        }
-    };
+    let (after, limit) = after_and_limit(&pairs, DEFAULT_LIMIT)?;
     Ok(ok(state
         .run(move |e| e.history(org, id, after, limit))
         .await?))

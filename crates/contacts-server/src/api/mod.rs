@@ -4,12 +4,13 @@
 //! - this file: the shared state, the envelope and the router;
 //! - `auth.rs`: API keys on every matched route;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
-//! - `contacts.rs`, `history.rs`, `unmerge.rs`, `memory.rs` and `memory_enable.rs`: the handlers,
-//!   one per endpoint;
+//! - `contacts.rs`, `history.rs`, `unmerge.rs`, `events.rs`, `memory.rs` and
+//!   `memory_enable.rs`: the handlers, one per endpoint;
 //! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
 
 mod auth;
 mod contacts;
+mod events;
 mod extract;
 mod fairness;
 mod history;
@@ -37,6 +38,7 @@ use crate::logging::AccessPolicy;
 use crate::metrics::Metrics;
 use auth::authenticate;
 use contacts::*;
+use events::*;
 use history::*;
 use memory::*;
 use memory_enable::*;
@@ -248,6 +250,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(detach_identifier))
         .routes(routes!(contact_history))
         .routes(routes!(unmerge))
+        .routes(routes!(events))
         .routes(routes!(memory_create))
         .routes(routes!(memory_get))
         .routes(routes!(memory_messages, memory_append))

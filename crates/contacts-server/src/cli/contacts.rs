@@ -183,6 +183,31 @@ pub(super) fn history(a: HistoryArgs) -> Result<ExitCode, CliError> {
     local::print(&a.on.local()?.call(Method::GET, &path, None)?)
 }
 
+/// `contacts events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Events after this sequence number (an earlier page's `next_after`; default 0).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse::number::<i64>)]
+    pub after: Option<i64>,
+    /// Page size (default 100, at most 1,000).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse::number::<i64>)]
+    pub limit: Option<i64>,
+    /// The org and the database.
+    #[command(flatten)]
+    pub on: On,
+}
+
+pub(super) fn events(a: EventsArgs) -> Result<ExitCode, CliError> {
+    let path = with_query(
+        "/v1/events",
+        &[
+            ("after", a.after.map(|n| n.to_string())),
+            ("limit", a.limit.map(|n| n.to_string())),
+        ],
+    )?;
+    local::print(&a.on.local()?.call(Method::GET, &path, None)?)
+}
+
 /// `contacts list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {

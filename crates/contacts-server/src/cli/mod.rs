@@ -32,8 +32,8 @@ use clap::{Parser, Subcommand};
 
 pub use admin::{CompletionsArgs, KeysCommand};
 pub use contacts::{
-    DeleteArgs, DetachArgs, FindArgs, GetArgs, HistoryArgs, ListArgs, MergeArgs, ResolveArgs,
-    UnmergeArgs, UpdateArgs,
+    DeleteArgs, DetachArgs, EventsArgs, FindArgs, GetArgs, HistoryArgs, ListArgs, MergeArgs,
+    ResolveArgs, UnmergeArgs, UpdateArgs,
 };
 pub use data::{BackupArgs, ExportArgs, ImportArgs};
 pub use memory::MemoryCommand;
@@ -82,6 +82,9 @@ pub enum Command {
     /// Print what happened to a contact, oldest first, as
     /// `GET /v1/contacts/{id}/history`.
     History(HistoryArgs),
+    /// Print the org's change feed, every committed change in commit order, as
+    /// `GET /v1/events`.
+    Events(EventsArgs),
     /// Change a contact's name, metadata or identifiers, as `PATCH /v1/contacts/{id}`.
     Update(UpdateArgs),
     /// Merge a duplicate into a primary contact, as `POST /v1/contacts/merge`.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Get(args) => contacts::get(args),
         Command::List(args) => contacts::list(args),
         Command::History(args) => contacts::history(args),
+        Command::Events(args) => contacts::events(args),
         Command::Update(args) => contacts::update(args),
         Command::Merge(args) => contacts::merge(args),
         Command::Unmerge(args) => contacts::unmerge(args),

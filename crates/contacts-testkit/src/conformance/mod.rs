@@ -7,6 +7,7 @@
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
 mod batch;
+mod events;
 mod history;
 mod lifecycle;
 mod list;
@@ -20,6 +21,7 @@ mod store_contract;
 mod switches;
 mod unmerge;
 pub use batch::*;
+pub use events::*;
 pub use history::*;
 pub use lifecycle::*;
 pub use list::*;

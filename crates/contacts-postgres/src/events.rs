@@ -1,0 +1,99 @@
+//! The change feed (the Store contract, rule 15): the read, and the append with its
+//! retention. The append moves the org's head row last in the transaction, so
+//! concurrent writers of one org take their numbers in the order they commit.
+
+use contacts_core::store::{CommitError, WriteOp, codec};
+use contacts_core::{EventLog, OrgId, Result};
+
+use crate::PostgresStore;
+use crate::commit::Tx;
+use crate::error::{BACKEND, commit_error, corrupt, read_error};
+
+/// Past `i64::MAX` a sequence number cannot be stored; clamping keeps ranges total.
+fn seq(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The org's newest sequence number, then up to `limit` events after `after`: two
+/// statements in that order, so the head is never ahead of what the second sees.
+pub(crate) fn read(store: &PostgresStore, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
+    let head = store.query("SELECT last FROM event_heads WHERE org = $1", &[&org.0])?;
+    let head: i64 = match head.first() {
+        Some(r) => r.try_get(0).map_err(read_error)?,
+        None => 0,
+    };
+    let rows = store.query(
+        "SELECT body FROM events WHERE org = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        &[&org.0, &seq(after), &seq(limit)],
+    )?;
+    let events = rows
+        .iter()
+        .map(|r| {
+            let text: String = r.try_get(0).map_err(read_error)?;
+            codec::decode_event(&text).map_err(corrupt)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EventLog {
+        events,
+        head: u64::try_from(head).unwrap_or(0),
+    })
+}
+
+/// Applies the batch's `AppendEvents`, if it has one: moves the head, stores the
+/// events in one statement, then drops what retention drops.
+pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError> {
+    for op in ops {
+        let WriteOp::AppendEvents {
+            events,
+            keep,
+            expire_before,
+        } = op
+        else {
+            continue;
+        };
+        let n = seq(events.len() as u64);
+        let stmt = t.statement(
+            "INSERT INTO event_heads (org, last) VALUES ($1, $2) ON CONFLICT (org) \
+             DO UPDATE SET last = event_heads.last + EXCLUDED.last RETURNING last",
+        )?;
+        let last: i64 =
+            t.tx.query_one(&stmt, &[&t.org, &n])
+                .map_err(commit_error)?
+                .get(0);
+        let first = last - n + 1;
+        let mut seqs = Vec::with_capacity(events.len());
+        let mut ats = Vec::with_capacity(events.len());
+        let mut bodies = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let number = first + i as i64;
+            let body = codec::encode_event(e, u64::try_from(number).unwrap_or(0))
+                .map_err(|e| CommitError::backend(BACKEND, e))?;
+            seqs.push(number);
+            ats.push(e.timestamp.as_millis());
+            bodies.push(body);
+        }
+        let stmt = t.statement(
+            "INSERT INTO events (org, seq, at, body) SELECT $1, u.seq, u.at, u.body \
+             FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(seq, at, body)",
+        )?;
+        t.tx.execute(&stmt, &[&t.org, &seqs, &ats, &bodies])
+            .map_err(commit_error)?;
+        if last > seq(*keep) {
+            let stmt = t.statement("DELETE FROM events WHERE org = $1 AND seq <= $2")?;
+            t.tx.execute(&stmt, &[&t.org, &(last - seq(*keep))])
+                .map_err(commit_error)?;
+        }
+        if let Some(before) = expire_before {
+            // Only a prefix goes, so what is kept stays one run ending at the head;
+            // looking at twice as many as were appended (and a few more) keeps up.
+            let stmt = t.statement(
+                "DELETE FROM events WHERE org = $1 AND seq <= \
+                 (SELECT max(o.seq) FROM (SELECT seq, at FROM events WHERE org = $1 \
+                  ORDER BY seq LIMIT $3) AS o WHERE o.at < $2)",
+            )?;
+            t.tx.execute(&stmt, &[&t.org, &before.as_millis(), &(2 * n + 8)])
+                .map_err(commit_error)?;
+        }
+    }
+    Ok(())
+}
