@@ -28,6 +28,19 @@ pub(crate) const MEMORY_ENABLED_REQUIRED: &str = "memory_enabled (boolean) is re
 /// `INVALID_REQUEST` when `POST /v1/memory/enable` names neither or both targets.
 pub(crate) const ONE_SWITCH_TARGET: &str = "Exactly one of pathway_id or persona_id is required.";
 
+/// What `NotFound` names for `GET /v1/memory/changes`, whose message is documented.
+pub(crate) const CONVERSATION: &str = "Call or conversation";
+/// `NOT_FOUND` for a call or conversation with no recorded memory changes.
+const NO_CONVERSATION_DATA: &str = "Call or conversation not found, or no memory data available";
+
+fn not_found_text(entity: &str, merged_into: Option<ContactId>) -> String {
+    match merged_into {
+        _ if entity == CONVERSATION => NO_CONVERSATION_DATA.to_owned(),
+        Some(c) => format!("{entity} not found: it was merged into {c}"),
+        None => format!("{entity} not found"),
+    }
+}
+
 /// Boxed source error carried by [`Error::Storage`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -57,10 +70,7 @@ pub enum Error {
 
     /// The object does not exist in this org (or exists only in another org, which
     /// is indistinguishable on purpose).
-    #[error(
-        "{entity} not found{}",
-        .merged_into.map(|c| format!(": it was merged into {c}")).unwrap_or_default()
-    )]
+    #[error("{}", not_found_text(entity, *merged_into))]
     NotFound {
         /// What was looked for, capitalised as in the API's messages (`Contact`).
         entity: &'static str,

@@ -37,6 +37,7 @@
 
 mod batch_resolve;
 mod config;
+mod conversation;
 mod cursor;
 mod engine;
 mod error;
@@ -46,6 +47,7 @@ mod history;
 mod ids;
 mod lifecycle;
 mod memory;
+mod memory_changes;
 mod memory_ops;
 mod memory_switch;
 mod metadata;
@@ -66,6 +68,9 @@ mod validate;
 /// Re-exported: a contact's name is one (inline up to 24 bytes).
 pub use compact_str::CompactString;
 pub use config::{Clock, Config, IdGenerator, ManualClock, SequentialIds, SystemClock, UuidV7};
+pub use conversation::{
+    ConversationKey, ConversationKind, ConversationLog, MemoryChanges, MemoryState, WriteOptions,
+};
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventKind, EventLog, EventPage};

@@ -333,6 +333,10 @@ pub struct MemoryLimits {
     /// Most memory records one contact may have (one per persona or agent number).
     /// Default 100.
     pub max_memories_per_contact: usize,
+    /// Calls and conversations whose memory changes are kept per record (the newest
+    /// by first write; docs/semantics.md 6, "Memory changes"). Default 50; 0 keeps
+    /// none.
+    pub max_conversations: usize,
 }
 
 impl Default for MemoryLimits {
@@ -349,6 +353,7 @@ impl Default for MemoryLimits {
             max_history: 100,
             max_record_bytes: 1 << 20,
             max_memories_per_contact: 100,
+            max_conversations: 50,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The engine's memory operations (docs/semantics.md 6).
 
+use crate::conversation::WriteOptions;
 use crate::engine::Engine;
 use crate::error::{Error, NO_SCOPE, Result};
 use crate::memory::{
@@ -287,7 +288,7 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         messages: &[NewMessage],
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
         if messages.is_empty() {
             return Err(Error::invalid(
@@ -314,7 +315,7 @@ impl<S: Store> Engine<S> {
                 ));
             }
         }
-        self.update_memory(org, id, expected_revision, |rec, now| {
+        self.update_memory(org, id, options.into(), |rec, now| {
             rec.recent_messages.extend(messages.iter().map(|m| Message {
                 role: m.role,
                 content: m.content.clone(),
@@ -352,13 +353,13 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         summary: &str,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
         validate::text("summary", summary, self.config.memory.max_summary_bytes)?;
-        self.update_memory(org, id, expected_revision, |rec, now| {
+        self.update_memory(org, id, options.into(), |rec, now| {
             rec.summary = Some(summary.to_owned());
             rec.summary_updated_at = Some(now);
-            self.push_history(rec, now, "summary_update", summary.into());
+            Self::push_history(rec, now, "summary_update", summary.into());
             Ok(())
         })
     }
@@ -386,11 +387,11 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         facts: &JsonObject,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
         let limits = &self.config.memory;
         validate::json_object("facts", facts, limits.max_facts_depth)?;
-        self.update_memory(org, id, expected_revision, |rec, now| {
+        self.update_memory(org, id, options.into(), |rec, now| {
             for (k, v) in facts {
                 rec.facts.insert(k.clone(), v.clone());
             }
@@ -406,7 +407,7 @@ impl<S: Store> Engine<S> {
                     format!("larger than {} bytes serialised", limits.max_facts_bytes),
                 ));
             }
-            self.push_history(
+            Self::push_history(
                 rec,
                 now,
                 "facts_update",
@@ -445,7 +446,7 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         upsert: &EntityUpsert,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
         validate::key("entity_type", &upsert.entity_type)?;
         validate::key("entity_id", &upsert.entity_id)?;
@@ -459,7 +460,7 @@ impl<S: Store> Engine<S> {
         if let Some(facts) = &upsert.facts {
             validate::json_object("facts", facts, limits.max_facts_depth)?;
         }
-        self.update_memory(org, id, expected_revision, |rec, now| {
+        self.update_memory(org, id, options.into(), |rec, now| {
             let pos = rec.entities.iter().position(|e| {
                 e.entity_type == upsert.entity_type && e.entity_id == upsert.entity_id
             });
@@ -530,9 +531,9 @@ impl<S: Store> Engine<S> {
         id: MemoryId,
         entity_type: &str,
         entity_id: &str,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
-        self.update_memory(org, id, expected_revision, |rec, _| {
+        self.update_memory(org, id, options.into(), |rec, _| {
             let before = rec.entities.len();
             rec.entities
                 .retain(|e| !(e.entity_type == entity_type && e.entity_id == entity_id));
@@ -570,7 +571,7 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         item: &NewOpenItem,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<(MemoryRecord, OpenItem)> {
         validate::key("type", &item.item_type)?;
         if item.description.trim().is_empty() {
@@ -587,7 +588,7 @@ impl<S: Store> Engine<S> {
         }
         let item_id = OpenItemId(self.ids.next_id());
         let mut added = None;
-        let record = self.update_memory(org, id, expected_revision, |rec, now| {
+        let record = self.update_memory(org, id, options.into(), |rec, now| {
             if rec.open_items.len() >= limits.max_open_items {
                 return Err(Error::invalid(
                     "open_items",
@@ -637,9 +638,9 @@ impl<S: Store> Engine<S> {
         org: OrgId,
         id: MemoryId,
         item: OpenItemId,
-        expected_revision: Option<u64>,
+        options: impl Into<WriteOptions>,
     ) -> Result<MemoryRecord> {
-        self.update_memory(org, id, expected_revision, |rec, _| {
+        self.update_memory(org, id, options.into(), |rec, _| {
             let before = rec.open_items.len();
             rec.open_items.retain(|i| i.id != item);
             if rec.open_items.len() == before {
@@ -649,23 +650,14 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    fn push_history(
-        &self,
-        rec: &mut MemoryRecord,
-        now: Timestamp,
-        kind: &str,
-        value: serde_json::Value,
-    ) {
+    fn push_history(rec: &mut MemoryRecord, now: Timestamp, kind: &str, value: serde_json::Value) {
+        // `update_memory` trims the history to its bound once the write is made, after
+        // it has seen what the write pushed.
         rec.memory_history.push(HistoryEntry {
             timestamp: now,
             entry_type: kind.to_owned(),
             value,
         });
-        let excess = rec
-            .memory_history
-            .len()
-            .saturating_sub(self.config.memory.max_history);
-        rec.memory_history.drain(..excess);
     }
 
     /// A record may not outgrow `max_record_bytes` as stored (docs/semantics.md 6): a
@@ -713,19 +705,32 @@ impl<S: Store> Engine<S> {
     /// Read-modify-write of one record with a revision check. `change` edits a copy;
     /// if it fails nothing is written. Without `expected_revision` a lost race is
     /// retried on fresh data; with it, a stale revision is `Conflict` (no lost update).
+    ///
+    /// A write that names a conversation also updates the conversation's log in the
+    /// same batch (docs/semantics.md 6, "Memory changes"); the log's write count is
+    /// its precondition, so two writes of one conversation never lose each other's
+    /// entries.
     fn update_memory(
         &self,
         org: OrgId,
         id: MemoryId,
-        expected_revision: Option<u64>,
+        options: WriteOptions,
         mut change: impl FnMut(&mut MemoryRecord, Timestamp) -> Result<()>,
     ) -> Result<MemoryRecord> {
+        let WriteOptions {
+            expected_revision,
+            conversation,
+        } = options;
         let _turn = self.memory_writers.turn(id);
         self.run(org, "memory write", || {
             let current = self
                 .store
                 .memory_by_id(org, id)?
                 .ok_or_else(memory_not_found)?;
+            let log = match &conversation {
+                Some(key) => self.conversation_log(org, key, id)?,
+                None => None,
+            };
             if let Some(expected) = expected_revision
                 && expected != current.revision
             {
@@ -737,7 +742,14 @@ impl<S: Store> Engine<S> {
             let guard = self.memory_write_guard(org, &current.scope())?;
             let now = self.clock.now();
             let mut record = (*current).clone();
+            let history_before = record.memory_history.len();
             change(&mut record, now)?;
+            let pushed = record.memory_history[history_before..].to_vec();
+            let excess = record
+                .memory_history
+                .len()
+                .saturating_sub(self.config.memory.max_history);
+            record.memory_history.drain(..excess);
             self.check_record_size(&current, &record)?;
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
@@ -745,7 +757,10 @@ impl<S: Store> Engine<S> {
                 record: record.clone(),
                 expected_revision: current.revision,
             };
-            let batch = WriteBatch::new(guard.into_iter().chain([update]).collect());
+            let logged = conversation
+                .as_ref()
+                .and_then(|key| self.log_write(key, log.as_ref(), &current, &record, &pushed, now));
+            let batch = WriteBatch::new(guard.into_iter().chain([update]).chain(logged).collect());
             // A lost race reads again either way: with `expected_revision`, the check
             // above then answers the conflict (the revision moved), or the guard does
             // (the persona was switched off), each with its own words.

@@ -68,9 +68,8 @@ impl Feeds {
             });
         }
         let keep = usize::try_from(append.keep).unwrap_or(usize::MAX);
-        while log.events.len() > keep {
-            log.events.pop_front();
-        }
+        let excess = log.events.len().saturating_sub(keep);
+        log.events.drain(..excess.min(2 * appended + 8));
         if let Some(before) = append.expire_before {
             let expired = log
                 .events

@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) history: RwLock<History>,
     /// Written only under `writer`; one read of it is atomic on its own.
     pub(crate) events: RwLock<crate::events::Feeds>,
+    /// Written only under `writer`; one read of it is atomic on its own.
+    pub(crate) conversations: RwLock<crate::conversations::Conversations>,
 }
 
 fn shards<T: Default>() -> Box<[Shard<T>]> {
@@ -110,6 +112,7 @@ impl Default for Inner {
             redirects: RwLock::default(),
             history: RwLock::default(),
             events: RwLock::default(),
+            conversations: RwLock::default(),
         }
     }
 }

@@ -27,6 +27,7 @@
 //! attempts under a write storm, a reader takes the writer mutex instead, so it cannot
 //! starve.
 
+mod conversations;
 mod events;
 mod index;
 mod redirects;
@@ -41,8 +42,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, Error, EventLog, MemoryId, MemoryRecord, MemoryScope,
-    MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, ConversationKey, ConversationLog, Error, EventLog, MemoryId,
+    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
 pub use index::SHARDS;
@@ -215,6 +216,15 @@ impl Store for InMemoryStore {
         Ok(feeds.read(org, after, limit))
     }
 
+    fn conversation(&self, org: OrgId, key: &ConversationKey) -> Result<Option<ConversationLog>> {
+        let logs = self
+            .inner
+            .conversations
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(logs.get(org, key).map(|l| ConversationLog::clone(&l)))
+    }
+
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         let redirects = self
             .inner
@@ -264,6 +274,7 @@ impl Store for InMemoryStore {
         // contact gone and its history still whole.
         redact_history(inner, org, std::mem::take(&mut stage.redactions));
         if stage.contacts.is_empty() {
+            put_conversations(inner, org, std::mem::take(&mut stage.conversations), &[]);
             append_history(inner, org, std::mem::take(&mut stage.history));
             append_events(inner, org, stage.events.take());
             return Ok(());
@@ -295,8 +306,13 @@ impl Store for InMemoryStore {
                 inner.remove_ident(org, *kind, value);
             }
         }
+        let mut removed: Vec<MemoryId> = Vec::new();
         for (memory, contact) in stage.memories {
             inner.set_memory_owner(memory, contact);
+            match contact {
+                None => removed.push(memory),
+                Some(_) => removed.retain(|m| *m != memory),
+            }
         }
         let mut order = inner.order.write().unwrap_or_else(|e| e.into_inner());
         for (id, s) in stage.contacts {
@@ -323,6 +339,7 @@ impl Store for InMemoryStore {
         }
         drop(order);
         inner.epoch.fetch_add(1, Ordering::SeqCst);
+        put_conversations(inner, org, stage.conversations, &removed);
         // Entries go in after the state they describe, so history is never ahead of it.
         append_history(inner, org, stage.history);
         // An unmerged contact's redirect goes once the contact is back, like a
@@ -358,6 +375,28 @@ fn redact_history(inner: &Inner, org: OrgId, contacts: Vec<ContactId>) {
                 }
             }
         }
+    }
+}
+
+/// Stores the batch's conversation logs, then drops those of the records it deleted.
+fn put_conversations(
+    inner: &Inner,
+    org: OrgId,
+    puts: Vec<conversations::Put>,
+    removed: &[MemoryId],
+) {
+    if puts.is_empty() && removed.is_empty() {
+        return;
+    }
+    let mut logs = inner
+        .conversations
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    for put in puts {
+        logs.put(org, put);
+    }
+    for memory in removed {
+        logs.remove_memory(org, *memory);
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use contacts_core::store::{CommitError, WriteOp};
 use contacts_core::{
-    Contact, ContactHistoryEntry, ContactId, IdentifierKind, MemoryId, MemoryRecord, MemoryScope,
-    MemorySwitch, MergeSnapshot, OrgId, SwitchKind,
+    Contact, ContactHistoryEntry, ContactId, ConversationLog, IdentifierKind, MemoryId,
+    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, SwitchKind,
 };
 use hashbrown::HashMap;
 
@@ -52,6 +52,8 @@ pub(crate) struct Stage<'a> {
     pub(crate) history: Vec<(ContactHistoryEntry, Option<u64>)>,
     /// The batch's events, appended after everything else is published.
     pub(crate) events: Option<crate::events::Append>,
+    /// Conversation logs written, in order.
+    pub(crate) conversations: Vec<crate::conversations::Put>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -105,6 +107,7 @@ impl<'a> Stage<'a> {
             redactions: Vec::new(),
             history: Vec::new(),
             events: None,
+            conversations: Vec::new(),
         }
     }
 
@@ -449,6 +452,43 @@ impl<'a> Stage<'a> {
                         "memory was switched off for persona {persona_id}"
                     )));
                 }
+                Ok(())
+            }
+            WriteOp::PutConversation {
+                key,
+                log,
+                expected_writes,
+                keep,
+            } => {
+                let staged = self.conversations.iter().rev().find(|p| p.key == *key);
+                let writes = match staged {
+                    Some(p) => Some(p.log.writes),
+                    None => self
+                        .inner
+                        .conversations
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(org, key)
+                        .map(|l| l.writes),
+                };
+                if writes != *expected_writes {
+                    return Err(conflict(format!(
+                        "the memory changes of {} {} changed since they were read",
+                        key.kind.field(),
+                        key.id
+                    )));
+                }
+                if self.memory_contact(log.memory_id).is_none() {
+                    return Err(conflict(format!(
+                        "memory {} no longer exists",
+                        log.memory_id
+                    )));
+                }
+                self.conversations.push(crate::conversations::Put {
+                    key: key.clone(),
+                    log: ConversationLog::clone(log),
+                    keep: *keep,
+                });
                 Ok(())
             }
             WriteOp::AppendEvents {

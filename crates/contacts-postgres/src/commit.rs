@@ -17,7 +17,7 @@ use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::{events, history, redirects, switches};
+use crate::{conversations, events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -140,6 +140,12 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
         WriteOp::RedactHistory { contact_id } => history::redact(t, *contact_id)?,
         WriteOp::SetMemorySwitch(switch) => switches::set(t, switch)?,
         WriteOp::ExpectMemoryEnabled { persona_id } => switches::expect_on(t, persona_id)?,
+        WriteOp::PutConversation {
+            key,
+            log,
+            expected_writes,
+            keep,
+        } => conversations::put(t, key, log, *expected_writes, *keep)?,
         // Applied after every other operation, by `events::append`.
         WriteOp::AppendEvents { .. } => {}
     }

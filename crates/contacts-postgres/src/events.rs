@@ -79,8 +79,14 @@ pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError>
         t.tx.execute(&stmt, &[&t.org, &seqs, &ats, &bodies])
             .map_err(commit_error)?;
         if last > seq(*keep) {
-            let stmt = t.statement("DELETE FROM events WHERE org = $1 AND seq <= $2")?;
-            t.tx.execute(&stmt, &[&t.org, &(last - seq(*keep))])
+            // The oldest beyond `keep`, but no more than 2n+8 of them: after `keep` is
+            // lowered the excess goes over the next commits, each at a bounded cost
+            // while the head row is locked.
+            let stmt = t.statement(
+                "DELETE FROM events WHERE org = $1 AND seq <= LEAST($2, \
+                 (SELECT min(seq) FROM events WHERE org = $1) + $3)",
+            )?;
+            t.tx.execute(&stmt, &[&t.org, &(last - seq(*keep)), &(2 * n + 7)])
                 .map_err(commit_error)?;
         }
         if let Some(before) = expire_before {

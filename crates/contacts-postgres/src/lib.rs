@@ -53,6 +53,7 @@
 //! (migrations), `error.rs` (mapping PostgreSQL's errors).
 
 mod commit;
+mod conversations;
 mod error;
 mod events;
 mod history;
@@ -71,8 +72,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, EventLog, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
-    MergeSnapshot, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, ConversationKey, ConversationLog, EventLog, MemoryId,
+    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 
 use crate::open::Manager;
@@ -148,6 +149,10 @@ impl Store for PostgresStore {
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         redirects::read(self, org, id)
+    }
+
+    fn conversation(&self, org: OrgId, key: &ConversationKey) -> Result<Option<ConversationLog>> {
+        conversations::read(self, org, key)
     }
 
     fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {

@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 8;
+pub const SCHEMA_VERSION: i32 = 9;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (6, "history", include_str!("../migrations/0006_history.sql")),
     (7, "unmerge", include_str!("../migrations/0007_unmerge.sql")),
     (8, "events", include_str!("../migrations/0008_events.sql")),
+    (
+        9,
+        "conversations",
+        include_str!("../migrations/0009_conversations.sql"),
+    ),
 ];
 
 /// The advisory-lock key of `schema`: FNV-1a of a fixed prefix and the name, so every

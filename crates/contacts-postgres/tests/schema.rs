@@ -34,6 +34,7 @@ fn schema_is_ready_to_shard() {
         [
             "contact_history",
             "contacts",
+            "conversations",
             "event_heads",
             "events",
             "identifiers",
@@ -91,8 +92,8 @@ fn schema_is_ready_to_shard() {
         .unwrap();
     assert_eq!(
         fks.len(),
-        3,
-        "identifiers, memories and redirects reference contacts"
+        4,
+        "identifiers, memories and redirects reference contacts, conversations memories"
     );
     for row in &fks {
         let (name, from, to): (String, String, String) = (row.get(0), row.get(1), row.get(2));

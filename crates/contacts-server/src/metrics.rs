@@ -257,6 +257,17 @@ impl Store for MeteredStore {
         r
     }
 
+    fn conversation(
+        &self,
+        org: OrgId,
+        key: &contacts_core::ConversationKey,
+    ) -> Result<Option<contacts_core::ConversationLog>> {
+        let t = Instant::now();
+        let r = self.inner.conversation(org, key);
+        self.metrics.store_call("conversation", t);
+        r
+    }
+
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError> {
         let t = Instant::now();
         let r = self.inner.commit(org, batch);

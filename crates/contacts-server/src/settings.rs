@@ -213,6 +213,8 @@ pub struct MemorySection {
     pub max_record_bytes: Option<usize>,
     /// Most records per contact.
     pub max_memories_per_contact: Option<usize>,
+    /// Calls and conversations whose memory changes each record keeps (0: none).
+    pub max_conversations: Option<usize>,
 }
 
 impl SettingsFile {
@@ -305,6 +307,7 @@ impl SettingsFile {
         set(&mut l.max_history, m.max_history);
         set(&mut l.max_record_bytes, m.max_record_bytes);
         set(&mut l.max_memories_per_contact, m.max_memories_per_contact);
+        set(&mut l.max_conversations, m.max_conversations);
 
         set(&mut c.events_per_org, self.events.per_org);
         if let Some(secs) = self.events.max_age_seconds {

@@ -1292,6 +1292,118 @@ async fn events_follow_the_org(app: &TestApp) {
     assert_eq!(other["data"]["latest"], 0);
 }
 
+/// docs/semantics.md 6, "Memory changes": writes naming a call_id (or, for an SMS
+/// conversation, a conversation_id) are read back by `GET /v1/memory/changes` as
+/// `{initial_memory, changes, memory_history}`; removals name it in their query; the
+/// documented 400 and 404, both ids at once, and another org's call.
+async fn memory_changes_follow_the_call(app: &TestApp) {
+    let contact = app.contact(json!({"phone_number": "+14155550192"})).await;
+    let memory = app.memory(&contact, "support").await;
+    let base = format!("/v1/memory/contact/{memory}");
+    let write = |method: &'static str, path: String, body: Value| async move {
+        let got = app.a(method, &path, Some(body)).await;
+        assert_eq!(got.0, StatusCode::OK, "{path}: {}", got.1);
+    };
+    write(
+        "PATCH",
+        format!("{base}/summary"),
+        json!({"summary": "Before."}),
+    )
+    .await;
+    write(
+        "PATCH",
+        format!("{base}/summary"),
+        json!({"summary": "Asked about order 8821.", "call_id": "call-1"}),
+    )
+    .await;
+    write(
+        "PATCH",
+        format!("{base}/facts"),
+        json!({"facts": {"plan": "gold"}, "call_id": "call-1"}),
+    )
+    .await;
+    write(
+        "PUT",
+        format!("{base}/entities"),
+        json!({"entity_type": "order", "entity_id": "o-1", "call_id": "call-1"}),
+    )
+    .await;
+    let (status, got) = app
+        .a("GET", "/v1/memory/changes?call_id=call-1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    let data = &got["data"];
+    assert_eq!(data["initial_memory"]["summary"], "Before.");
+    assert_eq!(data["initial_memory"]["facts"], json!({}));
+    assert_eq!(data["changes"]["summary"], "Asked about order 8821.");
+    assert_eq!(data["changes"]["facts"], json!({"plan": "gold"}));
+    assert_eq!(data["changes"]["entities"][0]["entity_id"], "o-1");
+    assert!(data["changes"].get("open_items").is_none(), "{data}");
+    assert_eq!(data["memory_history"][0]["type"], "summary_update");
+    assert_eq!(data["memory_history"][1]["value"], json!({"plan": "gold"}));
+    assert_eq!(data["memory_id"], memory.as_str());
+    assert_eq!(data["writes"], 3);
+
+    let (status, _) = app
+        .a(
+            "DELETE",
+            &format!("{base}/entities/order/o-1?conversation_id=sms-1"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, sms) = app
+        .a("GET", "/v1/memory/changes?conversation_id=sms-1", None)
+        .await;
+    assert_eq!(sms["data"]["changes"]["entities"], json!([]), "{sms}");
+
+    app.fails_a(
+        "GET",
+        "/v1/memory/changes",
+        None,
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST",
+        Some("call_id or conversation_id is required"),
+    )
+    .await;
+    let both = app
+        .a(
+            "GET",
+            "/v1/memory/changes?call_id=a&conversation_id=b",
+            None,
+        )
+        .await;
+    assert_error(&both, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+    assert_eq!(both.1["errors"][0]["field"], "call_id");
+    let body_both = app
+        .a(
+            "PATCH",
+            &format!("{base}/summary"),
+            Some(json!({"summary": "x", "call_id": "a", "conversation_id": "b"})),
+        )
+        .await;
+    assert_error(&body_both, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
+    const MISSING: &str = "Call or conversation not found, or no memory data available";
+    for uri in [
+        "/v1/memory/changes?call_id=never",
+        "/v1/memory/changes?conversation_id=call-1",
+    ] {
+        app.fails_a(
+            "GET",
+            uri,
+            None,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            Some(MISSING),
+        )
+        .await;
+    }
+    let other = app
+        .b("GET", "/v1/memory/changes?call_id=call-1", None)
+        .await;
+    assert_error(&other, StatusCode::NOT_FOUND, "NOT_FOUND", Some(MISSING));
+}
+
 async fn unmerge_restores_the_duplicate(app: &TestApp) {
     let primary = app
         .contact(json!({"phone_number": "+14155550192", "name": "Sarah"}))
@@ -2336,6 +2448,13 @@ impl Store for BrokenStore {
     fn events(&self, _: OrgId, _: u64, _: u64) -> contacts_core::Result<contacts_core::EventLog> {
         broken()
     }
+    fn conversation(
+        &self,
+        _: OrgId,
+        _: &contacts_core::ConversationKey,
+    ) -> contacts_core::Result<Option<contacts_core::ConversationLog>> {
+        broken()
+    }
     fn history(
         &self,
         _: OrgId,
@@ -2488,6 +2607,7 @@ api_tests!(
     merge_moves_identifiers_and_deletes_the_duplicate,
     unmerge_restores_the_duplicate,
     events_follow_the_org,
+    memory_changes_follow_the_call,
     detach_frees_one_identifier,
     memory_endpoints_read_and_write_a_record,
     memory_errors_name_their_field,
@@ -2578,6 +2698,13 @@ impl Store for SlowFor {
         limit: u64,
     ) -> contacts_core::Result<contacts_core::EventLog> {
         self.inner.events(org, after, limit)
+    }
+    fn conversation(
+        &self,
+        org: OrgId,
+        key: &contacts_core::ConversationKey,
+    ) -> contacts_core::Result<Option<contacts_core::ConversationLog>> {
+        self.inner.conversation(org, key)
     }
     fn history(
         &self,

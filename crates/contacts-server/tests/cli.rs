@@ -209,8 +209,20 @@ fn every_command_prints_the_servers_json_and_does_what_its_endpoint_does() {
             &memory,
             "--facts",
             r#"{"timezone": "America/Los_Angeles"}"#,
+            "--call-id",
+            "call-1",
         ],
     ));
+    // The call's changes, as GET /v1/memory/changes answers them.
+    let changes = ok(&on(&db, &["memory", "changes", "--call-id", "call-1"]));
+    assert_eq!(
+        changes["data"]["changes"]["facts"],
+        serde_json::json!({"timezone": "America/Los_Angeles"})
+    );
+    assert_eq!(
+        compact(&on(&db, &["memory", "changes", "--call-id", "call-1"]).stdout),
+        server_get(&server, "/v1/memory/changes?call_id=call-1")
+    );
     let record: Value = serde_json::from_str(&server_get(
         &server,
         &format!("/v1/memory/contact/{memory}"),

@@ -127,7 +127,7 @@ async fn every_documented_operation_is_routed_and_keyed() {
     }
     // The seed's endpoints, the batch and export, history, unmerge, the memory
     // endpoints (the switch included) and the four service routes.
-    assert_eq!(operations, 30, "operations in the document");
+    assert_eq!(operations, 31, "operations in the document");
 }
 
 /// A keyed JSON call; the answer's status and `data`.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, param
 
 use crate::error::{BACKEND, commit_error};
 use crate::reads::kind_name;
-use crate::{events, history, redirects, switches};
+use crate::{conversations, events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -93,6 +93,12 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 keep,
                 expire_before,
             } => events::append(tx, org, events, *keep, *expire_before)?,
+            WriteOp::PutConversation {
+                key,
+                log,
+                expected_writes,
+                keep,
+            } => conversations::put(tx, org, key, log, *expected_writes, *keep)?,
         }
     }
     Ok(())

@@ -67,9 +67,14 @@ pub(crate) fn append(
             .map_err(commit_error)?;
     }
     if last > seq(keep) {
-        tx.prepare_cached("DELETE FROM events WHERE org = ?1 AND seq <= ?2")
-            .and_then(|mut s| s.execute(params![org, last - seq(keep)]))
-            .map_err(commit_error)?;
+        // The oldest beyond `keep`, but no more than 2n+8 of them: after `keep` is
+        // lowered the excess goes over the next commits, each at a bounded cost.
+        tx.prepare_cached(
+            "DELETE FROM events WHERE org = ?1 AND seq <= min(?2, \
+             (SELECT min(seq) FROM events WHERE org = ?1) + ?3)",
+        )
+        .and_then(|mut s| s.execute(params![org, last - seq(keep), 2 * n + 7]))
+        .map_err(commit_error)?;
     }
     if let Some(before) = expire_before {
         // Only a prefix goes, so what is kept stays one run ending at the head; looking

@@ -82,6 +82,7 @@
 mod cache;
 mod close;
 mod commit;
+mod conversations;
 mod error;
 mod events;
 mod group;
@@ -104,8 +105,8 @@ use contacts_core::store::{
     CommitError, ContactRecord, IdentifierKey, ListPage, Owners, PageStart, WriteBatch,
 };
 use contacts_core::{
-    ContactHistoryEntry, ContactId, EventLog, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
-    MergeSnapshot, OrgId, Result, Store, SwitchKind,
+    ContactHistoryEntry, ContactId, ConversationKey, ConversationLog, EventLog, MemoryId,
+    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
 use rusqlite::Connection;
 
@@ -241,6 +242,10 @@ impl Store for SqliteStore {
 
     fn redirect(&self, org: OrgId, id: ContactId) -> Result<Option<ContactId>> {
         self.read(|conn| redirects::read(conn, org, id))
+    }
+
+    fn conversation(&self, org: OrgId, key: &ConversationKey) -> Result<Option<ConversationLog>> {
+        self.read(|conn| conversations::read(conn, org, key))
     }
 
     fn merge_snapshot(&self, org: OrgId, duplicate: ContactId) -> Result<Option<MergeSnapshot>> {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_history.sql"),
     include_str!("../migrations/0008_unmerge.sql"),
     include_str!("../migrations/0009_events.sql"),
+    include_str!("../migrations/0010_conversations.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

@@ -130,6 +130,8 @@ macro_rules! conformance_tests {
             events_record_every_change,
             events_are_bounded,
             concurrent_writers_feed_a_restarting_reader,
+            memory_changes_follow_a_call,
+            memory_changes_are_bounded_and_erased,
             delete_frees_identifiers,
             detach_frees_and_promotes_the_oldest,
             lifecycle_writes_are_atomic,
@@ -148,7 +150,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the twelve read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the thirteen read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -235,6 +237,13 @@ macro_rules! forward_store_reads {
             limit: u64,
         ) -> $crate::__core::Result<$crate::__core::EventLog> {
             self.$field.events(org, after, limit)
+        }
+        fn conversation(
+            &self,
+            org: $crate::__core::OrgId,
+            key: &$crate::__core::ConversationKey,
+        ) -> $crate::__core::Result<Option<$crate::__core::ConversationLog>> {
+            self.$field.conversation(org, key)
         }
         fn history(
             &self,

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::conversation::{ConversationKey, ConversationLog};
 use crate::error::{BoxError, Error};
 use crate::events::Event;
 use crate::history::ContactHistoryEntry;
@@ -169,10 +170,11 @@ pub enum WriteOp {
         persona_id: String,
     },
     /// Number `events` after the org's newest sequence number, one more each, in
-    /// order, store them, then drop the org's events older than the newest `keep`,
-    /// and, when `expire_before` is given, drop the oldest events stamped before it
-    /// (at least as many as the batch appends, while there are such), so the feed
-    /// stays within its bounds at a bounded cost per commit (contract rule 15). The
+    /// order, store them, then drop the org's oldest events beyond the newest `keep`
+    /// (at most 2n+8 of them, n the events appended, so a lowered `keep` is reached
+    /// over the next commits), and, when `expire_before` is given, drop the oldest
+    /// events stamped before it among the oldest 2n+8, so the feed comes back within
+    /// its bounds at a bounded cost per commit (contract rule 15). The
     /// `sequence` the engine gives each event is not read. Serialised against every
     /// other `AppendEvents` of the org, so sequence numbers are committed in order
     /// and without gaps. The engine puts it last in the batch.
@@ -183,6 +185,22 @@ pub enum WriteOp {
         keep: u64,
         /// Events stamped before this are expired.
         expire_before: Option<crate::time::Timestamp>,
+    },
+    /// Store `log` as the memory changes of call or conversation `key`, replacing
+    /// the one it had, then, when it is new, drop the oldest logs (by `started_at`)
+    /// of its memory record beyond the newest `keep` (contract rule 16).
+    /// Precondition: the stored log of `key` has made `expected_writes` writes
+    /// (`None`: there is none). A log lives as long as its memory record: deleting
+    /// the record, or its contact, deletes its logs.
+    PutConversation {
+        /// The call or conversation.
+        key: ConversationKey,
+        /// Its log after this batch's write.
+        log: Box<ConversationLog>,
+        /// The `writes` of the log the engine read.
+        expected_writes: Option<u64>,
+        /// How many logs a memory record keeps (at least 1).
+        keep: u64,
     },
 }
 

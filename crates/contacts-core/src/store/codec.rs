@@ -123,6 +123,27 @@ pub fn decode_event(text: &str) -> Result<crate::Event, String> {
     serde_json::from_str(text).map_err(|e| format!("an event is unreadable: {e}"))
 }
 
+/// A call's or conversation's memory changes as one JSON document (contract rule 16).
+///
+/// # Errors
+/// A description, if it cannot be serialised (it always can, like a memory record).
+pub fn encode_conversation(log: &crate::ConversationLog) -> Result<String, String> {
+    serde_json::to_string(log).map_err(|e| format!("cannot serialise memory changes: {e}"))
+}
+
+/// A call's or conversation's memory changes from the stored document, at any nesting
+/// depth (they hold facts; see [`decode_memory`]).
+///
+/// # Errors
+/// A description, if the document is not a conversation's memory changes.
+pub fn decode_conversation(body: &str) -> Result<crate::ConversationLog, String> {
+    let mut json = serde_json::Deserializer::from_str(body);
+    json.disable_recursion_limit();
+    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
+        .and_then(|r| json.end().map(|()| r))
+        .map_err(|e| format!("memory changes are unreadable: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 pub use batch::{CommitError, WriteBatch, WriteOp};
 
+use crate::conversation::{ConversationKey, ConversationLog};
 use crate::error::Result;
 use crate::events::EventLog;
 use crate::history::ContactHistoryEntry;
@@ -261,6 +262,14 @@ pub struct ListPage {
 ///     a reader that resumes from its last number must miss nothing and see nothing
 ///     twice (docs/semantics.md 4, "Change feed") (`events_record_every_change`,
 ///     `events_are_bounded`, `concurrent_writers_feed_a_restarting_reader`).
+/// 16. **Memory changes.** [`WriteOp::PutConversation`] stores a call's or
+///     conversation's log under `(kind, id)` if the stored one has made the
+///     writes it expects, and drops the oldest logs of its record beyond `keep`;
+///     [`conversation`](Store::conversation) returns the last one committed; deleting a
+///     memory record, or its contact, deletes its logs in the same atomic unit; all per
+///     org, because a reset or a deletion is an erasure and two writes of one call must
+///     not lose each other's entries (docs/semantics.md 6, "Memory changes")
+///     (`memory_changes_follow_a_call`, `memory_changes_are_bounded_and_erased`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -378,6 +387,14 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// stored event is unreadable.
     fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog>;
 
+    /// The memory changes of call or conversation `key` in `org`, or `None` if none
+    /// are kept (contract rule 16).
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) when the backend fails, or when the
+    /// stored log is unreadable.
+    fn conversation(&self, org: OrgId, key: &ConversationKey) -> Result<Option<ConversationLog>>;
+
     /// Applies `batch` to `org` atomically (see the contract).
     ///
     /// # Errors
@@ -454,6 +471,13 @@ macro_rules! forward_store {
             }
             fn events(&self, org: OrgId, after: u64, limit: u64) -> Result<EventLog> {
                 (**self).events(org, after, limit)
+            }
+            fn conversation(
+                &self,
+                org: OrgId,
+                key: &ConversationKey,
+            ) -> Result<Option<ConversationLog>> {
+                (**self).conversation(org, key)
             }
             fn commit(
                 &self,

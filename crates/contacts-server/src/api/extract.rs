@@ -206,6 +206,9 @@ fn allowed_query(route: &str) -> &'static [&'static str] {
         "/v1/contacts" => &["limit", "offset", "after"],
         "/v1/contacts/{contact_id}/history" | "/v1/events" => &["after", "limit"],
         "/v1/memory/context" => &["contact_id", "persona_id", "agent_number"],
+        "/v1/memory/changes"
+        | "/v1/memory/contact/{memory_id}/entities/{entity_type}/{entity_id}"
+        | "/v1/memory/contact/{memory_id}/open_items/{item_id}" => &["call_id", "conversation_id"],
         _ => &[],
     }
 }

@@ -4,8 +4,8 @@ use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use contacts_core::{
-    ContactId, EntityRef, EntityUpsert, MemoryId, NewMessage, NewOpenItem, OpenItemId,
-    ScopeRequest, Timestamp,
+    ContactId, ConversationKey, EntityRef, EntityUpsert, MemoryId, NewMessage, NewOpenItem,
+    OpenItemId, ScopeRequest, Timestamp, WriteOptions,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +14,30 @@ use utoipa::ToSchema;
 use super::extract::{JsonBody, Path, param, parse_id, query_pairs, required};
 use super::{ApiResult, AppState, Envelope, Org, ok};
 use crate::error::ApiError;
+
+/// A write's options from its body (or, for a removal, its query): the revision it
+/// expects and the call or conversation it belongs to.
+fn write_options(
+    expected_revision: Option<u64>,
+    call_id: Option<String>,
+    conversation_id: Option<String>,
+) -> Result<WriteOptions, ApiError> {
+    let conversation =
+        ConversationKey::from_request(call_id.as_deref(), conversation_id.as_deref())?;
+    Ok(WriteOptions {
+        expected_revision,
+        conversation,
+    })
+}
+
+/// The call or conversation a removal names in its query.
+fn query_options(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<WriteOptions, ApiError> {
+    let pairs = query_pairs(query)?;
+    let name = |k: &str| param(&pairs, k).map(str::to_owned);
+    write_options(None, name("call_id"), name("conversation_id"))
+}
 
 /// `{contact_id, persona_id?, agent_number?}`: the body of memory create and reset.
 #[derive(Deserialize, ToSchema)]
@@ -157,6 +181,17 @@ pub(super) struct SummaryBody {
     summary: Option<String>,
     /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
+    /// The call this write belongs to: its memory changes are kept for
+    /// `GET /v1/memory/changes?call_id=`. Give this or `conversation_id`, not both.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    call_id: Option<String>,
+    /// The SMS conversation this write belongs to (`GET /v1/memory/changes?conversation_id=`).
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    conversation_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -175,7 +210,7 @@ pub(super) async fn memory_summary(
 ) -> ApiResult {
     let id: MemoryId = parse_id("memory_id", &id)?;
     let summary = required("summary", body.summary)?;
-    let rev = body.expected_revision;
+    let rev = write_options(body.expected_revision, body.call_id, body.conversation_id)?;
     Ok(ok(state
         .run(move |e| e.memory_replace_summary(org, id, &summary, rev))
         .await?))
@@ -191,6 +226,17 @@ pub(super) struct FactsBody {
     facts: Option<Value>,
     /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
+    /// The call this write belongs to: its memory changes are kept for
+    /// `GET /v1/memory/changes?call_id=`. Give this or `conversation_id`, not both.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    call_id: Option<String>,
+    /// The SMS conversation this write belongs to (`GET /v1/memory/changes?conversation_id=`).
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    conversation_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -211,7 +257,7 @@ pub(super) async fn memory_facts(
     let Value::Object(facts) = required("facts", body.facts)? else {
         return Err(ApiError::bad_field("facts", "must be a JSON object"));
     };
-    let rev = body.expected_revision;
+    let rev = write_options(body.expected_revision, body.call_id, body.conversation_id)?;
     Ok(ok(state
         .run(move |e| e.memory_merge_facts(org, id, &facts, rev))
         .await?))
@@ -226,6 +272,17 @@ pub(super) struct MessagesBody {
     messages: Option<Vec<NewMessage>>,
     /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
+    /// The call this write belongs to: its memory changes are kept for
+    /// `GET /v1/memory/changes?call_id=`. Give this or `conversation_id`, not both.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    call_id: Option<String>,
+    /// The SMS conversation this write belongs to (`GET /v1/memory/changes?conversation_id=`).
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    conversation_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -244,7 +301,7 @@ pub(super) async fn memory_append(
 ) -> ApiResult {
     let id: MemoryId = parse_id("memory_id", &id)?;
     let messages = required("messages", body.messages)?;
-    let rev = body.expected_revision;
+    let rev = write_options(body.expected_revision, body.call_id, body.conversation_id)?;
     Ok(ok(state
         .run(move |e| e.memory_append_messages(org, id, &messages, rev))
         .await?))
@@ -281,6 +338,17 @@ pub(super) struct EntityBody {
     last_discussed_at: Option<Timestamp>,
     /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
+    /// The call this write belongs to: its memory changes are kept for
+    /// `GET /v1/memory/changes?call_id=`. Give this or `conversation_id`, not both.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    call_id: Option<String>,
+    /// The SMS conversation this write belongs to (`GET /v1/memory/changes?conversation_id=`).
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    conversation_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -306,7 +374,7 @@ pub(super) async fn memory_upsert_entity(
         notes: body.notes,
         last_discussed_at: body.last_discussed_at,
     };
-    let rev = body.expected_revision;
+    let rev = write_options(body.expected_revision, body.call_id, body.conversation_id)?;
     Ok(ok(state
         .run(move |e| e.memory_upsert_entity(org, id, &upsert, rev))
         .await?))
@@ -316,17 +384,19 @@ pub(super) async fn memory_upsert_entity(
     delete,
     path = "/v1/memory/contact/{memory_id}/entities/{entity_type}/{entity_id}",
     tag = "memory",
-    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("entity_type" = String, Path, description = "The entity's type."), ("entity_id" = String, Path, description = "The entity's id.")),
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("entity_type" = String, Path, description = "The entity's type."), ("entity_id" = String, Path, description = "The entity's id."), ("call_id" = Option<String>, Query, description = "The call this removal belongs to (its memory changes)."), ("conversation_id" = Option<String>, Query, description = "The SMS conversation this removal belongs to.")),
     responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
 )]
 pub(super) async fn memory_remove_entity(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
     Path((id, entity_type, entity_id)): Path<(String, String, String)>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let id: MemoryId = parse_id("memory_id", &id)?;
+    let options = query_options(query)?;
     Ok(ok(state
-        .run(move |e| e.memory_remove_entity(org, id, &entity_type, &entity_id, None))
+        .run(move |e| e.memory_remove_entity(org, id, &entity_type, &entity_id, options))
         .await?))
 }
 
@@ -354,6 +424,17 @@ pub(super) struct OpenItemBody {
     related_to: Option<EntityRef>,
     /// Refuse the write (409) unless the record is at this revision.
     expected_revision: Option<u64>,
+    /// The call this write belongs to: its memory changes are kept for
+    /// `GET /v1/memory/changes?call_id=`. Give this or `conversation_id`, not both.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    call_id: Option<String>,
+    /// The SMS conversation this write belongs to (`GET /v1/memory/changes?conversation_id=`).
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    conversation_id: Option<String>,
 }
 
 #[utoipa::path(
@@ -377,7 +458,7 @@ pub(super) async fn memory_add_open_item(
         priority: body.priority,
         related_to: body.related_to,
     };
-    let rev = body.expected_revision;
+    let rev = write_options(body.expected_revision, body.call_id, body.conversation_id)?;
     let (_, added) = state
         .run(move |e| e.memory_add_open_item(org, id, &item, rev))
         .await?;
@@ -388,17 +469,38 @@ pub(super) async fn memory_add_open_item(
     delete,
     path = "/v1/memory/contact/{memory_id}/open_items/{item_id}",
     tag = "memory",
-    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("item_id" = uuid::Uuid, Path, description = "The open item's id (hyphenated UUID).")),
+    params(("memory_id" = uuid::Uuid, Path, description = "The memory record's id (hyphenated UUID)."), ("item_id" = uuid::Uuid, Path, description = "The open item's id (hyphenated UUID)."), ("call_id" = Option<String>, Query, description = "The call this removal belongs to (its memory changes)."), ("conversation_id" = Option<String>, Query, description = "The SMS conversation this removal belongs to.")),
     responses((status = 200, description = "The memory record after the write", body = Envelope<contacts_core::MemoryRecord>)),
 )]
 pub(super) async fn memory_remove_open_item(
     State(state): State<AppState>,
     Extension(Org(org)): Extension<Org>,
     Path((id, item)): Path<(String, String)>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let id: MemoryId = parse_id("memory_id", &id)?;
     let item: OpenItemId = parse_id("item_id", &item)?;
+    let options = query_options(query)?;
     Ok(ok(state
-        .run(move |e| e.memory_remove_open_item(org, id, item, None))
+        .run(move |e| e.memory_remove_open_item(org, id, item, options))
         .await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/memory/changes",
+    tag = "memory",
+    params(("call_id" = Option<String>, Query, description = "The call; give this or conversation_id."), ("conversation_id" = Option<String>, Query, description = "The SMS conversation.")),
+    responses((status = 200, description = "The memory at the call's or conversation's first write, what it changed, and its history entries", body = Envelope<contacts_core::ConversationLog>)),
+)]
+pub(super) async fn memory_changes(
+    State(state): State<AppState>,
+    Extension(Org(org)): Extension<Org>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult {
+    let pairs = query_pairs(query)?;
+    let key =
+        ConversationKey::from_request(param(&pairs, "call_id"), param(&pairs, "conversation_id"))?
+            .ok_or_else(|| ApiError::bad_request("call_id or conversation_id is required"))?;
+    Ok(ok(state.run(move |e| e.memory_changes(org, &key)).await?))
 }

@@ -261,6 +261,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(memory_add_open_item))
         .routes(routes!(memory_remove_open_item))
         .routes(routes!(memory_context))
+        .routes(routes!(memory_changes))
         .routes(routes!(memory_reset))
         .routes(routes!(memory_enable))
         .route_layer(middleware::from_fn(extract::strict_query))

@@ -33,6 +33,21 @@ pub struct Record {
     /// Fail with a conflict unless the record is still at this revision.
     #[arg(long, value_parser = parse::number::<u64>)]
     pub expected_revision: Option<u64>,
+    /// The call or SMS conversation the write belongs to (`contacts memory changes`).
+    #[command(flatten)]
+    pub conversation: Conversation,
+}
+
+/// A call or an SMS conversation: at most one of the two.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct Conversation {
+    /// The call this belongs to.
+    #[arg(long)]
+    pub call_id: Option<String>,
+    /// The SMS conversation this belongs to.
+    #[arg(long)]
+    pub conversation_id: Option<String>,
 }
 
 /// What a switch is for: a persona at a version, or a pathway at a version.
@@ -158,6 +173,16 @@ pub enum MemoryCommand {
         #[command(flatten)]
         on: On,
     },
+    /// What a call or SMS conversation changed, as `GET /v1/memory/changes`: the memory
+    /// at its first write, the new values of what changed, and its history entries.
+    Changes {
+        /// The call or the conversation.
+        #[command(flatten)]
+        conversation: Conversation,
+        /// The org and the database.
+        #[command(flatten)]
+        on: On,
+    },
     /// Delete the record for a contact and a scope, as `POST /v1/memory/reset`.
     Reset {
         /// The contact.
@@ -221,14 +246,28 @@ pub(super) fn run(command: MemoryCommand) -> Result<ExitCode, CliError> {
             let body = body([
                 ("messages", Some(Value::Array(vec![message]))),
                 ("expected_revision", revision(&record)),
+                ("call_id", text(&record.conversation.call_id)),
+                (
+                    "conversation_id",
+                    text(&record.conversation.conversation_id),
+                ),
             ]);
             let path = format!("/v1/memory/contact/{}/messages", record.memory_id);
             (on, Method::POST, path, Some(body))
         }
-        MemoryCommand::Summary { record, text, on } => {
+        MemoryCommand::Summary {
+            record,
+            text: summary,
+            on,
+        } => {
             let body = body([
-                ("summary", Some(text.into())),
+                ("summary", Some(summary.into())),
                 ("expected_revision", revision(&record)),
+                ("call_id", text(&record.conversation.call_id)),
+                (
+                    "conversation_id",
+                    text(&record.conversation.conversation_id),
+                ),
             ]);
             let path = format!("/v1/memory/contact/{}/summary", record.memory_id);
             (on, Method::PATCH, path, Some(body))
@@ -237,6 +276,11 @@ pub(super) fn run(command: MemoryCommand) -> Result<ExitCode, CliError> {
             let body = body([
                 ("facts", Some(facts)),
                 ("expected_revision", revision(&record)),
+                ("call_id", text(&record.conversation.call_id)),
+                (
+                    "conversation_id",
+                    text(&record.conversation.conversation_id),
+                ),
             ]);
             let path = format!("/v1/memory/contact/{}/facts", record.memory_id);
             (on, Method::PATCH, path, Some(body))
@@ -256,6 +300,16 @@ pub(super) fn run(command: MemoryCommand) -> Result<ExitCode, CliError> {
                 ("memory_enabled", Some(matches!(switch, Switch::On).into())),
             ]);
             (on, Method::POST, "/v1/memory/enable".to_owned(), Some(body))
+        }
+        MemoryCommand::Changes { conversation, on } => {
+            let path = with_query(
+                "/v1/memory/changes",
+                &[
+                    ("call_id", conversation.call_id),
+                    ("conversation_id", conversation.conversation_id),
+                ],
+            )?;
+            (on, Method::GET, path, None)
         }
         MemoryCommand::Reset { contact, scope, on } => {
             let body = scoped(contact, &scope);

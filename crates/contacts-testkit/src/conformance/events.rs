@@ -194,7 +194,8 @@ pub fn events_record_every_change<S: Store>(store: S) {
 /// docs/semantics.md 4, "Change feed", and Store contract 15: the feed keeps each org's
 /// newest events up to the count, and drops those older than the age, oldest first,
 /// leaving one run that ends at the newest; a cursor whose successors were dropped is
-/// refused naming `after`, and the numbers go on without reuse; a feed turned off
+/// refused naming `after`, and the numbers go on without reuse; a lowered count is
+/// reached over the next writes, each dropping a bounded prefix; a feed turned off
 /// writes nothing.
 pub fn events_are_bounded<S: Store>(store: S) {
     let store = Arc::new(store);
@@ -236,10 +237,32 @@ pub fn events_are_bounded<S: Store>(store: S) {
     );
     assert_eq!(page.latest, 8);
 
+    // A lowered count is reached over the next writes, each dropping at most 2n+8 of
+    // the oldest (n = the events it appends), never a gap.
+    let many = engine_with(Arc::clone(&store), Config::default().with_events(100, None));
+    for i in 0..20 {
+        many.resolve(org_o(), &phone(&format!("+1415555{:04}", 300 + i)))
+            .unwrap();
+    }
+    assert_eq!(all_after(&many, 7).len(), 21, "8..=28 kept");
+    let fewer = engine_with(Arc::clone(&store), Config::default().with_events(3, None));
+    let sequences = |e: &Engine<Arc<S>>| {
+        let log = e.store().events(org_o(), 0, 1_000).unwrap();
+        log.events.iter().map(|e| e.sequence).collect::<Vec<_>>()
+    };
+    fewer.resolve(org_o(), &phone("+14155550400")).unwrap();
+    assert_eq!(
+        sequences(&fewer),
+        (18..=29).collect::<Vec<_>>(),
+        "ten dropped"
+    );
+    fewer.resolve(org_o(), &phone("+14155550401")).unwrap();
+    assert_eq!(sequences(&fewer), [28, 29, 30]);
+
     // Off: nothing is written, and the feed stays where it was.
     let off = engine_with(store, Config::default().with_events(0, None));
     off.resolve(org_o(), &phone("+14155550203")).unwrap();
-    assert_eq!(off.events(org_o(), 8, 10).unwrap().latest, 8);
+    assert_eq!(off.events(org_o(), 30, 10).unwrap().latest, 30);
 }
 
 fn all_after<S: Store>(e: &Engine<S>, after: u64) -> Vec<Event> {

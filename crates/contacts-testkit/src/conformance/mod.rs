@@ -7,6 +7,7 @@
 //! Not a stable API: scenarios are added and tightened as the engine grows.
 
 mod batch;
+mod conversations;
 mod events;
 mod history;
 mod lifecycle;
@@ -21,6 +22,7 @@ mod store_contract;
 mod switches;
 mod unmerge;
 pub use batch::*;
+pub use conversations::*;
 pub use events::*;
 pub use history::*;
 pub use lifecycle::*;
