@@ -255,6 +255,15 @@ impl<S: Store> Engine<S> {
         self.split_identifiers(p, snap, &mut ops, &mut lost);
         for part in &snap.memories {
             self.split_memory(p, part, duplicate, now, &mut ops, &mut lost);
+            // A record that moved whole goes back under its id, but the calls written
+            // to it since the merge wrote what stays with the primary: their logs go,
+            // so none describes the other contact's memory (docs/semantics.md 6).
+            if p.memories.iter().any(|m| m.id == part.record.id) {
+                ops.push(WriteOp::DropConversations {
+                    memory_id: part.record.id,
+                    since: snap.merged_at,
+                });
+            }
         }
         (ops, lost)
     }

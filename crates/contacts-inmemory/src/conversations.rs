@@ -56,6 +56,18 @@ impl Conversations {
         }
     }
 
+    /// Drops the logs of record `memory` started at or after `since`.
+    pub(crate) fn remove_since(&mut self, org: OrgId, memory: MemoryId, since: Timestamp) {
+        let Some(kept) = self.by_memory.get_mut(&memory) else {
+            return;
+        };
+        let late: Vec<_> = kept.iter().filter(|e| e.0 >= since).cloned().collect();
+        for entry in late {
+            kept.remove(&entry);
+            self.logs.remove(&(org, entry.1, entry.2));
+        }
+    }
+
     /// Drops every log of record `memory`, which is being deleted.
     pub(crate) fn remove_memory(&mut self, org: OrgId, memory: MemoryId) {
         for (_, kind, id) in self.by_memory.remove(&memory).into_iter().flatten() {

@@ -44,6 +44,7 @@ use contacts_core::store::{
 use contacts_core::{
     ContactHistoryEntry, ContactId, ConversationKey, ConversationLog, Error, EventLog, MemoryId,
     MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, Result, Store, SwitchKind,
+    Timestamp,
 };
 
 pub use index::SHARDS;
@@ -274,7 +275,9 @@ impl Store for InMemoryStore {
         // contact gone and its history still whole.
         redact_history(inner, org, std::mem::take(&mut stage.redactions));
         if stage.contacts.is_empty() {
-            put_conversations(inner, org, std::mem::take(&mut stage.conversations), &[]);
+            let puts = std::mem::take(&mut stage.conversations);
+            let drops = std::mem::take(&mut stage.conversation_drops);
+            put_conversations(inner, org, puts, &drops, &[]);
             append_history(inner, org, std::mem::take(&mut stage.history));
             append_events(inner, org, stage.events.take());
             return Ok(());
@@ -339,7 +342,13 @@ impl Store for InMemoryStore {
         }
         drop(order);
         inner.epoch.fetch_add(1, Ordering::SeqCst);
-        put_conversations(inner, org, stage.conversations, &removed);
+        put_conversations(
+            inner,
+            org,
+            stage.conversations,
+            &stage.conversation_drops,
+            &removed,
+        );
         // Entries go in after the state they describe, so history is never ahead of it.
         append_history(inner, org, stage.history);
         // An unmerged contact's redirect goes once the contact is back, like a
@@ -378,14 +387,16 @@ fn redact_history(inner: &Inner, org: OrgId, contacts: Vec<ContactId>) {
     }
 }
 
-/// Stores the batch's conversation logs, then drops those of the records it deleted.
+/// Stores the batch's conversation logs, then drops those it drops and those of the
+/// records it deleted.
 fn put_conversations(
     inner: &Inner,
     org: OrgId,
     puts: Vec<conversations::Put>,
+    drops: &[(MemoryId, Timestamp)],
     removed: &[MemoryId],
 ) {
-    if puts.is_empty() && removed.is_empty() {
+    if puts.is_empty() && drops.is_empty() && removed.is_empty() {
         return;
     }
     let mut logs = inner
@@ -394,6 +405,9 @@ fn put_conversations(
         .unwrap_or_else(|e| e.into_inner());
     for put in puts {
         logs.put(org, put);
+    }
+    for (memory, since) in drops {
+        logs.remove_since(org, *memory, *since);
     }
     for memory in removed {
         logs.remove_memory(org, *memory);

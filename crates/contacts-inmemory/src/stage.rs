@@ -7,7 +7,7 @@ use compact_str::CompactString;
 use contacts_core::store::{CommitError, WriteOp};
 use contacts_core::{
     Contact, ContactHistoryEntry, ContactId, ConversationLog, IdentifierKind, MemoryId,
-    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, SwitchKind,
+    MemoryRecord, MemoryScope, MemorySwitch, MergeSnapshot, OrgId, SwitchKind, Timestamp,
 };
 use hashbrown::HashMap;
 
@@ -54,6 +54,8 @@ pub(crate) struct Stage<'a> {
     pub(crate) events: Option<crate::events::Append>,
     /// Conversation logs written, in order.
     pub(crate) conversations: Vec<crate::conversations::Put>,
+    /// Logs dropped `(record, started since)`, after the puts.
+    pub(crate) conversation_drops: Vec<(MemoryId, Timestamp)>,
 }
 
 fn conflict(what: String) -> CommitError {
@@ -108,6 +110,7 @@ impl<'a> Stage<'a> {
             history: Vec::new(),
             events: None,
             conversations: Vec::new(),
+            conversation_drops: Vec::new(),
         }
     }
 
@@ -452,6 +455,10 @@ impl<'a> Stage<'a> {
                         "memory was switched off for persona {persona_id}"
                     )));
                 }
+                Ok(())
+            }
+            WriteOp::DropConversations { memory_id, since } => {
+                self.conversation_drops.push((*memory_id, *since));
                 Ok(())
             }
             WriteOp::PutConversation {

@@ -146,6 +146,9 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             expected_writes,
             keep,
         } => conversations::put(t, key, log, *expected_writes, *keep)?,
+        WriteOp::DropConversations { memory_id, since } => {
+            conversations::drop_since(t, *memory_id, *since)?;
+        }
         // Applied after every other operation, by `events::append`.
         WriteOp::AppendEvents { .. } => {}
     }

@@ -8,7 +8,7 @@
 //! PostgreSQL re-checks against the newest row version.
 
 use contacts_core::store::{CommitError, codec};
-use contacts_core::{ConversationKey, ConversationLog, OrgId, Result};
+use contacts_core::{ConversationKey, ConversationLog, MemoryId, OrgId, Result, Timestamp};
 
 use crate::PostgresStore;
 use crate::commit::Tx;
@@ -33,6 +33,21 @@ pub(crate) fn read(
     };
     let text: String = row.try_get(0).map_err(read_error)?;
     codec::decode_conversation(&text).map(Some).map_err(corrupt)
+}
+
+/// Deletes the logs of record `memory` started at or after `since`.
+pub(crate) fn drop_since(
+    t: &mut Tx<'_>,
+    memory: MemoryId,
+    since: Timestamp,
+) -> Result<(), CommitError> {
+    let org = t.org;
+    let stmt = t.statement(
+        "DELETE FROM conversations WHERE org = $1 AND memory_id = $2 AND started_at >= $3",
+    )?;
+    t.tx.execute(&stmt, &[&org, &memory.0, &since.as_millis()])
+        .map_err(commit_error)?;
+    Ok(())
 }
 
 /// Stores `log` under `key` if the stored one has made `expected` writes; a new one

@@ -99,6 +99,9 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 expected_writes,
                 keep,
             } => conversations::put(tx, org, key, log, *expected_writes, *keep)?,
+            WriteOp::DropConversations { memory_id, since } => {
+                conversations::drop_since(tx, org, *memory_id, *since)?;
+            }
         }
     }
     Ok(())

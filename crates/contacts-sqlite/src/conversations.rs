@@ -3,7 +3,7 @@
 //! the foreign key (migration 0010).
 
 use contacts_core::store::{CommitError, codec};
-use contacts_core::{ConversationKey, ConversationLog, OrgId, Result};
+use contacts_core::{ConversationKey, ConversationLog, MemoryId, OrgId, Result, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{commit_error, read_error};
@@ -37,6 +37,21 @@ pub(crate) fn read(
 
 /// Stores `log` under `key` if the stored one has made `expected` writes; a new one
 /// then drops its record's oldest logs beyond `keep`.
+/// Deletes the logs of record `memory` started at or after `since`.
+pub(crate) fn drop_since(
+    tx: &Connection,
+    org: &[u8; 16],
+    memory: MemoryId,
+    since: Timestamp,
+) -> Result<(), CommitError> {
+    tx.prepare_cached(
+        "DELETE FROM conversations WHERE org = ?1 AND memory_id = ?2 AND started_at >= ?3",
+    )
+    .and_then(|mut s| s.execute(params![org, memory.0.as_bytes(), since.as_millis()]))
+    .map_err(commit_error)?;
+    Ok(())
+}
+
 pub(crate) fn put(
     tx: &Connection,
     org: &[u8; 16],

@@ -32,6 +32,8 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(o, index, scope)| Op::MemoryCreate { org: o, index, scope }),
         2 => (org_bit(), any::<usize>(), update_request()).prop_map(|(o, i, r)| Op::Update(o, i, r)),
         1 => (org_bit(), any::<usize>(), any::<usize>()).prop_map(|(o, p, d)| Op::Merge(o, p, d)),
+        // Few contacts per sequence, so a random pair often names a merge made before.
+        2 => (org_bit(), any::<usize>(), any::<usize>()).prop_map(|(o, p, d)| Op::Unmerge(o, p, d)),
         1 => (org_bit(), any::<usize>()).prop_map(|(o, i)| Op::Delete(o, i)),
         1 => (org_bit(), any::<usize>(), stored_identifiers()).prop_map(|(o, i, (k, v))| Op::Detach(o, i, k, v)),
         5 => (org_bit(), any::<usize>(), memory_scopes(), memory_ops(), proptest::bool::weighted(0.1))
@@ -95,6 +97,10 @@ impl<S: Store> Side<S> {
             },
             Op::Merge(o, p, d) => match (self.pick(*o, *p), self.pick(*o, *d)) {
                 (Some(p), Some(d)) => render(self.engine.merge(org(*o), p, d)),
+                _ => Value::Null,
+            },
+            Op::Unmerge(o, p, d) => match (self.pick(*o, *p), self.pick(*o, *d)) {
+                (Some(p), Some(d)) => render(self.engine.unmerge(org(*o), p, d)),
                 _ => Value::Null,
             },
             Op::Delete(o, index) => match self.pick(*o, *index) {

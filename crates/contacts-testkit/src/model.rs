@@ -4,7 +4,11 @@
 //! needs no ids, clock or storage. It reuses the engine's [`Normalizer`]: normalisation
 //! has its own unit and property tests, and the model's job is the resolution rules.
 
+mod unmerge;
+
 use std::collections::{BTreeMap, BTreeSet};
+
+use unmerge::minus;
 
 use contacts_core::{
     Config, Error, FindRequest, IdentifierKind, JsonObject, MemoryScope, Normalized, Normalizer,
@@ -27,6 +31,43 @@ pub struct ModelContact {
     /// Merged away: the index of the live contact its id leads to (docs/semantics.md
     /// 4, "Merge redirects").
     pub merged_into: Option<usize>,
+    /// Merged away: the contact it was merged into directly.
+    pub direct_into: Option<usize>,
+    /// Merged away: what its merge kept for an unmerge, until the redirect goes or a
+    /// memory reset on the contact it leads to erases it.
+    pub snapshot: Option<Box<ModelSnapshot>>,
+}
+
+/// A message: `(role, content, channel, timestamp ms)`.
+pub type ModelMessage = (Role, String, String, i64);
+
+/// What a merge keeps in the model so that it can be undone (docs/semantics.md 4,
+/// "Unmerge").
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSnapshot {
+    /// The duplicate as it was, its identifiers and memories included.
+    pub duplicate: ModelContact,
+    /// The attachment number of each of its identifiers, in the same order.
+    pub attached: Vec<u64>,
+    /// Whether the primary had no name and took the duplicate's.
+    pub name_taken: bool,
+    /// The metadata keys the primary lacked and took.
+    pub metadata_taken: Vec<String>,
+    /// Per record of the duplicate, in its order.
+    pub memories: Vec<ModelMemorySnapshot>,
+}
+
+/// One of the duplicate's records as a merge found it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelMemorySnapshot {
+    /// The record.
+    pub record: ModelMemory,
+    /// The primary's record of its scope before the merge (none when it moved whole).
+    pub primary_before: Option<ModelMemory>,
+    /// The primary's messages the combined window dropped.
+    pub trimmed_messages: Vec<ModelMessage>,
+    /// Likewise its history entries.
+    pub trimmed_history: Vec<u64>,
 }
 
 /// A memory record in the model.
@@ -38,12 +79,16 @@ pub struct ModelMemory {
     pub summary: Option<String>,
     /// Its facts.
     pub facts: JsonObject,
-    /// Messages kept: `(role, content, channel, timestamp ms)`, chronological.
-    pub messages: Vec<(Role, String, String, i64)>,
+    /// Messages kept, chronological.
+    pub messages: Vec<ModelMessage>,
     /// Entities: `(type, id, status, facts)` in first-seen order.
     pub entities: Vec<(String, String, Option<String>, JsonObject)>,
-    /// Open item descriptions, in the order added.
-    pub open_items: Vec<String>,
+    /// Open items `(number, description)`, in the order added; the number stands
+    /// for the item's id.
+    pub open_items: Vec<(u64, String)>,
+    /// Memory history entries (one per summary or facts write), numbered in time
+    /// order; the number stands for the entry.
+    pub history: Vec<u64>,
     /// Revision (1 when created, +1 per write).
     pub revision: u64,
     /// Creation order across the model, which is the engine's `(created_at, id)` order.
@@ -60,6 +105,7 @@ impl ModelMemory {
             messages: Vec::new(),
             entities: Vec::new(),
             open_items: Vec::new(),
+            history: Vec::new(),
             revision: 1,
         }
     }
@@ -100,6 +146,9 @@ pub struct OrgModel {
     pub contacts: Vec<ModelContact>,
     /// `(kind, value)` to the owning contact's index.
     pub owners: BTreeMap<(IdentifierKind, String), usize>,
+    /// `(kind, value)` to the number of its current attachment, which stands for the
+    /// identifier's id: a merge moves it, a detach and a new attach renumber it.
+    pub attached: BTreeMap<(IdentifierKind, String), u64>,
 }
 
 /// What the model says a resolve returns.
@@ -270,6 +319,8 @@ impl Model {
                 memories: Vec::new(),
                 deleted: false,
                 merged_into: None,
+                direct_into: None,
+                snapshot: None,
             });
         }
         let c = &mut o.contacts[index];
@@ -287,6 +338,8 @@ impl Model {
         for key in &attached {
             c.identifiers.push(key.clone());
             o.owners.insert(key.clone(), index);
+            self.next_seq += 1;
+            o.attached.insert(key.clone(), self.next_seq);
         }
         let memory_created = scope.map(|scope| {
             let missing = !c.memories.iter().any(|m| m.scope == scope);
@@ -445,7 +498,11 @@ impl Model {
         expected: Option<u64>,
     ) -> Result<Option<ModelMemory>, Rejected> {
         let window = self.config.memory.window;
+        let max_history = self.config.memory.max_history;
         let scope = self.required_scope(scope)?;
+        // Numbers what this write adds (an open item, a history entry).
+        self.next_seq += 1;
+        let seq = self.next_seq;
         // Validation the engine does before reading the record.
         if let MemoryOp::Append(msgs) = op {
             for (i, (_, _, channel, _)) in msgs.iter().enumerate() {
@@ -460,6 +517,13 @@ impl Model {
             MemoryOp::Reset => {
                 if let Some(p) = pos {
                     c.memories.remove(p);
+                    // The snapshots of merges into it held copies of that memory.
+                    let o = self.orgs.get_mut(&org).expect("org exists");
+                    for x in &mut o.contacts {
+                        if x.merged_into == Some(index) {
+                            x.snapshot = None;
+                        }
+                    }
                 }
                 return Ok(None);
             }
@@ -479,8 +543,14 @@ impl Model {
                 let excess = next.messages.len().saturating_sub(window);
                 next.messages.drain(..excess);
             }
-            MemoryOp::Summary(text) => next.summary = Some(text.clone()),
-            MemoryOp::Facts(f) => next.facts.extend(f.clone()),
+            MemoryOp::Summary(text) => {
+                next.summary = Some(text.clone());
+                next.history.push(seq);
+            }
+            MemoryOp::Facts(f) => {
+                next.facts.extend(f.clone());
+                next.history.push(seq);
+            }
             MemoryOp::Upsert(id, status, facts) => {
                 match next.entities.iter_mut().find(|e| e.1 == *id) {
                     Some(e) => {
@@ -504,7 +574,7 @@ impl Model {
                     return Err(NOT_FOUND.into());
                 }
             }
-            MemoryOp::AddItem(d) => next.open_items.push(d.clone()),
+            MemoryOp::AddItem(d) => next.open_items.push((seq, d.clone())),
             MemoryOp::RemoveItem(i) => {
                 if *i >= next.open_items.len() {
                     return Err(NOT_FOUND.into());
@@ -513,6 +583,8 @@ impl Model {
             }
             MemoryOp::Reset | MemoryOp::Context => unreachable!("handled above"),
         }
+        let excess = next.history.len().saturating_sub(max_history);
+        next.history.drain(..excess);
         next.revision += 1;
         *m = next.clone();
         Ok(Some(next))
@@ -626,9 +698,16 @@ impl Model {
         let o = self.orgs.get_mut(&org).expect("org exists");
         for key in &c.identifiers {
             o.owners.remove(key);
+            if !next.identifiers.contains(key) {
+                o.attached.remove(key);
+            }
         }
         for key in &next.identifiers {
             o.owners.insert(key.clone(), index);
+            if !c.identifiers.contains(key) {
+                self.next_seq += 1;
+                o.attached.insert(key.clone(), self.next_seq);
+            }
         }
         o.contacts[index] = next;
         Ok(changed)
@@ -656,6 +735,7 @@ impl Model {
             }
         }
         let window = self.config.memory.window;
+        let max_history = self.config.memory.max_history;
         let mut next = p.clone();
         if next.name.is_none() {
             next.name.clone_from(&d.name);
@@ -664,14 +744,22 @@ impl Model {
             next.metadata.entry(k.clone()).or_insert_with(|| v.clone());
         }
         next.identifiers.extend(d.identifiers.iter().cloned());
+        let mut kept = Vec::new();
         for dm in &d.memories {
             match next.memories.iter_mut().find(|m| m.scope == dm.scope) {
                 None => {
                     let mut moved = dm.clone();
                     moved.revision += 1;
                     next.memories.push(moved);
+                    kept.push(ModelMemorySnapshot {
+                        record: dm.clone(),
+                        primary_before: None,
+                        trimmed_messages: Vec::new(),
+                        trimmed_history: Vec::new(),
+                    });
                 }
                 Some(pm) => {
+                    let before = pm.clone();
                     let mut facts = dm.facts.clone();
                     facts.extend(pm.facts.clone());
                     pm.facts = facts;
@@ -696,12 +784,34 @@ impl Model {
                     if pm.summary.as_deref().is_none_or(str::is_empty) {
                         pm.summary.clone_from(&dm.summary);
                     }
+                    pm.history.extend(dm.history.iter().copied());
+                    pm.history.sort_unstable();
+                    let excess = pm.history.len().saturating_sub(max_history);
+                    pm.history.drain(..excess);
                     pm.revision += 1;
+                    kept.push(ModelMemorySnapshot {
+                        record: dm.clone(),
+                        trimmed_messages: minus(&before.messages, &pm.messages),
+                        trimmed_history: minus(&before.history, &pm.history),
+                        primary_before: Some(before),
+                    });
                 }
             }
         }
         next.memories.sort_by_key(|m| m.seq);
         let o = self.orgs.get_mut(&org).expect("org exists");
+        let snapshot = ModelSnapshot {
+            attached: d.identifiers.iter().map(|k| o.attached[k]).collect(),
+            name_taken: p.name.is_none() && d.name.is_some(),
+            metadata_taken: d
+                .metadata
+                .keys()
+                .filter(|k| !p.metadata.contains_key(*k))
+                .cloned()
+                .collect(),
+            memories: kept,
+            duplicate: d.clone(),
+        };
         for key in &d.identifiers {
             o.owners.insert(key.clone(), primary);
         }
@@ -715,6 +825,8 @@ impl Model {
         let gone = &mut o.contacts[duplicate];
         gone.deleted = true;
         gone.merged_into = Some(primary);
+        gone.direct_into = Some(primary);
+        gone.snapshot = Some(Box::new(snapshot));
         gone.identifiers.clear();
         gone.memories.clear();
         Ok(())
@@ -730,13 +842,16 @@ impl Model {
         let c = &mut o.contacts[index];
         for key in c.identifiers.drain(..) {
             o.owners.remove(&key);
+            o.attached.remove(&key);
         }
         c.memories.clear();
         c.deleted = true;
-        // What led to it leads nowhere now.
+        // What led to it leads nowhere now, and the merges' snapshots go with it.
         for c in &mut o.contacts {
             if c.merged_into == Some(index) {
                 c.merged_into = None;
+                c.direct_into = None;
+                c.snapshot = None;
             }
         }
         Ok(())
@@ -763,6 +878,7 @@ impl Model {
             .ok_or_else(|| NOT_FOUND.to_owned())?;
         let key = c.identifiers.remove(pos);
         o.owners.remove(&key);
+        o.attached.remove(&key);
         Ok(())
     }
 }

@@ -202,6 +202,16 @@ pub enum WriteOp {
         /// How many logs a memory record keeps (at least 1).
         keep: u64,
     },
+    /// Delete the logs of memory record `memory_id` started at or after `since`
+    /// (contract rule 16): an unmerge that gives back a record that moved whole drops
+    /// the logs of the calls written to it while it was the primary's, whose writes
+    /// stay with the primary.
+    DropConversations {
+        /// The record.
+        memory_id: MemoryId,
+        /// The oldest start dropped.
+        since: crate::time::Timestamp,
+    },
 }
 
 /// Changes the engine wants applied atomically, all or nothing.

@@ -266,7 +266,8 @@ pub struct ListPage {
 ///     conversation's log under `(kind, id)` if the stored one has made the
 ///     writes it expects, and drops the oldest logs of its record beyond `keep`;
 ///     [`conversation`](Store::conversation) returns the last one committed; deleting a
-///     memory record, or its contact, deletes its logs in the same atomic unit; all per
+///     memory record, or its contact, deletes its logs in the same atomic unit, and
+///     [`WriteOp::DropConversations`] deletes a record's logs started since a time; all per
 ///     org, because a reset or a deletion is an erasure and two writes of one call must
 ///     not lose each other's entries (docs/semantics.md 6, "Memory changes")
 ///     (`memory_changes_follow_a_call`, `memory_changes_are_bounded_and_erased`).

@@ -194,8 +194,9 @@ pub fn memory_changes_follow_a_call<S: Store>(store: S) {
 
 /// docs/semantics.md 6, "Memory changes", and Store contract 16: a record keeps the
 /// logs of its newest `max_conversations` conversations (by first write); a reset,
-/// a deletion of the contact and a merge that combines the record erase its logs; 0
-/// keeps none.
+/// a deletion of the contact and a merge that combines the record erase its logs; an
+/// unmerge that gives a moved record back drops the logs of calls made during the
+/// merge; 0 keeps none.
 pub fn memory_changes_are_bounded_and_erased<S: Store>(store: S) {
     let store = Arc::new(store);
     let mut config = Config::default();
@@ -278,6 +279,18 @@ pub fn memory_changes_are_bounded_and_erased<S: Store>(store: S) {
     assert_eq!(e.memory_changes(org_o(), &call(5)).unwrap().memory_id, pm);
     assert_no_changes(&e, org_o(), &call(6));
     assert_eq!(e.memory_changes(org_o(), &call(7)).unwrap().memory_id, dq);
+
+    // An unmerge gives the moved record back under its id; a call written to it during
+    // the merge wrote what stays with the primary, so its log goes, and none of the
+    // restored contact's logs describes the primary's memory. A call from before
+    // stays with the record.
+    e.memory_replace_summary(org_o(), dq, "merged", during(&call(9)))
+        .unwrap();
+    let out = e.unmerge(org_o(), p, d).unwrap();
+    assert!(out.duplicate.memories.iter().any(|m| m.id == dq));
+    assert_no_changes(&e, org_o(), &call(9));
+    assert_eq!(e.memory_changes(org_o(), &call(7)).unwrap().memory_id, dq);
+    assert_eq!(e.memory_changes(org_o(), &call(5)).unwrap().memory_id, pm);
 
     // Off: writes naming a call are taken, and nothing is kept.
     let mut off = Config::default();

@@ -1,5 +1,5 @@
 //! Model-based testing with `proptest-state-machine`: random sequences of every engine
-//! operation (resolve, find, get, list, update, merge, delete, detach and every memory
+//! operation (resolve, find, get, list, update, merge, unmerge, delete, detach and every memory
 //! operation) run against a real store and the [`Model`] in
 //! lockstep, checking after every step that they agree and that the invariants of
 //! docs/semantics.md hold.
@@ -108,6 +108,8 @@ pub enum Op {
     Update(u8, usize, UpdateRequest),
     /// Merge contact `.2` into contact `.1`.
     Merge(u8, usize, usize),
+    /// Undo the merge of contact `.2` into contact `.1`.
+    Unmerge(u8, usize, usize),
     /// Delete contact `index`.
     Delete(u8, usize),
     /// Detach identifier `(kind, value)` from contact `index`.
@@ -147,6 +149,8 @@ pub enum Expected {
     Update(Result<bool, Rejected>),
     /// A merge, delete or detach.
     Done(Result<(), Rejected>),
+    /// An unmerge: what was not restored, as [`Model::unmerge`] names it.
+    Unmerge(Result<Vec<String>, Rejected>),
     /// A memory op: the record afterwards, and the revision named (if any).
     Memory(Result<Option<ModelMemory>, Rejected>, Option<u64>),
 }

@@ -49,7 +49,25 @@ impl ReferenceStateMachine for ModelMachine {
                 });
             let update =
                 (contacts.clone(), update_request()).prop_map(|((o, i), r)| Op::Update(o, i, r));
-            let pair = (contacts.clone(), 0usize..8).prop_map(|((o, i), j)| Op::Merge(o, i, j));
+            // The second contact of a pair is another of the same org where there is one.
+            let count = [0, 1].map(|o| state.model.contacts(org(o)).len());
+            let other = move |o: u8, i: usize, j: usize| match count[usize::from(o)] {
+                n if n > 1 => (i + 1 + j % (n - 1)) % n,
+                _ => i,
+            };
+            let pair = (contacts.clone(), any::<usize>())
+                .prop_map(move |((o, i), j)| Op::Merge(o, i, other(o, i, j)));
+            let unpair = (contacts.clone(), any::<usize>())
+                .prop_map(move |((o, i), j)| Op::Unmerge(o, i, other(o, i, j)));
+            // The merges that can be undone, so sequences undo them often.
+            let mut undoable = Vec::new();
+            for o in 0..2u8 {
+                for (d, c) in state.model.contacts(org(o)).iter().enumerate() {
+                    if let (Some(p), Some(_)) = (c.direct_into, &c.snapshot) {
+                        undoable.push(Op::Unmerge(o, p, d));
+                    }
+                }
+            }
             let delete = contacts.clone().prop_map(|(o, i)| Op::Delete(o, i));
             let detach = (contacts.clone(), stored_identifiers())
                 .prop_map(|((o, i), (k, v))| Op::Detach(o, i, k, v));
@@ -66,20 +84,24 @@ impl ReferenceStateMachine for ModelMachine {
                     op,
                     stale,
                 });
-            prop_oneof![
-                6 => resolve,
-                2 => find,
-                2 => get,
-                1 => list,
-                1 => unknown,
-                2 => create,
-                6 => memory,
-                3 => update,
-                1 => pair,
-                1 => delete,
-                1 => detach,
-            ]
-            .boxed()
+            let mut ops = vec![
+                (6, resolve.boxed()),
+                (2, find.boxed()),
+                (2, get.boxed()),
+                (1, list.boxed()),
+                (1, unknown.boxed()),
+                (2, create.boxed()),
+                (6, memory.boxed()),
+                (3, update.boxed()),
+                (3, pair.boxed()),
+                (1, unpair.boxed()),
+                (1, delete.boxed()),
+                (1, detach.boxed()),
+            ];
+            if !undoable.is_empty() {
+                ops.push((4, proptest::sample::select(undoable).boxed()));
+            }
+            proptest::strategy::Union::new_weighted(ops).boxed()
         }
     }
 
@@ -93,7 +115,7 @@ impl ReferenceStateMachine for ModelMachine {
             | Op::Update(o, index, _)
             | Op::Delete(o, index)
             | Op::Detach(o, index, ..) => *index < state.model.contacts(org(*o)).len(),
-            Op::Merge(o, p, d) => {
+            Op::Merge(o, p, d) | Op::Unmerge(o, p, d) => {
                 let n = state.model.contacts(org(*o)).len();
                 *p < n && *d < n
             }
@@ -116,6 +138,7 @@ impl ReferenceStateMachine for ModelMachine {
             }
             Op::Update(o, i, r) => Expected::Update(state.model.update(org(*o), *i, r)),
             Op::Merge(o, p, d) => Expected::Done(state.model.merge(org(*o), *p, *d)),
+            Op::Unmerge(o, p, d) => Expected::Unmerge(state.model.unmerge(org(*o), *p, *d)),
             Op::Delete(o, i) => Expected::Done(state.model.delete(org(*o), *i)),
             Op::Detach(o, i, k, v) => Expected::Done(state.model.detach(org(*o), *i, *k, v)),
             Op::GetUnknown(_) => Expected::Get(false, None),

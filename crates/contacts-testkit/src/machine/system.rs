@@ -23,6 +23,8 @@ pub struct Sut<S> {
     ids: BTreeMap<(u8, usize), ContactId>,
     updated_at: BTreeMap<(u8, usize), Timestamp>,
     memories: BTreeMap<(u8, usize, MemoryScope), MemoryId>,
+    /// The records a merged-away contact had, which an unmerge gives back by id.
+    retired: BTreeMap<(u8, usize, MemoryScope), MemoryId>,
 }
 
 /// A memory's content, in a form the model and every engine view can be compared in.
@@ -40,8 +42,26 @@ fn model_content(m: &ModelMemory) -> Content {
         m.facts.clone(),
         m.messages.clone(),
         m.entities.clone(),
-        m.open_items.clone(),
+        m.open_items.iter().map(|(_, d)| d.clone()).collect(),
     )
+}
+
+/// A `not_restored` field without its ids, as [`crate::model::Model::unmerge`] names
+/// it: `memories.<id>.facts.a` is `facts.a`, `identifiers.<id>` is `identifiers`.
+fn category(field: &str) -> String {
+    field
+        .split('.')
+        .filter(|s| *s != "memories" && uuid::Uuid::parse_str(s).is_err())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn scope_of_record(state: &RefState, m: &EmbeddedMemory) -> MemoryScope {
+    let scope = ScopeRequest {
+        persona_id: m.persona_id.clone(),
+        agent_number: m.agent_number.clone(),
+    };
+    scope_of(state, &scope).expect("a stored record has a valid scope")
 }
 
 fn content(
@@ -186,6 +206,7 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
             ids: BTreeMap::new(),
             updated_at: BTreeMap::new(),
             memories: BTreeMap::new(),
+            retired: BTreeMap::new(),
         }
     }
 
@@ -458,12 +479,50 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                             .filter(|(ko, ki, _)| *ko == o && *ki == d)
                             .cloned()
                             .collect();
+                        sut.retired.retain(|(ko, ki, _), _| !(*ko == o && *ki == d));
                         for key in moved {
                             let id = sut.memories.remove(&key).expect("listed above");
+                            sut.retired.insert(key.clone(), id);
                             let target = (o, p, key.2);
                             // A scope both had keeps the primary's record; one only the
                             // duplicate had moves with its id.
                             sut.memories.entry(target).or_insert(id);
+                        }
+                    }
+                }
+            }
+            (Op::Unmerge(o, p, d), Expected::Unmerge(expected)) => {
+                let real = sut
+                    .engine
+                    .unmerge(org(o), sut.ids[&(o, p)], sut.ids[&(o, d)]);
+                match expected {
+                    Err(field) => expect_rejected(real, field),
+                    Ok(lost) => {
+                        let out = real.expect("unmerge");
+                        assert_eq!(out.primary.contact.id, sut.ids[&(o, p)]);
+                        assert_eq!(out.duplicate.contact.id, sut.ids[&(o, d)]);
+                        let mut got: Vec<_> = out
+                            .not_restored
+                            .iter()
+                            .map(|n| category(&n.field))
+                            .collect();
+                        got.sort();
+                        assert_eq!(&got, lost, "not restored: {:?}", out.not_restored);
+                        assert!(out.primary.contact.updated_at > sut.updated_at[&(o, p)]);
+                        sut.updated_at
+                            .insert((o, p), out.primary.contact.updated_at);
+                        sut.updated_at
+                            .insert((o, d), out.duplicate.contact.updated_at);
+                        // The duplicate's records come back under the ids they had.
+                        for m in &out.duplicate.memories {
+                            let key = (o, d, scope_of_record(state, m));
+                            assert_eq!(sut.retired.remove(&key), Some(m.id), "record id back");
+                            sut.memories.insert(key, m.id);
+                        }
+                        sut.memories
+                            .retain(|(ko, ki, _), _| !(*ko == o && *ki == p));
+                        for m in &out.primary.memories {
+                            sut.memories.insert((o, p, scope_of_record(state, m)), m.id);
                         }
                     }
                 }
