@@ -142,6 +142,11 @@ fn without_history<S: contacts_core::Store>(store: S) -> Engine<S> {
     Engine::with_config(store, Config::default().with_history_per_contact(0)).expect("config")
 }
 
+/// An engine over `store` that keeps no change feed (docs/semantics.md 4, "Change feed").
+fn without_feed<S: contacts_core::Store>(store: S) -> Engine<S> {
+    Engine::with_config(store, Config::default().with_events(0, None)).expect("config")
+}
+
 fn sqlite(c: &mut Criterion) {
     let n = size();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -214,6 +219,14 @@ fn sqlite(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             black_box(quiet.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
+    // And what the change feed costs it.
+    let unfed = without_feed(e.store().clone());
+    g.bench_function("sqlite_without_feed", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(unfed.resolve(org(), &by_phone(next)).expect("create"))
         })
     });
     let mut writer = rusqlite::Connection::open(&path).expect("raw writer");
@@ -318,6 +331,13 @@ fn postgres(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             black_box(quiet.resolve(org(), &by_phone(next)).expect("create"))
+        })
+    });
+    let unfed = without_feed(Arc::clone(e.store()));
+    g.bench_function("postgres_without_feed", |b| {
+        b.iter(|| {
+            next += 1;
+            black_box(unfed.resolve(org(), &by_phone(next)).expect("create"))
         })
     });
     let insert_contact = raw

@@ -336,4 +336,27 @@ impl<S: Store> Engine<S> {
             latest,
         })
     }
+
+    /// The number of the org's newest event (0 before its first): where a reader
+    /// whose cursor [`Engine::events`] refused continues, after it has read the
+    /// contacts afresh (docs/semantics.md 4, "Change feed"). Read it before the
+    /// contacts, so that nothing changed during that read is missed.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// assert_eq!(engine.events_latest(org)?, 0);
+    /// engine.resolve(org, &ResolveRequest::new().with_phone("+14155550192"))?;
+    /// assert_eq!(engine.events_latest(org)?, 1);
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the backend fails.
+    pub fn events_latest(&self, org: OrgId) -> Result<u64> {
+        let EventLog { events, head } = self.store.events(org, 0, 1)?;
+        Ok(events.last().map_or(head, |e| e.sequence.max(head)))
+    }
 }

@@ -53,13 +53,11 @@ pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError>
         };
         let n = seq(events.len() as u64);
         let stmt = t.statement(
-            "INSERT INTO event_heads (org, last) VALUES ($1, $2) ON CONFLICT (org) \
-             DO UPDATE SET last = event_heads.last + EXCLUDED.last RETURNING last",
+            "INSERT INTO event_heads (org, last, first) VALUES ($1, $2, 1) ON CONFLICT (org) \
+             DO UPDATE SET last = event_heads.last + EXCLUDED.last RETURNING last, first",
         )?;
-        let last: i64 =
-            t.tx.query_one(&stmt, &[&t.org, &n])
-                .map_err(commit_error)?
-                .get(0);
+        let head = t.tx.query_one(&stmt, &[&t.org, &n]).map_err(commit_error)?;
+        let (last, oldest): (i64, i64) = (head.get(0), head.get(1));
         let first = last - n + 1;
         let mut seqs = Vec::with_capacity(events.len());
         let mut ats = Vec::with_capacity(events.len());
@@ -78,26 +76,34 @@ pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError>
         )?;
         t.tx.execute(&stmt, &[&t.org, &seqs, &ats, &bodies])
             .map_err(commit_error)?;
-        if last > seq(*keep) {
+        // Both prunes delete a range that starts at the oldest kept number, held in
+        // the head row: an index scan from the table's start would walk every entry
+        // deleted since the last vacuum (migration 0010).
+        let bound = 2 * n + 8;
+        let kept_from = (last - seq(*keep) + 1).clamp(oldest, oldest + bound);
+        if kept_from > oldest {
             // The oldest beyond `keep`, but no more than 2n+8 of them: after `keep` is
             // lowered the excess goes over the next commits, each at a bounded cost
             // while the head row is locked.
             let stmt = t.statement(
-                "DELETE FROM events WHERE org = $1 AND seq <= LEAST($2, \
-                 (SELECT min(seq) FROM events WHERE org = $1) + $3)",
+                "WITH gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 AND seq < $3) \
+                 UPDATE event_heads SET first = $3 WHERE org = $1",
             )?;
-            t.tx.execute(&stmt, &[&t.org, &(last - seq(*keep)), &(2 * n + 7)])
+            t.tx.execute(&stmt, &[&t.org, &oldest, &kept_from])
                 .map_err(commit_error)?;
         }
         if let Some(before) = expire_before {
             // Only a prefix goes, so what is kept stays one run ending at the head;
             // looking at twice as many as were appended (and a few more) keeps up.
             let stmt = t.statement(
-                "DELETE FROM events WHERE org = $1 AND seq <= \
-                 (SELECT max(o.seq) FROM (SELECT seq, at FROM events WHERE org = $1 \
-                  ORDER BY seq LIMIT $3) AS o WHERE o.at < $2)",
+                "WITH cut AS (SELECT max(o.seq) AS m FROM (SELECT seq, at FROM events \
+                  WHERE org = $1 AND seq >= $2 ORDER BY seq LIMIT $4) AS o WHERE o.at < $3), \
+                 gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 \
+                  AND seq <= (SELECT m FROM cut)) \
+                 UPDATE event_heads SET first = (SELECT m FROM cut) + 1 \
+                 WHERE org = $1 AND (SELECT m FROM cut) IS NOT NULL",
             )?;
-            t.tx.execute(&stmt, &[&t.org, &before.as_millis(), &(2 * n + 8)])
+            t.tx.execute(&stmt, &[&t.org, &kept_from, &before.as_millis(), &bound])
                 .map_err(commit_error)?;
         }
     }

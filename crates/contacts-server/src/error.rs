@@ -26,6 +26,12 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = uuid::Uuid, required = false)]
     pub merged_into: Option<String>,
+    /// For a `GET /v1/events` cursor refused as `after`: the number of the org's
+    /// newest event, from which a reader continues after reading the contacts afresh
+    /// (absent otherwise, never `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub latest: Option<u64>,
 }
 
 /// An error response: a status and one [`ErrorBody`].
@@ -46,6 +52,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 merged_into: None,
+                latest: None,
             },
         }
     }

@@ -1286,6 +1286,9 @@ async fn events_follow_the_org(app: &TestApp) {
         let got = app.a("GET", uri, None).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "BAD_REQUEST", None);
         assert_eq!(got.1["errors"][0]["field"], field, "{uri}");
+        // A refused cursor says where the feed ends; other refusals carry no number.
+        let latest = (uri == "/v1/events?after=3").then_some(2);
+        assert_eq!(got.1["errors"][0]["latest"].as_u64(), latest, "{uri}");
     }
     let (status, other) = app.b("GET", "/v1/events", None).await;
     assert_eq!(status, StatusCode::OK);

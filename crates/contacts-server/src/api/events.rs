@@ -3,10 +3,11 @@
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use contacts_core::EventPage;
+use contacts_core::{Error, EventPage};
 
 use super::extract::{after_and_limit, query_pairs};
 use super::{ApiResult, AppState, Envelope, Org, ok};
+use crate::error::ApiError;
 
 /// The page size when none is given.
 const DEFAULT_LIMIT: u64 = 100;
@@ -28,5 +29,24 @@ pub(super) async fn events(
 ) -> ApiResult {
     let pairs = query_pairs(query)?;
     let (after, limit) = after_and_limit(&pairs, DEFAULT_LIMIT)?;
-    Ok(ok(state.run(move |e| e.events(org, after, limit)).await?))
+    let page = state
+        .run(move |e| match e.events(org, after, limit) {
+            // A refused cursor: the answer says where the feed ends, so the reader
+            // can read the contacts afresh and continue from there without parsing
+            // the message.
+            Err(Error::InvalidInput { field, reason }) if field == "after" => {
+                let refused = Error::InvalidInput { field, reason };
+                Ok(Err((refused, e.events_latest(org)?)))
+            }
+            other => other.map(Ok),
+        })
+        .await?;
+    match page {
+        Ok(page) => Ok(ok(page)),
+        Err((refused, latest)) => {
+            let mut api = ApiError::from(refused);
+            api.body.latest = Some(latest);
+            Err(api)
+        }
+    }
 }

@@ -212,6 +212,11 @@ pub fn events_are_bounded<S: Store>(store: S) {
     assert_invalid(e.events(org_o(), 0, 10), "after");
     assert_invalid(e.events(org_o(), 1, 10), "after");
     assert_eq!(e.events(org_o(), 4, 10).unwrap().events.len(), 1);
+    // The refused reader learns where the feed ends, and continues from there.
+    assert_eq!(e.events_latest(org_o()).unwrap(), 5);
+    assert_eq!(e.events_latest(org_p()).unwrap(), 0);
+    let page = e.events(org_o(), 5, 10).unwrap();
+    assert!(page.events.is_empty() && !page.has_more);
 
     // By age: one second, on a clock the test moves.
     let clock = Arc::new(ManualClock::new(EPOCH, 0));
@@ -236,6 +241,7 @@ pub fn events_are_bounded<S: Store>(store: S) {
         [8]
     );
     assert_eq!(page.latest, 8);
+    assert_eq!(aged.events_latest(org_o()).unwrap(), 8);
 
     // A lowered count is reached over the next writes, each dropping at most 2n+8 of
     // the oldest (n = the events it appends), never a gap.
