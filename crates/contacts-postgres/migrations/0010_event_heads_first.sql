@@ -5,7 +5,9 @@
 -- turn at 100,000 events against 26 µs for the range form (docs/benchmarks.md, "What
 -- the change feed costs a create").
 
-ALTER TABLE event_heads ADD COLUMN first BIGINT;
+-- The default serves a server still running the previous version during a rolling
+-- upgrade: its new orgs start at 1, and a `first` left behind by its prunes is caught
+-- up by the next ones (a range delete below the oldest row deletes nothing).
+ALTER TABLE event_heads ADD COLUMN first BIGINT NOT NULL DEFAULT 1;
 UPDATE event_heads h
    SET first = COALESCE((SELECT min(e.seq) FROM events e WHERE e.org = h.org), h.last + 1);
-ALTER TABLE event_heads ALTER COLUMN first SET NOT NULL;

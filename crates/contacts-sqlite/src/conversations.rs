@@ -35,8 +35,6 @@ pub(crate) fn read(
         .transpose()
 }
 
-/// Stores `log` under `key` if the stored one has made `expected` writes; a new one
-/// then drops its record's oldest logs beyond `keep`.
 /// Deletes the logs of record `memory` started at or after `since`.
 pub(crate) fn drop_since(
     tx: &Connection,
@@ -52,6 +50,8 @@ pub(crate) fn drop_since(
     Ok(())
 }
 
+/// Stores `log` under `key` if the stored one has made `expected` writes; a new one
+/// then drops its record's oldest logs beyond `keep`.
 pub(crate) fn put(
     tx: &Connection,
     org: &[u8; 16],

@@ -513,6 +513,25 @@ impl<F: StoreFactory> StateMachineTest for StoreMachine<F> {
                             .insert((o, p), out.primary.contact.updated_at);
                         sut.updated_at
                             .insert((o, d), out.duplicate.contact.updated_at);
+                        // The primary's records keep their ids, except where a record
+                        // that moved whole went back: what was written to it since
+                        // stays in a new record, under an id never seen before.
+                        for m in &out.primary.memories {
+                            let scope = scope_of_record(state, m);
+                            let old = sut.memories.get(&(o, p, scope.clone())).copied();
+                            if old == Some(m.id) {
+                                continue;
+                            }
+                            let back = out
+                                .duplicate
+                                .memories
+                                .iter()
+                                .find(|x| scope_of_record(state, x) == scope)
+                                .map(|x| x.id);
+                            assert!(old.is_some() && old == back, "primary's record re-id'd");
+                            let seen = sut.memories.values().chain(sut.retired.values());
+                            assert!(seen.into_iter().all(|id| *id != m.id), "id reused");
+                        }
                         // The duplicate's records come back under the ids they had.
                         for m in &out.duplicate.memories {
                             let key = (o, d, scope_of_record(state, m));
