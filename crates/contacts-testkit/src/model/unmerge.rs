@@ -2,6 +2,9 @@
 //! split back off the primary, field by field, by the one rule: what the duplicate
 //! brought and is still there unchanged goes back; what changed since stays and is
 //! listed; what never reached the primary comes back from the snapshot.
+//!
+//! The list helpers at the end restate the engine's (`contacts-core/src/unmerge.rs`)
+//! on purpose: shared, a mistake in them would be in both sides and no test would see it.
 
 use super::{Model, ModelContact, ModelMemory, ModelMemorySnapshot, NOT_FOUND, Rejected};
 use contacts_core::OrgId;
