@@ -722,7 +722,7 @@ impl<S: Store> Engine<S> {
             conversation,
         } = options;
         let _turn = self.memory_writers.turn(id);
-        self.run(org, "memory write", || {
+        self.run_holding(org, "memory write", Some(id), || {
             let current = self
                 .store
                 .memory_by_id(org, id)?

@@ -4,7 +4,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::ids::OrgId;
+use crate::ids::{MemoryId, OrgId};
 use crate::store::{CommitError, Store, WriteBatch};
 
 /// How often an operation re-reads and re-decides after losing a race before giving up
@@ -15,6 +15,12 @@ pub(crate) const MAX_ATTEMPTS: usize = 64;
 
 /// Lost races retried at once before the loop starts to wait between attempts.
 const BACKOFF_AFTER: usize = 3;
+
+/// Lost races after which a memory write holds its record (see
+/// [`Engine::run_holding`]): contention from another process is rare, so the common
+/// write pays nothing for the hold, and a writer that lost three times in a row is
+/// most likely meeting a steady stream of another process's writes.
+const HOLD_AFTER: usize = 3;
 
 /// Waits a random time, growing with `lost` up to about 4 ms: writers that keep
 /// colliding on one row (sixteen sessions appending to one memory record) spread out
@@ -48,24 +54,73 @@ impl<S: Store> Engine<S> {
         &self,
         org: OrgId,
         what: &str,
+        attempt: impl FnMut() -> Result<Step<T>>,
+    ) -> Result<T> {
+        self.run_holding(org, what, None, attempt)
+    }
+
+    /// [`run`](Self::run) for a write of memory record `held`: after
+    /// [`HOLD_AFTER`] lost races, each attempt runs inside
+    /// [`Store::commit_holding_memory`], which keeps writers in other processes off
+    /// the record from the read to the commit. Turns within a process
+    /// (`stripes.rs`) cannot order writers in two processes, and backing off only
+    /// helps the writer that is not backing off: without the hold, a process whose
+    /// writers queue back to back can make another's lose all its attempts.
+    pub(crate) fn run_holding<T>(
+        &self,
+        org: OrgId,
+        what: &str,
+        held: Option<MemoryId>,
         mut attempt: impl FnMut() -> Result<Step<T>>,
     ) -> Result<T> {
         for lost in 0..MAX_ATTEMPTS {
-            if lost >= BACKOFF_AFTER {
+            let hold = held.filter(|_| lost >= HOLD_AFTER);
+            if hold.is_none() && lost >= BACKOFF_AFTER {
                 backoff(lost);
             }
-            let (batch, value) = match attempt()? {
-                Step::Done(value) => return Ok(value),
-                Step::Again => continue,
-                Step::Commit(batch, value) => (batch, value),
+            let committed = match hold {
+                None => match self.settle(&mut attempt)? {
+                    Decision::Return(value) => return Ok(value),
+                    Decision::Again => continue,
+                    Decision::Commit(batch, value) => {
+                        self.store.commit(org, &batch).map(|()| value)
+                    }
+                },
+                Some(id) => {
+                    let mut decided = None;
+                    let result = self.store.commit_holding_memory(org, id, &mut || {
+                        let (batch, rest) = match self.settle(&mut attempt) {
+                            Ok(Decision::Commit(batch, value)) => {
+                                (Some(batch), Ok(Decision::Commit((), value)))
+                            }
+                            Ok(Decision::Return(value)) => (None, Ok(Decision::Return(value))),
+                            Ok(Decision::Again) => (None, Ok(Decision::Again)),
+                            Err(e) => (None, Err(e)),
+                        };
+                        decided = Some(rest);
+                        batch
+                    });
+                    match (result, decided) {
+                        (Err(e), _) => Err(e),
+                        (
+                            Ok(()),
+                            Some(Ok(Decision::Return(value) | Decision::Commit((), value))),
+                        ) => Ok(value),
+                        (Ok(()), Some(Ok(Decision::Again))) => continue,
+                        (Ok(()), Some(Err(e))) => return Err(e),
+                        (Ok(()), None) => {
+                            // Contract rule 17: a store that answers Ok has called
+                            // `decide`. One that did not is broken, not racing.
+                            return Err(Error::storage(
+                                "store",
+                                "commit_holding_memory returned without deciding the write",
+                            ));
+                        }
+                    }
+                }
             };
-            if batch.is_empty() {
-                return Ok(value);
-            }
-            debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
-            let batch = self.with_events(batch);
-            match self.store.commit(org, &batch) {
-                Ok(()) => return Ok(value),
+            match committed {
+                Ok(value) => return Ok(value),
                 Err(CommitError::Precondition(_)) => continue,
                 Err(CommitError::Backend { backend, source }) => {
                     return Err(Error::Storage { backend, source });
@@ -77,4 +132,30 @@ impl<S: Store> Engine<S> {
              nothing was written; retry"
         )))
     }
+
+    /// Runs one attempt and readies its batch for a commit (the feed's events added).
+    fn settle<T>(
+        &self,
+        attempt: &mut impl FnMut() -> Result<Step<T>>,
+    ) -> Result<Decision<WriteBatch, T>> {
+        Ok(match attempt()? {
+            Step::Done(value) => Decision::Return(value),
+            Step::Again => Decision::Again,
+            Step::Commit(batch, value) if batch.is_empty() => Decision::Return(value),
+            Step::Commit(batch, value) => {
+                debug_assert_eq!(batch.validate(), Ok(()), "the engine built a bad batch");
+                Decision::Commit(self.with_events(batch), value)
+            }
+        })
+    }
+}
+
+/// An attempt's outcome as the loop acts on it.
+enum Decision<B, T> {
+    /// Nothing to commit: return the value.
+    Return(T),
+    /// Read again.
+    Again,
+    /// Commit `B`, then return the value.
+    Commit(B, T),
 }

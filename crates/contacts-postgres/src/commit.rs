@@ -50,38 +50,50 @@ impl Tx<'_> {
     }
 }
 
+impl<'a> Tx<'a> {
+    /// Starts a transaction of `org` on `conn`.
+    pub(crate) fn begin(conn: &'a mut Conn, org: OrgId) -> Result<Self, CommitError> {
+        let Conn { client, statements } = conn;
+        let tx = client.transaction().map_err(commit_error)?;
+        Ok(Tx {
+            tx,
+            statements,
+            org: org.0,
+        })
+    }
+}
+
 pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome {
-    let Conn { client, statements } = conn;
-    let tx = client.transaction().map_err(commit_error)?;
-    let mut t = Tx {
-        tx,
-        statements,
-        org: org.0,
-    };
+    let mut t = Tx::begin(conn, org)?;
+    apply(&mut t, batch)?;
+    t.tx.commit().map_err(commit_error)
+}
+
+/// Applies every operation of `batch` in `t`, which the caller commits.
+pub(crate) fn apply(t: &mut Tx<'_>, batch: &WriteBatch) -> Outcome {
     let mut rest = &batch.ops[..];
     while let Some(op) = rest.first() {
         // A run of new people (contacts and their identifiers, as a batch resolve
         // gathers them) goes in two statements instead of one per row.
         let run = new_people_run(rest);
         if run.contacts >= 2 {
-            insert_new_people(&mut t, &rest[..run.ops])?;
+            insert_new_people(t, &rest[..run.ops])?;
             rest = &rest[run.ops..];
             continue;
         }
         // A run of history entries (one per contact the batch wrote) likewise.
         let entries = history::run_len(rest);
         if entries >= 1 {
-            history::append(&mut t, &rest[..entries])?;
+            history::append(t, &rest[..entries])?;
             rest = &rest[entries..];
             continue;
         }
-        apply_one(&mut t, op)?;
+        apply_one(t, op)?;
         rest = &rest[1..];
     }
-    count_contacts(&mut t, batch)?;
+    count_contacts(t, batch)?;
     // Last: the org's event head stays locked only while the transaction commits.
-    events::append(&mut t, &batch.ops)?;
-    t.tx.commit().map_err(commit_error)
+    events::append(t, &batch.ops)
 }
 
 /// One operation, as one conditional statement (or a locking read).

@@ -49,14 +49,16 @@
 //! # Files
 //!
 //! `open.rs` (options, the pool, connecting), `reads.rs` (the read statements and row
-//! decoding), `commit.rs` (one function per write operation), `schema.rs`
-//! (migrations), `error.rs` (mapping PostgreSQL's errors).
+//! decoding), `commit.rs` (one function per write operation), `hold.rs` (a memory
+//! write that holds its record's row), `schema.rs` (migrations), `error.rs` (mapping
+//! PostgreSQL's errors).
 
 mod commit;
 mod conversations;
 mod error;
 mod events;
 mod history;
+mod hold;
 mod open;
 mod reads;
 mod redirects;
@@ -83,6 +85,8 @@ use crate::open::Manager;
 pub struct PostgresStore {
     pool: r2d2::Pool<Manager>,
     schema: String,
+    /// Connections free to hold a memory record (`hold.rs`).
+    holds: hold::Slots,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -174,6 +178,19 @@ impl Store for PostgresStore {
         }
         let mut conn = self.conn()?;
         commit::commit(&mut conn, org, batch)
+    }
+
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> std::result::Result<(), CommitError> {
+        let Some(_slot) = self.holds.take() else {
+            return decide().map_or(Ok(()), |batch| self.commit(org, &batch));
+        };
+        let mut conn = self.conn()?;
+        hold::commit(&mut conn, org, id, decide)
     }
 }
 

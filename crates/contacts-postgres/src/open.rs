@@ -233,6 +233,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             schema: options.schema,
+            holds: crate::hold::Slots::new(options.pool_size),
         };
         let mut conn = store.conn()?;
         if !options.create && !schema::exists(&mut conn.client, &store.schema)? {

@@ -530,3 +530,18 @@ fn a_real_server_restart() {
     assert_eq!(contact_count(&engine), 2);
     eprintln!("storage errors before the first success: {errors:?}");
 }
+
+/// Store contract 17 (`hold.rs`): while one store (one process's pool) holds a memory
+/// record, a second store's write of it waits and then finds the revision moved.
+#[test]
+fn a_held_memory_write_keeps_other_processes_off() {
+    let Some(first) = pg_store_or_skip("a_held_memory_write_keeps_other_processes_off") else {
+        return;
+    };
+    let other_process = PostgresStore::connect_with(
+        &common::url().unwrap(),
+        common::test_options().with_schema(first.store.schema()),
+    )
+    .unwrap();
+    contacts_testkit::concurrent::a_held_memory_write_keeps_others_off(first, &other_process);
+}

@@ -274,4 +274,18 @@ impl Store for MeteredStore {
         self.metrics.store_call("commit", t);
         r
     }
+
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> std::result::Result<(), CommitError> {
+        // Timed whole: the hold lasts from before the reads `decide` makes to the
+        // commit, and that span is what other processes' writers wait for.
+        let t = Instant::now();
+        let r = self.inner.commit_holding_memory(org, id, decide);
+        self.metrics.store_call("commit_holding_memory", t);
+        r
+    }
 }

@@ -15,10 +15,25 @@ type Outcome = Result<(), CommitError>;
 
 /// Applies `batch` in its own `BEGIN IMMEDIATE` transaction.
 pub(crate) fn commit(conn: &mut Connection, org: OrgId, batch: &WriteBatch) -> Outcome {
+    commit_decided(conn, org, || Some(batch))
+}
+
+/// Applies the batch `decide` returns (`None`: nothing) in a `BEGIN IMMEDIATE`
+/// transaction, calling it once the transaction holds the database's write lock, so
+/// no other connection or process commits between its reads and the writes (a held
+/// memory write, contract rule 17).
+pub(crate) fn commit_decided<B: std::borrow::Borrow<WriteBatch>>(
+    conn: &mut Connection,
+    org: OrgId,
+    decide: impl FnOnce() -> Option<B>,
+) -> Outcome {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(commit_error)?;
-    apply(&tx, org, batch)?;
+    let Some(batch) = decide() else {
+        return Ok(());
+    };
+    apply(&tx, org, batch.borrow())?;
     tx.commit().map_err(commit_error)
 }
 

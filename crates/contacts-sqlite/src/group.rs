@@ -114,6 +114,18 @@ impl Group {
         org: OrgId,
         batch: &WriteBatch,
     ) -> Result<(), CommitError> {
+        self.commit_decided(writer, org, || Some(batch))
+    }
+
+    /// [`commit`](Self::commit) of the batch `decide` returns, called once the group
+    /// transaction holds the database's write lock (a held memory write, `hold.rs`);
+    /// `None` adds nothing to the group.
+    pub(crate) fn commit_decided<B: std::borrow::Borrow<WriteBatch>>(
+        &self,
+        writer: &Mutex<Connection>,
+        org: OrgId,
+        decide: impl FnOnce() -> Option<B>,
+    ) -> Result<(), CommitError> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let conn = crate::lock(writer);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -132,7 +144,10 @@ impl Group {
                 }
             }
         };
-        let result = in_savepoint(&conn, org, batch);
+        let result = match decide() {
+            Some(batch) => in_savepoint(&conn, org, batch.borrow()),
+            None => Ok(()),
+        };
         let mut st = self.state();
         st.batches += 1;
         if conn.is_autocommit() {

@@ -270,6 +270,25 @@ impl Store for SqliteStore {
             None => commit::commit(&mut lock(&self.inner.writer), org, batch),
         }
     }
+
+    /// Holds the database's write lock (`BEGIN IMMEDIATE`, or the open group
+    /// transaction) while `decide` reads on the read connections, so no other
+    /// process commits in between. Without read connections the reads would need the
+    /// writer that is held, so such a store commits unheld.
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        _: MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> std::result::Result<(), CommitError> {
+        if self.inner.readers.is_empty() {
+            return decide().map_or(Ok(()), |batch| self.commit(org, &batch));
+        }
+        match &self.inner.group {
+            Some(group) => group.commit_decided(&self.inner.writer, org, decide),
+            None => commit::commit_decided(&mut lock(&self.inner.writer), org, decide),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -450,3 +450,15 @@ fn sigkill_rounds(job: &str, rounds: u64) {
         acknowledged.len()
     );
 }
+
+/// Store contract 17: while one store holds a memory record (its writer inside
+/// `BEGIN IMMEDIATE`, or inside the open group transaction under FULL), a second store
+/// on the file, standing for another process, waits and then finds the revision moved.
+#[test]
+fn a_held_memory_write_keeps_other_processes_off() {
+    for durability in [Durability::Normal, Durability::Full] {
+        let t = common::temp_store_with(Options::default().with_durability(durability));
+        let other_process = SqliteStore::open(common::path(&t)).unwrap();
+        contacts_testkit::concurrent::a_held_memory_write_keeps_others_off(t, &other_process);
+    }
+}

@@ -85,6 +85,8 @@ macro_rules! conformance_tests {
             store_version_preconditions,
             lookup_reports_versions_and_counts,
             removal_reads_only_versions,
+            held_memory_write_commits_once,
+            memory_writes_hold_after_lost_races,
             concurrent_resolves_create_each_person_once,
             dyn_store_round_trip,
             resolve_with_persona_creates_memory,
@@ -277,6 +279,20 @@ impl<S: Store> Store for Validating<S> {
         }
         self.0.commit(org, batch)
     }
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: contacts_core::MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> Result<(), CommitError> {
+        self.0.commit_holding_memory(org, id, &mut || {
+            let batch = decide();
+            if let Some(Err(problem)) = batch.as_ref().map(WriteBatch::validate) {
+                panic!("the engine built an invalid batch: {problem}\n{batch:#?}");
+            }
+            batch
+        })
+    }
 }
 
 /// A store that keeps something alive as long as it lives: a temporary directory
@@ -295,5 +311,13 @@ impl<S: Store, G: std::fmt::Debug + Send + Sync + 'static> Store for Guarded<S, 
     forward_store_reads!(store);
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<(), CommitError> {
         self.store.commit(org, batch)
+    }
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: contacts_core::MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> Result<(), CommitError> {
+        self.store.commit_holding_memory(org, id, decide)
     }
 }

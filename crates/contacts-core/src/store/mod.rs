@@ -271,6 +271,14 @@ pub struct ListPage {
 ///     org, because a reset or a deletion is an erasure and two writes of one call must
 ///     not lose each other's entries (docs/semantics.md 6, "Memory changes")
 ///     (`memory_changes_follow_a_call`, `memory_changes_are_bounded_and_erased`).
+/// 17. **Held memory writes.** [`commit_holding_memory`](Store::commit_holding_memory)
+///     calls its `decide` exactly once and commits what it returns as `commit` would;
+///     a store that several processes can write keeps their commits to the record off
+///     from before `decide` runs until that commit ends, because the engine falls back
+///     to it after lost races, and a writer that keeps losing to a steady stream of
+///     another process's writes must win at last rather than give up with a conflict
+///     it never asked for (docs/semantics.md 6) (`held_memory_write_commits_once`; for
+///     PostgreSQL, `a_held_memory_write_keeps_other_processes_off`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -402,6 +410,30 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`CommitError::Precondition`] when a precondition fails;
     /// [`CommitError::Backend`] when the backend fails. Either way nothing is written.
     fn commit(&self, org: OrgId, batch: &WriteBatch) -> std::result::Result<(), CommitError>;
+
+    /// Calls `decide` once and commits the batch it returns (`None`: nothing), as
+    /// [`commit`](Store::commit) would, while no writer in another process can commit
+    /// a change to memory record `id` of `org` (contract rule 17). `decide` reads
+    /// through this store as usual.
+    ///
+    /// The default holds nothing: it is right for a store that only one process
+    /// writes, where the engine's own turns already order a record's writers.
+    ///
+    /// # Errors
+    /// As [`commit`](Store::commit). A store that fails before it calls `decide`
+    /// returns the error without calling it.
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> std::result::Result<(), CommitError> {
+        let _ = id;
+        match decide() {
+            Some(batch) => self.commit(org, &batch),
+            None => Ok(()),
+        }
+    }
 }
 
 macro_rules! forward_store {
@@ -486,6 +518,14 @@ macro_rules! forward_store {
                 batch: &WriteBatch,
             ) -> std::result::Result<(), CommitError> {
                 (**self).commit(org, batch)
+            }
+            fn commit_holding_memory(
+                &self,
+                org: OrgId,
+                id: MemoryId,
+                decide: &mut dyn FnMut() -> Option<WriteBatch>,
+            ) -> std::result::Result<(), CommitError> {
+                (**self).commit_holding_memory(org, id, decide)
             }
         }
     )*};

@@ -644,6 +644,16 @@ impl<S: Store> Store for FailLate<S> {
             other => panic!("the doomed batch did not fail: {other:?}"),
         }
     }
+
+    // Through this store's own commit, so a held write fails late too.
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        _: contacts_core::MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> Result<(), CommitError> {
+        decide().map_or(Ok(()), |batch| self.commit(org, &batch))
+    }
 }
 
 /// docs/semantics.md 4: every lifecycle operation is one atomic write: a failure after its writes

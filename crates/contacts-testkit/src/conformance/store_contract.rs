@@ -1,5 +1,6 @@
-//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 10): one owner
-//! per identifier, versions, concurrent resolves, dynamic dispatch.
+//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 10 and 17): one
+//! owner per identifier, versions, concurrent resolves, dynamic dispatch, held memory
+//! writes.
 
 use contacts_core::{MemoryScope, ScopeRequest, UpdateRequest};
 
@@ -433,4 +434,146 @@ pub fn removal_reads_only_versions<S: Store>(store: S) {
     e.delete(org_o(), a).unwrap();
     check();
     assert_eq!(e.store().contact_version(org_o(), a).unwrap(), None);
+}
+
+/// Store contract 17: a held memory write calls its `decide` once and commits what
+/// it returns exactly as `commit` would: the batch whole, nothing for `None`, and a
+/// stale revision refused as a lost race with nothing written. (That the hold keeps
+/// other processes' writers off is a property of the stores that several processes
+/// share; PostgreSQL's test for it is `a_held_memory_write_keeps_other_processes_off`.)
+pub fn held_memory_write_commits_once<S: Store>(store: S) {
+    let e = engine(store);
+    let a = e
+        .resolve(org_o(), &phone("+14155550192").with_persona("p"))
+        .unwrap();
+    let m = a.memory.expect("the persona's record").id;
+    let read = || e.store().memory_by_id(org_o(), m).unwrap().unwrap();
+    let summary_write = |summary: &str, expected_revision: u64| {
+        let mut record = (*read()).clone();
+        record.summary = Some(summary.into());
+        record.revision = expected_revision + 1;
+        WriteBatch::new(vec![WriteOp::UpdateMemory {
+            record,
+            expected_revision,
+        }])
+    };
+    let held = |decide: &mut dyn FnMut() -> Option<WriteBatch>| {
+        let mut calls = 0;
+        let result = e.store().commit_holding_memory(org_o(), m, &mut || {
+            calls += 1;
+            decide()
+        });
+        assert_eq!(calls, 1, "decide is called exactly once");
+        result
+    };
+
+    let start = read().revision;
+    held(&mut || Some(summary_write("held", start))).unwrap();
+    let after = read();
+    assert_eq!(
+        (after.revision, after.summary.as_deref()),
+        (start + 1, Some("held")),
+        "the held batch is committed"
+    );
+
+    held(&mut || None).unwrap();
+    assert_eq!(read(), after, "deciding nothing writes nothing");
+
+    let stale = held(&mut || Some(summary_write("stale", start)));
+    assert!(
+        matches!(stale, Err(CommitError::Precondition(_))),
+        "a stale revision is a lost race: {stale:?}"
+    );
+    assert_eq!(read(), after, "a refused held batch writes nothing");
+
+    // A record of another org is not there to hold: the decision reads it as gone.
+    let mut saw = None;
+    e.store()
+        .commit_holding_memory(org_p(), m, &mut || {
+            saw = Some(e.store().memory_by_id(org_p(), m).unwrap());
+            None
+        })
+        .unwrap();
+    assert_eq!(saw, Some(None), "org scoping holds for held writes");
+}
+
+/// A store whose plain commits of memory writes lose `losses` races before they land
+/// (another writer seems to come first each time), and that counts the held ones.
+#[derive(Debug)]
+struct LosingMemoryWrites<S> {
+    store: S,
+    losses: std::sync::atomic::AtomicUsize,
+    held: std::sync::atomic::AtomicUsize,
+}
+
+impl<S: Store> Store for LosingMemoryWrites<S> {
+    crate::forward_store_reads!(store);
+    fn commit(&self, org: OrgId, batch: &WriteBatch) -> Result<(), CommitError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let memory_write = batch
+            .ops
+            .iter()
+            .any(|op| matches!(op, WriteOp::UpdateMemory { .. }));
+        if memory_write
+            && self
+                .losses
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(CommitError::precondition("another writer came first"));
+        }
+        self.store.commit(org, batch)
+    }
+    fn commit_holding_memory(
+        &self,
+        org: OrgId,
+        id: contacts_core::MemoryId,
+        decide: &mut dyn FnMut() -> Option<WriteBatch>,
+    ) -> Result<(), CommitError> {
+        self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.store.commit_holding_memory(org, id, decide)
+    }
+}
+
+/// docs/semantics.md 6 and Store contract 17: a memory write that names no revision
+/// and keeps losing the race is not given up on: after three lost races it commits
+/// held, once, and lands; the lost attempts wrote nothing.
+pub fn memory_writes_hold_after_lost_races<S: Store>(store: S) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let e = engine(LosingMemoryWrites {
+        store,
+        losses: 0.into(),
+        held: 0.into(),
+    });
+    let a = e
+        .resolve(org_o(), &phone("+14155550192").with_persona("p"))
+        .unwrap();
+    let m = a.memory.expect("the persona's record").id;
+    let before = e
+        .store()
+        .memory_by_id(org_o(), m)
+        .unwrap()
+        .unwrap()
+        .revision;
+
+    e.store().losses.store(2, SeqCst);
+    e.memory_replace_summary(org_o(), m, "after two losses", None)
+        .unwrap();
+    assert_eq!(
+        e.store().held.load(SeqCst),
+        0,
+        "two lost races commit unheld"
+    );
+
+    e.store().losses.store(usize::MAX, SeqCst);
+    let written = e.memory_replace_summary(org_o(), m, "held", None).unwrap();
+    assert_eq!(e.store().held.load(SeqCst), 1, "the fourth attempt is held");
+    let stored = e.store().memory_by_id(org_o(), m).unwrap().unwrap();
+    assert_eq!(stored.summary.as_deref(), Some("held"));
+    assert_eq!(
+        stored.revision,
+        before + 2,
+        "each write moved the revision once"
+    );
+    assert_eq!(*stored, written);
 }
