@@ -8,6 +8,8 @@
 //! - **Connections**: at most `--max-connections` at once; one more is answered 503 with
 //!   `Retry-After` and closed, so a flood of sockets cannot exhaust file descriptors the
 //!   store needs.
+//! - **Requests hyper cannot parse** (not HTTP/1.1, a URI or headers too large): hyper
+//!   answers them itself; `unparsed.rs` puts the error envelope in those answers.
 //! - **Shutdown**: on SIGTERM the listener closes, requests in flight finish, idle
 //!   connections are closed; connections still open after `--shutdown-deadline` are
 //!   dropped, so one stalled client cannot keep a stopping server alive.
@@ -24,6 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+
+mod unparsed;
 
 /// The edge's limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +90,10 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection =
-            graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(unparsed::Enveloped::new(stream)),
+            service.clone(),
+        ));
         let gauge = open_connections.clone();
         gauge.inc();
         tokio::spawn(async move {

@@ -105,6 +105,31 @@ impl ApiError {
         )
     }
 
+    /// 414 `URI_TOO_LONG`: a request URI over `limit` bytes (hyper's limit).
+    pub fn uri_too_long(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("The request URI is longer than {limit} bytes"),
+        )
+    }
+
+    /// 431 `REQUEST_HEADER_FIELDS_TOO_LARGE`: more than `headers` headers, or a request
+    /// line and headers over about `bytes` bytes (hyper's limits; hyper checks the
+    /// size when a read leaves the head unfinished, so a head a little larger can
+    /// still be read, and one within `bytes` always is).
+    pub fn headers_too_large(headers: usize, bytes: usize) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "REQUEST_HEADER_FIELDS_TOO_LARGE",
+            format!(
+                "The request's headers are too large: at most {headers} headers, and \
+                 about {} KiB with the request line",
+                bytes / 1024
+            ),
+        )
+    }
+
     /// 408 `REQUEST_TIMEOUT`: the body did not arrive within `timeout`.
     pub fn request_timeout(timeout: std::time::Duration) -> Self {
         ApiError::new(
