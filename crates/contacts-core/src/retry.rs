@@ -74,11 +74,11 @@ impl<S: Store> Engine<S> {
         mut attempt: impl FnMut() -> Result<Step<T>>,
     ) -> Result<T> {
         for lost in 0..MAX_ATTEMPTS {
-            let hold = held.filter(|_| lost >= HOLD_AFTER);
-            if hold.is_none() && lost >= BACKOFF_AFTER {
+            // Before a held attempt too: a store may commit it unheld (rule 17).
+            if lost >= BACKOFF_AFTER {
                 backoff(lost);
             }
-            let committed = match hold {
+            let committed = match held.filter(|_| lost >= HOLD_AFTER) {
                 None => match self.settle(&mut attempt)? {
                     Decision::Return(value) => return Ok(value),
                     Decision::Again => continue,
@@ -100,15 +100,16 @@ impl<S: Store> Engine<S> {
                         decided = Some(rest);
                         batch
                     });
-                    match (result, decided) {
-                        (Err(e), _) => Err(e),
-                        (
-                            Ok(()),
-                            Some(Ok(Decision::Return(value) | Decision::Commit((), value))),
-                        ) => Ok(value),
-                        (Ok(()), Some(Ok(Decision::Again))) => continue,
-                        (Ok(()), Some(Err(e))) => return Err(e),
-                        (Ok(()), None) => {
+                    // What the attempt decided comes first: an answer that needed no
+                    // write, or the attempt's own error, stands whatever the store
+                    // then said of the (empty) commit.
+                    match (decided, result) {
+                        (Some(Err(e)), _) => return Err(e),
+                        (Some(Ok(Decision::Return(value))), _) => return Ok(value),
+                        (Some(Ok(Decision::Again)), _) => continue,
+                        (Some(Ok(Decision::Commit((), value))), result) => result.map(|()| value),
+                        (None, Err(e)) => Err(e),
+                        (None, Ok(())) => {
                             // Contract rule 17: a store that answers Ok has called
                             // `decide`. One that did not is broken, not racing.
                             return Err(Error::storage(

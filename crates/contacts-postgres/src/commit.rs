@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
 use contacts_core::uuid::Uuid;
 use contacts_core::{Contact, ContactId, Identifier, IdentifierId, MemoryId, MemoryRecord, OrgId};
+use postgres::Statement;
 use postgres::types::ToSql;
-use postgres::{Statement, Transaction};
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
@@ -21,16 +21,30 @@ use crate::{conversations, events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
-/// The transaction and this connection's prepared statements.
+/// An open transaction on a connection, with the connection's prepared statements.
+/// Begun and ended by hand rather than with `postgres::Transaction`, so that a held
+/// memory write (`hold.rs`) can lend the connection to the reads its decision makes
+/// while the transaction stays open. Dropped while open, it rolls back, as
+/// `Transaction` does, so no connection goes back to the pool inside a transaction.
 pub(crate) struct Tx<'a> {
-    pub(crate) tx: Transaction<'a>,
+    pub(crate) tx: &'a mut postgres::Client,
     statements: &'a mut HashMap<&'static str, Statement>,
     pub(crate) org: Uuid,
+    open: bool,
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A broken connection fails this too; the pool then discards it.
+            let _ = self.tx.batch_execute("ROLLBACK");
+        }
+    }
 }
 
 impl Tx<'_> {
     pub(crate) fn statement(&mut self, sql: &'static str) -> Result<Statement, CommitError> {
-        prepared(&mut self.tx, self.statements, sql).map_err(commit_error)
+        prepared(&mut *self.tx, self.statements, sql).map_err(commit_error)
     }
 
     /// Runs `sql`; it must change exactly one row, or the precondition `what` failed.
@@ -53,20 +67,38 @@ impl Tx<'_> {
 impl<'a> Tx<'a> {
     /// Starts a transaction of `org` on `conn`.
     pub(crate) fn begin(conn: &'a mut Conn, org: OrgId) -> Result<Self, CommitError> {
+        conn.client.batch_execute("BEGIN").map_err(commit_error)?;
+        Ok(Self::resume(conn, org))
+    }
+
+    /// The transaction already open on `conn` (see [`Tx::suspend`]).
+    pub(crate) fn resume(conn: &'a mut Conn, org: OrgId) -> Self {
         let Conn { client, statements } = conn;
-        let tx = client.transaction().map_err(commit_error)?;
-        Ok(Tx {
-            tx,
+        Tx {
+            tx: client,
             statements,
             org: org.0,
-        })
+            open: true,
+        }
+    }
+
+    /// Lets go of the connection with the transaction still open; whoever holds the
+    /// connection next must resume it and end it, or roll it back.
+    pub(crate) fn suspend(mut self) {
+        self.open = false;
+    }
+
+    /// Commits.
+    pub(crate) fn commit(mut self) -> Outcome {
+        self.open = false;
+        self.tx.batch_execute("COMMIT").map_err(commit_error)
     }
 }
 
 pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome {
     let mut t = Tx::begin(conn, org)?;
     apply(&mut t, batch)?;
-    t.tx.commit().map_err(commit_error)
+    t.commit()
 }
 
 /// Applies every operation of `batch` in `t`, which the caller commits.

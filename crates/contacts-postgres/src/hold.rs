@@ -2,74 +2,136 @@
 //! write that keeps losing the race to another process.
 //!
 //! The transaction first locks the record's row (`FOR NO KEY UPDATE`, which every
-//! `UPDATE` or `DELETE` of the row also takes), then lets the engine read and decide
-//! on other connections of the pool, then applies the decision in the same
-//! transaction. Reads never wait for row locks, and every other writer's `UPDATE ...
+//! `UPDATE` or `DELETE` of the row also takes), then lets the engine read and decide,
+//! then applies the decision in the same transaction. Every other writer's `UPDATE ...
 //! WHERE revision = $n` waits for this one to commit and then finds the revision
 //! moved, so the held writer cannot lose to a write of the record it read.
 //!
-//! The engine's reads need a second connection while the first is held. So that
-//! held writers can never take the whole pool and wait on each other for it, at most
-//! half the pool holds at once; a writer that finds no slot free commits unheld, as
-//! any other write (it retries, and will find a slot on a later attempt).
+//! The decision's reads run on the held transaction's own connection: the store lends
+//! it to them through a thread-local, keyed by the store, while `decide` runs. Under
+//! READ COMMITTED each of those statements still sees everything committed before it.
+//! A hold therefore needs one connection, never a second one from the pool: a holder
+//! waiting for the pool while its row blocks the writers that fill the pool (in this
+//! process or, through another's, in a cycle PostgreSQL cannot see) would stall until
+//! the pool's timeout.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::cell::RefCell;
 
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{MemoryId, OrgId};
 
+use crate::PostgresStore;
 use crate::commit::{Tx, apply};
 use crate::error::commit_error;
-use crate::open::Conn;
+use crate::open::{Borrowed, Conn, Manager};
 
-/// How many connections may be held at once, out of a pool of `pool_size`.
-#[derive(Debug)]
-pub(crate) struct Slots {
-    free: AtomicU32,
+type Pooled = r2d2::PooledConnection<Manager>;
+
+thread_local! {
+    /// The connection a held write on this thread lends out, with the address of the
+    /// store it belongs to (a read of another store must not use it).
+    static LENT: RefCell<Option<(usize, Pooled)>> = const { RefCell::new(None) };
 }
 
-impl Slots {
-    pub(crate) fn new(pool_size: u32) -> Self {
-        Slots {
-            free: AtomicU32::new(pool_size / 2),
+fn key(store: &PostgresStore) -> usize {
+    std::ptr::from_ref(store) as usize
+}
+
+/// The connection lent on this thread by a held write of `store`, if there is one.
+pub(crate) fn borrow(store: &PostgresStore) -> Option<Borrowed> {
+    let key = key(store);
+    LENT.with(|lent| {
+        let mut lent = lent.borrow_mut();
+        match lent.take() {
+            Some((k, conn)) if k == key => Some(Borrowed::Lent(Loan(Some((k, conn))))),
+            other => {
+                *lent = other;
+                None
+            }
+        }
+    })
+}
+
+/// A lent connection in use by one read; handed back to the lender when dropped.
+/// (The option is `Some` from creation until the drop takes it.)
+pub(crate) struct Loan(Option<(usize, Pooled)>);
+
+impl std::ops::Deref for Loan {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0.as_ref().unwrap().1
+    }
+}
+
+impl std::ops::DerefMut for Loan {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0.as_mut().unwrap().1
+    }
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        let back = self.0.take();
+        LENT.with(|lent| *lent.borrow_mut() = back);
+    }
+}
+
+/// Takes the lent connection back when dropped, also if `decide` panics: the
+/// connection then rolls back its open transaction before it returns to the pool.
+struct Lending;
+
+impl Lending {
+    fn start(store: &PostgresStore, conn: Pooled) -> Self {
+        LENT.with(|lent| *lent.borrow_mut() = Some((key(store), conn)));
+        Lending
+    }
+
+    fn reclaim(self) -> Option<Pooled> {
+        let conn = LENT.with(|lent| lent.borrow_mut().take()).map(|(_, c)| c);
+        std::mem::forget(self);
+        conn
+    }
+}
+
+impl Drop for Lending {
+    fn drop(&mut self) {
+        if let Some((_, mut conn)) = LENT.with(|lent| lent.borrow_mut().take()) {
+            let _ = conn.client.batch_execute("ROLLBACK");
         }
     }
-
-    /// A slot, if one is free; it is given back when the returned guard drops.
-    pub(crate) fn take(&self) -> Option<Slot<'_>> {
-        self.free
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| Slot(self))
-    }
 }
 
-/// One taken slot.
-pub(crate) struct Slot<'a>(&'a Slots);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.free.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
-/// Locks memory record `id`, runs `decide`, and commits what it returns in the same
-/// transaction. A record that does not exist locks nothing; `decide` then reads that
-/// it is gone, as it would unheld.
+/// Locks memory record `id`, runs `decide` with its reads on this transaction's
+/// connection, and commits what it returns in the same transaction. A record that does
+/// not exist locks nothing; `decide` then reads that it is gone, as it would unheld.
 pub(crate) fn commit(
-    conn: &mut Conn,
+    store: &PostgresStore,
     org: OrgId,
     id: MemoryId,
     decide: &mut dyn FnMut() -> Option<WriteBatch>,
 ) -> Result<(), CommitError> {
-    let mut t = Tx::begin(conn, org)?;
+    let mut conn = store
+        .pooled()
+        .map_err(|e| CommitError::backend("postgres", e))?;
+    let mut t = Tx::begin(&mut conn, org)?;
     let lock =
         t.statement("SELECT 1 FROM memories WHERE org = $1 AND id = $2 FOR NO KEY UPDATE")?;
     t.tx.query(&lock, &[&t.org, &id.0]).map_err(commit_error)?;
+    t.suspend();
+    let lending = Lending::start(store, conn);
+    let batch = decide();
+    let Some(mut conn) = lending.reclaim() else {
+        // A read kept the loan (it cannot: each gives it back as it ends).
+        return Err(CommitError::backend(
+            "postgres",
+            "a held memory write lost its connection while deciding",
+        ));
+    };
+    let mut t = Tx::resume(&mut conn, org);
     // Nothing to write: dropping the transaction rolls it back and frees the row.
-    let Some(batch) = decide() else {
+    let Some(batch) = batch else {
         return Ok(());
     };
     apply(&mut t, &batch)?;
-    t.tx.commit().map_err(commit_error)
+    t.commit()
 }

@@ -85,8 +85,6 @@ use crate::open::Manager;
 pub struct PostgresStore {
     pool: r2d2::Pool<Manager>,
     schema: String,
-    /// Connections free to hold a memory record (`hold.rs`).
-    holds: hold::Slots,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -186,11 +184,7 @@ impl Store for PostgresStore {
         id: MemoryId,
         decide: &mut dyn FnMut() -> Option<WriteBatch>,
     ) -> std::result::Result<(), CommitError> {
-        let Some(_slot) = self.holds.take() else {
-            return decide().map_or(Ok(()), |batch| self.commit(org, &batch));
-        };
-        let mut conn = self.conn()?;
-        hold::commit(&mut conn, org, id, decide)
+        hold::commit(self, org, id, decide)
     }
 }
 

@@ -107,6 +107,32 @@ pub(crate) struct Conn {
     pub(crate) statements: HashMap<&'static str, Statement>,
 }
 
+/// A connection for one call: from the pool, or lent by a held memory write.
+pub(crate) enum Borrowed {
+    Pooled(r2d2::PooledConnection<Manager>),
+    /// Given back to the lender when dropped.
+    Lent(crate::hold::Loan),
+}
+
+impl std::ops::Deref for Borrowed {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        match self {
+            Borrowed::Pooled(c) => c,
+            Borrowed::Lent(loan) => loan,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Borrowed {
+    fn deref_mut(&mut self) -> &mut Conn {
+        match self {
+            Borrowed::Pooled(c) => c,
+            Borrowed::Lent(loan) => loan,
+        }
+    }
+}
+
 /// Opens connections for the pool.
 #[derive(Debug)]
 pub(crate) struct Manager {
@@ -233,7 +259,6 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             schema: options.schema,
-            holds: crate::hold::Slots::new(options.pool_size),
         };
         let mut conn = store.conn()?;
         if !options.create && !schema::exists(&mut conn.client, &store.schema)? {
@@ -257,10 +282,19 @@ impl PostgresStore {
         &self.schema
     }
 
+    /// The connection a held memory write on this thread lends to its decision's reads
+    /// (`hold.rs`), or else a live connection from the pool.
+    pub(crate) fn conn(&self) -> Result<Borrowed> {
+        if let Some(conn) = crate::hold::borrow(self) {
+            return Ok(conn);
+        }
+        Ok(Borrowed::Pooled(self.pooled()?))
+    }
+
     /// A live connection from the pool. Connections the server closed are skipped
     /// (r2d2 discards them when they are handed back), so after a restart the first
     /// calls get fresh connections instead of dead ones.
-    pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
+    pub(crate) fn pooled(&self) -> Result<r2d2::PooledConnection<Manager>> {
         for _ in 0..=self.pool.max_size() {
             let conn = self.pool.get().map_err(PgError::Pool)?;
             if !conn.client.is_closed() {

@@ -144,10 +144,30 @@ impl Group {
                 }
             }
         };
-        let result = match decide() {
-            Some(batch) => in_savepoint(&conn, org, batch.borrow()),
-            None => Ok(()),
+        // `decide` runs engine code inside the open group. Were it to panic there, the
+        // group would stay open, holding the database's write lock, with its other
+        // writers parked until someone else came; so a panic counts as deciding
+        // nothing, the group ends as it would, and the panic goes on afterwards.
+        let (result, panic) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decide)) {
+            Ok(Some(batch)) => (in_savepoint(&conn, org, batch.borrow()), None),
+            Ok(None) => (Ok(()), None),
+            Err(panic) => (Ok(()), Some(panic)),
         };
+        let ended = self.end(conn, group, result);
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
+        }
+        ended
+    }
+
+    /// Counts the batch in `group` and ends its part: commits the group, or leaves it
+    /// to the writer who comes next and waits for that commit.
+    fn end(
+        &self,
+        conn: MutexGuard<'_, Connection>,
+        group: u64,
+        result: Result<(), CommitError>,
+    ) -> Result<(), CommitError> {
         let mut st = self.state();
         st.batches += 1;
         if conn.is_autocommit() {

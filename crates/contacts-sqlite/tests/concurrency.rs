@@ -462,3 +462,45 @@ fn a_held_memory_write_keeps_other_processes_off() {
         contacts_testkit::concurrent::a_held_memory_write_keeps_others_off(t, &other_process);
     }
 }
+
+/// A held decision that panics inside the open group transaction (FULL durability)
+/// ends the group as one that decided nothing: the panic reaches the caller, the
+/// database's write lock is released at once (another process writes without waiting
+/// for its busy timeout), and this store writes again.
+#[test]
+fn a_panicking_held_decision_leaves_the_group_usable() {
+    use contacts_core::Store;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    let t = common::temp_store_with(Options::default().with_durability(Durability::Full));
+    let engine = Engine::new(t.store.clone());
+    let m = engine
+        .resolve(
+            org(),
+            &ResolveRequest::new()
+                .with_external_id("p")
+                .with_persona("p"),
+        )
+        .unwrap()
+        .memory
+        .unwrap()
+        .id;
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        t.store
+            .commit_holding_memory(org(), m, &mut || panic!("a decision that panics"))
+    }));
+    assert!(panicked.is_err(), "the panic reaches the caller");
+    let other_process = Engine::new(
+        SqliteStore::open_with(
+            common::path(&t),
+            Options::default().with_busy_timeout(Duration::from_millis(300)),
+        )
+        .unwrap(),
+    );
+    other_process
+        .resolve(org(), &ResolveRequest::new().with_external_id("other"))
+        .expect("the write lock was released");
+    engine
+        .memory_replace_summary(org(), m, "after", None)
+        .unwrap();
+}

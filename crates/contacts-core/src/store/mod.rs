@@ -277,8 +277,9 @@ pub struct ListPage {
 ///     from before `decide` runs until that commit ends, because the engine falls back
 ///     to it after lost races, and a writer that keeps losing to a steady stream of
 ///     another process's writes must win at last rather than give up with a conflict
-///     it never asked for (docs/semantics.md 6) (`held_memory_write_commits_once`; for
-///     PostgreSQL, `a_held_memory_write_keeps_other_processes_off`).
+///     it never asked for (docs/semantics.md 6) (`held_memory_write_commits_once`,
+///     `memory_writes_hold_after_lost_races`; for SQLite and PostgreSQL,
+///     `a_held_memory_write_keeps_other_processes_off`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking

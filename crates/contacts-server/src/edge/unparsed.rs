@@ -1,6 +1,6 @@
 //! hyper's own answers to requests it cannot parse, in the error envelope.
 //!
-//! A request line or header block that is not HTTP/1.1, a URI over 65,534 bytes, or
+//! A request line or header block that is not valid HTTP/1.x, a URI over 65,534 bytes, or
 //! headers over hyper's limits never reach a handler: hyper answers 400, 414 or 431
 //! itself, with an empty body, and closes the connection. Clients of this API read
 //! every error from the envelope, so the socket is wrapped and that one answer is

@@ -440,7 +440,8 @@ pub fn removal_reads_only_versions<S: Store>(store: S) {
 /// it returns exactly as `commit` would: the batch whole, nothing for `None`, and a
 /// stale revision refused as a lost race with nothing written. (That the hold keeps
 /// other processes' writers off is a property of the stores that several processes
-/// share; PostgreSQL's test for it is `a_held_memory_write_keeps_other_processes_off`.)
+/// share; SQLite's and PostgreSQL's tests for it are each
+/// `a_held_memory_write_keeps_other_processes_off`.)
 pub fn held_memory_write_commits_once<S: Store>(store: S) {
     let e = engine(store);
     let a = e
