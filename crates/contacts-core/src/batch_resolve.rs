@@ -10,17 +10,29 @@
 //! committed one by one. If the pending commit loses a race (or fails), its items run
 //! again one at a time through [`Engine::resolve`], whose own retry loop settles them,
 //! so a batch never reports an outcome that was not committed.
+//!
+//! The keys of a window of items are looked up together, once: until the first flush,
+//! nothing this batch wrote is visible to any read, so each item's owners are those it
+//! would have read for itself (a concurrent writer's commit in between is caught by
+//! the preconditions, as it would be for a read made later).
 
 use std::collections::HashSet;
 
 use compact_str::CompactString;
+use smallvec::SmallVec;
 
 use crate::engine::Engine;
+use crate::engine::ResolveInput;
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, OrgId};
 use crate::request::{ResolveOutcome, ResolveRequest};
-use crate::store::{Owner, Store, WriteBatch, WriteOp};
+use crate::store::{IdentifierKey, Owner, Owners, Store, WriteBatch, WriteOp};
 use crate::types::IdentifierKind;
+
+/// Items whose keys are looked up together, in one read. A window's read is dropped
+/// at its first flush (the items after it read for themselves), so a batch of people
+/// who are all new reads once per window, and one of repeats costs what it did.
+const LOOKAHEAD: usize = 64;
 
 /// The transaction being gathered: its operations, the items whose outcomes it
 /// carries, and what a later item must not read past.
@@ -133,36 +145,70 @@ impl<S: Store> Engine<S> {
         let mut results: Vec<Option<Result<ResolveOutcome>>> =
             requests.iter().map(|_| None).collect();
         let mut pending = Pending::default();
-        for (i, req) in requests.iter().enumerate() {
-            let input = match self.resolve_input(req) {
-                Ok(input) => input,
-                Err(e) => {
-                    results[i] = Some(Err(e));
-                    continue;
-                }
-            };
-            if pending.blocks_keys(&input.prepared) {
-                self.flush(org, requests, &mut pending, &mut results);
-            }
-            let keys = input.prepared.keys();
-            let mut step = || {
-                let mut owners = self.store.lookup(org, &keys)?;
-                if pending.blocks_owners(&owners) {
+        for (w, window) in requests.chunks(LOOKAHEAD).enumerate() {
+            let base = w * LOOKAHEAD;
+            let inputs: Vec<Result<ResolveInput<'_>>> =
+                window.iter().map(|req| self.resolve_input(req)).collect();
+            // On an error each item reads for itself below, and meets it there.
+            let mut ahead = self.look_ahead(org, &inputs).ok();
+            for (j, input) in inputs.into_iter().enumerate() {
+                let i = base + j;
+                let input = match input {
+                    Ok(input) => input,
+                    Err(e) => {
+                        results[i] = Some(Err(e));
+                        continue;
+                    }
+                };
+                if pending.blocks_keys(&input.prepared) {
                     self.flush(org, requests, &mut pending, &mut results);
-                    owners = self.store.lookup(org, &keys)?;
+                    // What was read ahead predates what the flush committed.
+                    ahead = None;
                 }
-                self.resolve_step(org, &input, &owners)
-            };
-            match step() {
-                Err(e) => results[i] = Some(Err(e)),
-                Ok((outcome, ops)) if ops.is_empty() => results[i] = Some(Ok(outcome)),
-                Ok((outcome, ops)) => pending.add(i, outcome, ops),
+                let keys = input.prepared.keys();
+                let mut step = || {
+                    let mut owners = match ahead.as_mut() {
+                        Some(ahead) => std::mem::take(&mut ahead[j]),
+                        None => self.store.lookup(org, &keys)?,
+                    };
+                    if pending.blocks_owners(&owners) {
+                        self.flush(org, requests, &mut pending, &mut results);
+                        ahead = None;
+                        owners = self.store.lookup(org, &keys)?;
+                    }
+                    self.resolve_step(org, &input, &owners)
+                };
+                match step() {
+                    Err(e) => results[i] = Some(Err(e)),
+                    Ok((outcome, ops)) if ops.is_empty() => results[i] = Some(Ok(outcome)),
+                    Ok((outcome, ops)) => pending.add(i, outcome, ops),
+                }
             }
         }
         self.flush(org, requests, &mut pending, &mut results);
         Ok(results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(Error::storage("engine", "a batch item was lost"))))
+            .collect())
+    }
+
+    /// The owners of every valid input's keys, per input, in one read: what each would
+    /// read for itself, had nothing been committed since (the caller drops them at
+    /// its first flush). An invalid input gets no owners.
+    fn look_ahead(&self, org: OrgId, inputs: &[Result<ResolveInput<'_>>]) -> Result<Vec<Owners>> {
+        let per_input: Vec<_> = inputs
+            .iter()
+            .map(|input| {
+                input
+                    .as_ref()
+                    .map_or_else(|_| SmallVec::new(), |i| i.prepared.keys())
+            })
+            .collect();
+        let keys: Vec<IdentifierKey<'_>> = per_input.iter().flatten().copied().collect();
+        let mut owners = self.store.lookup(org, &keys)?.into_iter();
+        Ok(per_input
+            .iter()
+            .map(|keys| owners.by_ref().take(keys.len()).collect())
             .collect())
     }
 

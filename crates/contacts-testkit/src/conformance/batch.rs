@@ -113,24 +113,46 @@ fn org_json<S: Store>(e: &Engine<S>, org: OrgId) -> Value {
 /// docs/semantics.md 3 ("Batches"): `resolve_many` gives exactly the outcomes, and
 /// leaves exactly the state, of the same resolves run one after another, on batches
 /// in which items name the same new person, attach, conflict and fail.
+///
+/// Besides random batches of 40, two cover the windows whose keys are read ahead
+/// together (64 items): 150 people, mostly new, with repeats within a window and
+/// across one, and a random batch of 200.
 pub fn resolve_many_matches_single_resolves<S: Store>(store: S) {
-    resolve_many_matches_on(store, &[1, 2, 3, 4, 5, 6, 7, 8], 40);
+    let mut batches: Vec<_> = (1..=8).map(|seed| random_batch(seed, 40)).collect();
+    let person = |i: usize| {
+        ResolveRequest::new()
+            .with_phone(format!("+1415556{i:04}"))
+            .with_email(format!("p{i}@example.com"))
+    };
+    let mut long: Vec<_> = (0..150).map(person).collect();
+    long[65] = person(3).with_name("again, from the first window");
+    long[130] = person(129).with_name("again, in the same window");
+    long[140] = ResolveRequest::new()
+        .with_phone(format!("+1415556{:04}", 10))
+        .with_email("p139@example.com");
+    batches.push(long);
+    batches.push(random_batch(9, 200));
+    compare_batches(store, &batches);
 }
 
 /// The comparison behind [`resolve_many_matches_single_resolves`], on `seeds` (one
 /// batch of `len` each, after the batches before it): org O by batch, org P one by one,
 /// in one store.
 pub fn resolve_many_matches_on<S: Store>(store: S, seeds: &[u64], len: usize) {
+    let batches: Vec<_> = seeds.iter().map(|&seed| random_batch(seed, len)).collect();
+    compare_batches(store, &batches);
+}
+
+fn compare_batches<S: Store>(store: S, batches: &[Vec<ResolveRequest>]) {
     let store = Arc::new(store);
     let batched = engine(Arc::clone(&store));
     // Its own clock and ids from far away, so the two runs never share an id.
     let single = Engine::new(Arc::clone(&store))
         .with_clock(ManualClock::new(EPOCH, 1))
         .with_id_generator(SequentialIds::starting_at(1 << 40));
-    for &seed in seeds {
-        let batch = random_batch(seed, len);
+    for (seed, batch) in batches.iter().enumerate() {
         let many = batched
-            .resolve_many(org_o(), &batch)
+            .resolve_many(org_o(), batch)
             .expect("within the bound");
         assert_eq!(many.len(), batch.len(), "one result per request");
         let one_by_one: Vec<_> = batch.iter().map(|r| single.resolve(org_p(), r)).collect();
