@@ -8,7 +8,9 @@ use crate::normalize::Normalized;
 use crate::request::ContactWithRelations;
 use crate::request::UpdateRequest;
 use crate::retry::Step;
-use crate::store::{ContactRecord, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp};
+use crate::store::{
+    ContactRecord, EntityWrites, IdentifierKey, Store, StoredContact, WriteBatch, WriteOp,
+};
 use crate::types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
     Timestamp,
@@ -304,6 +306,7 @@ impl<S: Store> Engine<S> {
                         moved.revision = dm.revision + 1;
                         moved.updated_at = now.max(dm.updated_at);
                         ops.push(WriteOp::UpdateMemory {
+                            entities: EntityWrites::between(&dm.entities, &moved.entities),
                             record: moved,
                             expected_revision: dm.revision,
                         });
@@ -316,6 +319,7 @@ impl<S: Store> Engine<S> {
                             expected_revision: dm.revision,
                         });
                         ops.push(WriteOp::UpdateMemory {
+                            entities: EntityWrites::between(&pm.entities, &record.entities),
                             record,
                             expected_revision: pm.revision,
                         });

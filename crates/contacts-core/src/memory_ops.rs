@@ -10,7 +10,7 @@ use crate::memory::{
 use crate::normalize::Normalized;
 use crate::request::{MemoryOutcome, ScopeRequest};
 use crate::retry::Step;
-use crate::store::{Store, WriteBatch, WriteOp};
+use crate::store::{EntityWrites, Store, WriteBatch, WriteOp};
 use crate::types::{ContactId, IdentifierKind, JsonObject, OrgId, Timestamp};
 use crate::validate::{self, MAX_KEY_BYTES};
 
@@ -754,6 +754,7 @@ impl<S: Store> Engine<S> {
             record.revision = current.revision + 1;
             record.updated_at = now.max(current.updated_at);
             let update = WriteOp::UpdateMemory {
+                entities: EntityWrites::between(&current.entities, &record.entities),
                 record: record.clone(),
                 expected_revision: current.revision,
             };

@@ -18,7 +18,7 @@ use crate::lifecycle::{advance, stored_before};
 use crate::memory::{Entity, HistoryEntry, MemoryRecord, Message};
 use crate::request::ContactWithRelations;
 use crate::retry::Step;
-use crate::store::{ContactRecord, Store, WriteBatch, WriteOp};
+use crate::store::{ContactRecord, EntityWrites, Store, WriteBatch, WriteOp};
 use crate::time::Timestamp;
 use crate::types::{Contact, Identifier, IdentifierKind, Metadata};
 
@@ -458,6 +458,7 @@ impl<S: Store> Engine<S> {
             });
             back.revision = current.revision + 1;
             ops.push(WriteOp::UpdateMemory {
+                entities: EntityWrites::between(&current.entities, &back.entities),
                 record: back,
                 expected_revision: current.revision,
             });
@@ -477,6 +478,7 @@ impl<S: Store> Engine<S> {
             } else if changed {
                 left.revision = current.revision + 1;
                 ops.push(WriteOp::UpdateMemory {
+                    entities: EntityWrites::between(&current.entities, &left.entities),
                     record: left,
                     expected_revision: current.revision,
                 });

@@ -316,9 +316,12 @@ impl<'a> Stage<'a> {
                 self.memories.push((m.id, Some(m.contact_id)));
                 Ok(())
             }
+            // Records are kept whole and shared: which entities changed needs no
+            // different write here.
             WriteOp::UpdateMemory {
                 record,
                 expected_revision,
+                entities: _,
             } => {
                 let from = self
                     .memory_contact(record.id)

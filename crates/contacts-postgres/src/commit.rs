@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
+use contacts_core::store::{CommitError, EntityWrites, WriteBatch, WriteOp, codec};
 use contacts_core::uuid::Uuid;
 use contacts_core::{Contact, ContactId, Identifier, IdentifierId, MemoryId, MemoryRecord, OrgId};
 use postgres::Statement;
@@ -17,7 +17,7 @@ use postgres::types::ToSql;
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::{conversations, events, history, redirects, switches};
+use crate::{conversations, entities, events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -159,11 +159,18 @@ fn apply_one(t: &mut Tx<'_>, op: &WriteOp) -> Outcome {
             id,
             expected_version,
         } => delete_contact(t, *id, *expected_version)?,
-        WriteOp::InsertMemory(m) => insert_memory(t, m)?,
+        WriteOp::InsertMemory(m) => {
+            insert_memory(t, m)?;
+            entities::write(t, m, &EntityWrites::All)?;
+        }
         WriteOp::UpdateMemory {
             record,
             expected_revision,
-        } => update_memory(t, record, *expected_revision)?,
+            entities: writes,
+        } => {
+            update_memory(t, record, *expected_revision)?;
+            entities::write(t, record, writes)?;
+        }
         WriteOp::DeleteMemory {
             id,
             expected_revision,
@@ -473,15 +480,16 @@ fn delete_contact(t: &mut Tx<'_>, id: ContactId, expected: u64) -> Outcome {
     )
 }
 
+/// The record without its entities, which have rows of their own (`entities.rs`).
 fn memory_body(record: &MemoryRecord) -> Result<String, CommitError> {
-    codec::encode_memory(record).map_err(|e| CommitError::backend(BACKEND, e))
+    entities::core(record)
 }
 
 /// A second record for one `(org, contact, scope)` violates the unique index.
 fn insert_memory(t: &mut Tx<'_>, m: &MemoryRecord) -> Outcome {
     let org = t.org;
     t.one_row(
-        "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, body) \
+        "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, core) \
          SELECT $1, $2, $3, $4, $5, $6, $7 \
          WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $3 AND org = $2)",
         &[
@@ -500,7 +508,7 @@ fn insert_memory(t: &mut Tx<'_>, m: &MemoryRecord) -> Outcome {
 fn update_memory(t: &mut Tx<'_>, m: &MemoryRecord, expected: u64) -> Outcome {
     let org = t.org;
     t.one_row(
-        "UPDATE memories SET revision = $1, body = $2, contact_id = $5 \
+        "UPDATE memories SET revision = $1, core = $2, contact_id = $5 \
          WHERE id = $3 AND org = $4 AND revision = $6 \
          AND EXISTS (SELECT 1 FROM contacts WHERE id = $5 AND org = $4)",
         &[

@@ -55,6 +55,7 @@
 
 mod commit;
 mod conversations;
+mod entities;
 mod error;
 mod events;
 mod history;

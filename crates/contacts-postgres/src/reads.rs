@@ -16,6 +16,7 @@ use contacts_core::{
 use postgres::Row;
 
 use crate::PostgresStore;
+use crate::entities::memory_document;
 use crate::error::{corrupt, read_error};
 use crate::open::{Conn, prepared};
 
@@ -69,7 +70,9 @@ const LOOKUP: &str = "SELECT k.ord, c.id, c.name, c.metadata, c.created_at, c.up
 const GET: &str = concat!(
     "SELECT ",
     contact_columns!("c"),
-    ", ARRAY(SELECT m.body FROM memories AS m WHERE m.org = c.org AND m.contact_id = c.id \
+    ", ARRAY(SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.org = c.org AND m.contact_id = c.id \
      ORDER BY m.created_at, m.id) \
      FROM contacts AS c WHERE c.id = $1 AND c.org = $2"
 );
@@ -87,7 +90,9 @@ macro_rules! list_statement {
             $page,
             ") SELECT total.n, p.* FROM total LEFT JOIN LATERAL (SELECT ",
             contact_columns!("c"),
-            " AS identifiers, ARRAY(SELECT m.body FROM memories AS m \
+            " AS identifiers, ARRAY(SELECT ",
+            memory_document!(),
+            " FROM memories AS m \
              WHERE m.org = c.org AND m.contact_id = c.id ORDER BY m.created_at, m.id) AS memories \
              FROM page JOIN contacts AS c ON c.org = $1 AND c.id = page.id) AS p \
              ON true ORDER BY p.created_at, p.id"
@@ -104,10 +109,19 @@ const LIST_AFTER: &str = list_statement!(
      ORDER BY created_at, id LIMIT $4"
 );
 
-const MEMORY_BY_SCOPE: &str =
-    "SELECT body FROM memories WHERE org = $1 AND contact_id = $2 AND scope = $3";
+// Each reads a record's whole document: its core and its entities' rows
+// (`entities::memory_document`).
+const MEMORY_BY_SCOPE: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.org = $1 AND m.contact_id = $2 AND m.scope = $3"
+);
 
-const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = $1 AND org = $2";
+const MEMORY_BY_ID: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.id = $1 AND m.org = $2"
+);
 
 /// What delete and reset need, from the rows' columns: no record is decoded.
 const CONTACT_VERSION: &str = "SELECT version FROM contacts WHERE id = $1 AND org = $2";

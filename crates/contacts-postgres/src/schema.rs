@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 10;
+pub const SCHEMA_VERSION: i32 = 11;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         10,
         "event_heads_first",
         include_str!("../migrations/0010_event_heads_first.sql"),
+    ),
+    (
+        11,
+        "memory_entities",
+        include_str!("../migrations/0011_memory_entities.sql"),
     ),
 ];
 

@@ -39,6 +39,7 @@ fn schema_is_ready_to_shard() {
             "events",
             "identifiers",
             "memories",
+            "memory_entities",
             "memory_switches",
             "org_counts",
             "redirects"
@@ -92,8 +93,9 @@ fn schema_is_ready_to_shard() {
         .unwrap();
     assert_eq!(
         fks.len(),
-        4,
-        "identifiers, memories and redirects reference contacts, conversations memories"
+        5,
+        "identifiers, memories and redirects reference contacts; conversations and memory \
+         entities, memories"
     );
     for row in &fks {
         let (name, from, to): (String, String, String) = (row.get(0), row.get(1), row.get(2));
@@ -117,9 +119,10 @@ fn every_statement_filters_by_org() {
         ("switches.rs", include_str!("../src/switches.rs")),
         ("redirects.rs", include_str!("../src/redirects.rs")),
         ("history.rs", include_str!("../src/history.rs")),
+        ("entities.rs", include_str!("../src/entities.rs")),
     ];
     let table = regex::Regex::new(
-        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|contact_history|identifiers|memories|memory_switches|org_counts|redirects)\b(?: AS (\w+))?",
+        r"\b(FROM|JOIN|UPDATE|INTO) (contacts|contact_history|identifiers|memories|memory_entities|memory_switches|org_counts|redirects)\b(?: AS (\w+))?",
     )
     .unwrap();
     let mut checked = 0;
@@ -262,12 +265,12 @@ fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
     let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
     let mut c = common::client(&schema);
     let body: String = c
-        .query_one("SELECT body FROM memories", &[])
+        .query_one("SELECT core FROM memories", &[])
         .unwrap()
         .get(0);
     let poisoned = body.replacen("\"facts\":{}", &format!("\"facts\":{{\"deep\":{deep}}}"), 1);
     assert_ne!(poisoned, body);
-    c.execute("UPDATE memories SET body = $1", &[&poisoned])
+    c.execute("UPDATE memories SET core = $1", &[&poisoned])
         .unwrap();
     contacts_testkit::read_paths::every_path_reads_then_repairs(
         &engine,
@@ -293,7 +296,7 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
     let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
     let contacts = contacts_testkit::read_paths::two_contacts_with_memories(&engine, org);
     let mut c = common::client(&schema);
-    c.execute("UPDATE memories SET body = '{\"not\": a record'", &[])
+    c.execute("UPDATE memories SET core = '{\"not\": a record'", &[])
         .unwrap();
     contacts_testkit::read_paths::removal_survives_undecodable_records(&engine, org, contacts);
     let left: i64 = c
@@ -301,4 +304,91 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "the records went with their contacts");
+}
+
+/// Migration 0011: a version-10 schema, whose records hold their entities in the body,
+/// opens with each record, entities included and in order, as it was; a body that is
+/// not a record is left as it was, and still goes with a reset.
+#[test]
+fn records_with_inline_entities_upgrade_unchanged() {
+    use contacts_core::{EntityUpsert, ScopeRequest, Store};
+    let Some(url) = common::url() else {
+        common::skip("records_with_inline_entities_upgrade_unchanged");
+        return;
+    };
+    let options = common::test_options();
+    let schema = options.schema.clone();
+    let _guard = common::DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
+    let engine = Engine::new(PostgresStore::connect_with(&url, options.clone()).unwrap());
+    let contact = engine
+        .resolve(
+            org,
+            &contacts_core::ResolveRequest::new().with_phone("+14155550177"),
+        )
+        .unwrap()
+        .contact
+        .id;
+    let m = engine
+        .memory_create(org, contact, &ScopeRequest::persona("p"))
+        .unwrap()
+        .memory
+        .id;
+    let damaged = engine
+        .memory_create(org, contact, &ScopeRequest::persona("q"))
+        .unwrap()
+        .memory
+        .id;
+    for (i, facts) in [
+        serde_json::json!({"n": 1.5, "s": "x"}),
+        serde_json::json!({"deep": {"a": [1, {"b": null}]}}),
+        serde_json::json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let upsert = EntityUpsert {
+            entity_type: "order".into(),
+            entity_id: format!("o-{i}"),
+            facts: facts.as_object().cloned(),
+            ..EntityUpsert::default()
+        };
+        engine.memory_upsert_entity(org, m, &upsert, None).unwrap();
+    }
+    let before = engine.store().memory_by_id(org, m).unwrap().unwrap();
+    drop(engine);
+    // Back to version 10's form: the whole record in the body, no entity rows.
+    let whole = contacts_core::store::codec::encode_memory(&before).unwrap();
+    let mut c = common::client(&schema);
+    c.batch_execute(
+        "DROP TABLE memory_entities; ALTER TABLE memories RENAME COLUMN core TO body; \
+         DELETE FROM schema_migrations WHERE version = 11",
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE memories SET body = $1 WHERE id = $2",
+        &[&whole, &m.0],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE memories SET body = '{\"not\": a record' WHERE id = $1",
+        &[&damaged.0],
+    )
+    .unwrap();
+    let engine = Engine::new(PostgresStore::connect_with(&url, options).unwrap());
+    assert_eq!(engine.store().schema_version().unwrap(), SCHEMA_VERSION);
+    let after = engine.store().memory_by_id(org, m).unwrap().unwrap();
+    assert_eq!(after, before);
+    assert!(
+        engine.store().memory_by_id(org, damaged).is_err(),
+        "still damaged"
+    );
+    assert!(
+        engine
+            .memory_reset(org, contact, &ScopeRequest::persona("q"))
+            .unwrap()
+    );
 }

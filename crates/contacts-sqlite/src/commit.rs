@@ -3,7 +3,7 @@
 //! precondition (contract rule 3). The write lock is taken before the first check, so
 //! the checks and the writes see the same state.
 
-use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
+use contacts_core::store::{CommitError, EntityWrites, WriteBatch, WriteOp, codec};
 use contacts_core::{Contact, ContactId, Identifier, IdentifierId, MemoryId, MemoryRecord, OrgId};
 use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params};
 
@@ -71,11 +71,18 @@ pub(crate) fn apply(tx: &Connection, org: OrgId, batch: &WriteBatch) -> Outcome 
                 id,
                 expected_version,
             } => delete_contact(tx, org, *id, *expected_version)?,
-            WriteOp::InsertMemory(m) => insert_memory(tx, org, m)?,
+            WriteOp::InsertMemory(m) => {
+                insert_memory(tx, org, m)?;
+                crate::entities::write(tx, m, &EntityWrites::All)?;
+            }
             WriteOp::UpdateMemory {
                 record,
                 expected_revision,
-            } => update_memory(tx, org, record, *expected_revision)?,
+                entities,
+            } => {
+                update_memory(tx, org, record, *expected_revision)?;
+                crate::entities::write(tx, record, entities)?;
+            }
             WriteOp::DeleteMemory {
                 id,
                 expected_revision,
@@ -313,15 +320,16 @@ fn delete_contact(tx: &Connection, org: &[u8; 16], id: ContactId, expected: u64)
     )
 }
 
+/// The record without its entities, which have rows of their own (`entities.rs`).
 fn memory_body(record: &MemoryRecord) -> Result<String, CommitError> {
-    codec::encode_memory(record).map_err(|e| CommitError::backend(BACKEND, e))
+    crate::entities::core(record)
 }
 
 /// A second record for one `(org, contact, scope)` violates the unique index.
 fn insert_memory(tx: &Connection, org: &[u8; 16], m: &MemoryRecord) -> Outcome {
     one_row(
         tx,
-        "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, body) \
+        "INSERT INTO memories (id, org, contact_id, scope, created_at, revision, core) \
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
          WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?3 AND org = ?2)",
         params![
@@ -340,7 +348,7 @@ fn insert_memory(tx: &Connection, org: &[u8; 16], m: &MemoryRecord) -> Outcome {
 fn update_memory(tx: &Connection, org: &[u8; 16], m: &MemoryRecord, expected: u64) -> Outcome {
     one_row(
         tx,
-        "UPDATE memories SET revision = ?1, body = ?2, contact_id = ?5 \
+        "UPDATE memories SET revision = ?1, core = ?2, contact_id = ?5 \
          WHERE id = ?3 AND org = ?4 AND revision = ?6 \
          AND EXISTS (SELECT 1 FROM contacts WHERE id = ?5 AND org = ?4)",
         params![

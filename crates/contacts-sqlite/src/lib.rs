@@ -83,6 +83,7 @@ mod cache;
 mod close;
 mod commit;
 mod conversations;
+mod entities;
 mod error;
 mod events;
 mod group;

@@ -16,6 +16,7 @@ use contacts_core::{
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, params};
 
+use crate::entities::memory_document;
 use crate::error::{SqliteError, read_error};
 
 /// One row per hit: the contact and its identifier counts (kept on the row by the
@@ -36,13 +37,25 @@ const GET: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at, 
 /// many contacts the org holds.
 const TOTAL: &str = "SELECT contacts FROM org_counts WHERE org = ?1";
 
-const CONTACT_MEMORIES: &str =
-    "SELECT body FROM memories WHERE contact_id = ?1 AND org = ?2 ORDER BY created_at, id";
+// Each reads a record's whole document: its body and its entities' rows
+// (`entities::memory_document`).
+const CONTACT_MEMORIES: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.contact_id = ?1 AND m.org = ?2 ORDER BY m.created_at, m.id"
+);
 
-const MEMORY_BY_SCOPE: &str =
-    "SELECT body FROM memories WHERE org = ?1 AND contact_id = ?2 AND scope = ?3";
+const MEMORY_BY_SCOPE: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.org = ?1 AND m.contact_id = ?2 AND m.scope = ?3"
+);
 
-const MEMORY_BY_ID: &str = "SELECT body FROM memories WHERE id = ?1 AND org = ?2";
+const MEMORY_BY_ID: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM memories AS m WHERE m.id = ?1 AND m.org = ?2"
+);
 
 /// What delete and reset need, from the rows' columns: no record is decoded.
 const CONTACT_VERSION: &str = "SELECT version FROM contacts WHERE id = ?1 AND org = ?2";
@@ -86,10 +99,13 @@ const LIST: &str = "SELECT c.id, c.name, c.metadata, c.created_at, c.updated_at,
      ORDER BY c.created_at, c.id, j.seq";
 
 /// The memories of the same range of a page.
-const LIST_MEMORIES: &str = "SELECT m.body FROM contacts AS c \
-     JOIN memories AS m ON m.contact_id = c.id \
+const LIST_MEMORIES: &str = concat!(
+    "SELECT ",
+    memory_document!(),
+    " FROM contacts AS c JOIN memories AS m ON m.contact_id = c.id \
      WHERE c.org = ?1 AND (c.created_at, c.id) >= (?2, ?3) AND (c.created_at, c.id) <= (?4, ?5) \
-     ORDER BY c.created_at, c.id, m.created_at, m.id";
+     ORDER BY c.created_at, c.id, m.created_at, m.id"
+);
 
 pub(crate) fn corrupt(what: impl Into<String>) -> Error {
     SqliteError::Corrupt(what.into()).into()

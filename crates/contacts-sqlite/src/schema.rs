@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_unmerge.sql"),
     include_str!("../migrations/0009_events.sql"),
     include_str!("../migrations/0010_conversations.sql"),
+    include_str!("../migrations/0011_memory_entities.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

@@ -327,11 +327,11 @@ fn a_record_deeper_than_any_bound_is_still_read_and_repaired() {
     let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
     let conn = Connection::open(&path).unwrap();
     let body: String = conn
-        .query_row("SELECT body FROM memories", [], |r| r.get(0))
+        .query_row("SELECT core FROM memories", [], |r| r.get(0))
         .unwrap();
     let poisoned = body.replacen("\"facts\":{}", &format!("\"facts\":{{\"deep\":{deep}}}"), 1);
     assert_ne!(poisoned, body);
-    conn.execute("UPDATE memories SET body = ?1", [&poisoned])
+    conn.execute("UPDATE memories SET core = ?1", [&poisoned])
         .unwrap();
     drop(conn);
     // A fresh store, so nothing is answered from what it cached.
@@ -356,7 +356,7 @@ fn an_undecodable_record_is_still_reset_and_deleted() {
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
     let contacts = contacts_testkit::read_paths::two_contacts_with_memories(&engine, org());
     let conn = Connection::open(&path).unwrap();
-    conn.execute("UPDATE memories SET body = '{\"not\": a record'", [])
+    conn.execute("UPDATE memories SET core = '{\"not\": a record'", [])
         .unwrap();
     // A fresh store, so nothing is answered from what it cached.
     let engine = Engine::new(SqliteStore::open(&path).unwrap());

@@ -108,6 +108,7 @@ pub fn a_held_memory_write_keeps_others_off<S: Store, T: Store>(first: S, other:
         WriteBatch::new(vec![WriteOp::UpdateMemory {
             record,
             expected_revision,
+            entities: contacts_core::store::EntityWrites::Only(Vec::new()),
         }])
     };
     let competing = write("other process");

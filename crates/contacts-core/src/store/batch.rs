@@ -8,7 +8,7 @@ use crate::error::{BoxError, Error};
 use crate::events::Event;
 use crate::history::ContactHistoryEntry;
 use crate::ids::{ContactId, IdentifierId, MemoryId};
-use crate::memory::MemoryRecord;
+use crate::memory::{Entity, MemoryRecord};
 use crate::memory_switch::MemorySwitch;
 use crate::types::{Contact, Identifier};
 use crate::unmerge::MergeSnapshot;
@@ -100,6 +100,10 @@ pub enum WriteOp {
         record: MemoryRecord,
         /// The revision the engine read.
         expected_revision: u64,
+        /// Which of its entities changed since that revision: a store that keeps
+        /// entities apart from the rest of the record writes only those (contract
+        /// rule 18).
+        entities: EntityWrites,
     },
     /// Delete a memory record. Precondition: it exists in the org with
     /// `expected_revision`.
@@ -328,5 +332,105 @@ impl From<Error> for CommitError {
                 source: Box::new(other),
             },
         }
+    }
+}
+
+/// Which entities of a memory record a [`WriteOp::UpdateMemory`] changes, so that a
+/// store keeping each entity apart writes what changed, not the whole record
+/// (contract rule 18; docs/semantics.md 6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntityWrites {
+    /// Any of them may have changed, or their order: store them all afresh.
+    All,
+    /// Only these, by `(entity_type, entity_id)`: each is stored as the record now
+    /// has it, or removed if the record no longer has it. An entity the record gains
+    /// is last in its order; the others keep their places.
+    Only(Vec<(String, String)>),
+}
+
+impl EntityWrites {
+    /// What changed from `before` to `after`: [`EntityWrites::Only`] when `after` is
+    /// `before` with entities changed in place, removed, or added at the end (all an
+    /// upsert or a removal does), [`EntityWrites::All`] otherwise.
+    pub fn between(before: &[Entity], after: &[Entity]) -> Self {
+        fn key(e: &Entity) -> (&str, &str) {
+            (e.entity_type.as_str(), e.entity_id.as_str())
+        }
+        let after_keys: std::collections::HashMap<_, _> =
+            after.iter().enumerate().map(|(i, e)| (key(e), i)).collect();
+        let before_keys: std::collections::HashSet<_> = before.iter().map(key).collect();
+        let mut changed = Vec::new();
+        let mut next = 0;
+        for e in before {
+            match after_keys.get(&key(e)) {
+                // Kept entities must stay in their order, ahead of any new one.
+                Some(&i) if i == next => {
+                    if after[i] != *e {
+                        changed.push(key(e));
+                    }
+                    next += 1;
+                }
+                Some(_) => return EntityWrites::All,
+                None => changed.push(key(e)),
+            }
+        }
+        for e in &after[next..] {
+            if before_keys.contains(&key(e)) {
+                return EntityWrites::All;
+            }
+            changed.push(key(e));
+        }
+        EntityWrites::Only(
+            changed
+                .into_iter()
+                .map(|(t, i)| (t.to_owned(), i.to_owned()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(id: &str, status: &str) -> Entity {
+        Entity {
+            entity_type: "order".into(),
+            entity_id: id.into(),
+            facts: crate::types::JsonObject::new(),
+            status: Some(status.into()),
+            last_discussed_at: None,
+            notes: None,
+        }
+    }
+
+    fn only(ids: &[&str]) -> EntityWrites {
+        EntityWrites::Only(
+            ids.iter()
+                .map(|i| ("order".to_owned(), (*i).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// What an upsert, an addition and a removal change is named alone; a change of
+    /// order, or an entity back in another place, is `All`.
+    #[test]
+    fn entity_writes_name_what_changed() {
+        let abc = [entity("a", "x"), entity("b", "x"), entity("c", "x")];
+        assert_eq!(EntityWrites::between(&abc, &abc), only(&[]));
+        let b_changed = [entity("a", "x"), entity("b", "y"), entity("c", "x")];
+        assert_eq!(EntityWrites::between(&abc, &b_changed), only(&["b"]));
+        let mut added = abc.to_vec();
+        added.push(entity("d", "x"));
+        assert_eq!(EntityWrites::between(&abc, &added), only(&["d"]));
+        let b_gone = [entity("a", "x"), entity("c", "x")];
+        assert_eq!(EntityWrites::between(&abc, &b_gone), only(&["b"]));
+        assert_eq!(EntityWrites::between(&[], &abc), only(&["a", "b", "c"]));
+        assert_eq!(EntityWrites::between(&abc, &[]), only(&["a", "b", "c"]));
+        let swapped = [entity("b", "x"), entity("a", "x"), entity("c", "x")];
+        assert_eq!(EntityWrites::between(&abc, &swapped), EntityWrites::All);
+        // Removed and appended again in one step: its place moved.
+        let b_last = [entity("a", "x"), entity("c", "x"), entity("b", "x")];
+        assert_eq!(EntityWrites::between(&abc, &b_last), EntityWrites::All);
     }
 }

@@ -6,7 +6,7 @@
 //! (its own storage error).
 
 use crate::history::ContactHistoryEntry;
-use crate::memory::{MemoryRecord, MemoryScope};
+use crate::memory::{Entity, MemoryRecord, MemoryScope};
 use crate::types::Metadata;
 use crate::unmerge::MergeSnapshot;
 
@@ -27,6 +27,62 @@ pub fn scope_key(scope: &MemoryScope) -> String {
 /// come from validated input).
 pub fn encode_memory(record: &MemoryRecord) -> Result<String, String> {
     serde_json::to_string(record).map_err(|e| format!("cannot serialise a memory record: {e}"))
+}
+
+/// A memory record without its entities, for a store that keeps each entity apart
+/// ([`encode_entity`]; contract rule 18): one JSON object, the record's API shape
+/// less `entities`. Appending `,"entities":[` + the entities' documents, comma
+/// separated and in order, + `]` before its closing brace gives what
+/// [`encode_memory`] writes, up to key order, which [`decode_memory`] reads.
+///
+/// # Errors
+/// As [`encode_memory`].
+pub fn encode_memory_core(record: &MemoryRecord) -> Result<String, String> {
+    // Every field but one, named, so a field added to the record fails to compile here
+    // rather than go missing from the store.
+    let MemoryRecord {
+        id,
+        org_id,
+        contact_id,
+        persona_id,
+        agent_number,
+        summary,
+        summary_updated_at,
+        facts,
+        recent_messages,
+        open_items,
+        entities: _,
+        memory_history,
+        created_at,
+        updated_at,
+        revision,
+    } = record;
+    let core = serde_json::json!({
+        "id": id,
+        "org_id": org_id,
+        "contact_id": contact_id,
+        "persona_id": persona_id,
+        "agent_number": agent_number,
+        "summary": summary,
+        "summary_updated_at": summary_updated_at,
+        "facts": facts,
+        "recent_messages": recent_messages,
+        "open_items": open_items,
+        "memory_history": memory_history,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "revision": revision,
+    });
+    serde_json::to_string(&core).map_err(|e| format!("cannot serialise a memory record: {e}"))
+}
+
+/// One entity of a memory record as its own JSON document (see
+/// [`encode_memory_core`]).
+///
+/// # Errors
+/// As [`encode_memory`].
+pub fn encode_entity(entity: &Entity) -> Result<String, String> {
+    serde_json::to_string(entity).map_err(|e| format!("cannot serialise an entity: {e}"))
 }
 
 /// A memory record from its stored document, at any nesting depth.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-pub use batch::{CommitError, WriteBatch, WriteOp};
+pub use batch::{CommitError, EntityWrites, WriteBatch, WriteOp};
 
 use crate::conversation::{ConversationKey, ConversationLog};
 use crate::error::Result;
@@ -280,6 +280,13 @@ pub struct ListPage {
 ///     it never asked for (docs/semantics.md 6) (`held_memory_write_commits_once`,
 ///     `memory_writes_hold_after_lost_races`; for SQLite and PostgreSQL,
 ///     `a_held_memory_write_keeps_other_processes_off`).
+/// 18. **Entity writes.** A [`WriteOp::UpdateMemory`] names the entities it changed
+///     ([`EntityWrites`]); a store that keeps entities apart from the rest of the
+///     record writes those alone, and must read back the record's entities in their
+///     order, one it gained last, exactly as if it had stored the whole record,
+///     because an upsert must cost what it changes, not the whole record
+///     (docs/semantics.md 6) (`memory_entities_upsert_and_remove`, every conformance
+///     scenario that writes memory; for SQLite, `an_entity_write_touches_its_own_row_alone`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking

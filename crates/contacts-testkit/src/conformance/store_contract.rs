@@ -456,6 +456,7 @@ pub fn held_memory_write_commits_once<S: Store>(store: S) {
         WriteBatch::new(vec![WriteOp::UpdateMemory {
             record,
             expected_revision,
+            entities: contacts_core::store::EntityWrites::Only(Vec::new()),
         }])
     };
     let held = |decide: &mut dyn FnMut() -> Option<WriteBatch>| {
