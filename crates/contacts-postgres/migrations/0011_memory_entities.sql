@@ -24,8 +24,9 @@ CREATE TABLE memory_entities (
 
 CREATE UNIQUE INDEX memory_entities_in_order ON memory_entities (org, memory_id, position);
 
--- A body that is not a JSON object (damaged on disk) is left as it is: it reads as
--- corrupt, as it did, and reset and delete still remove it (docs/semantics.md 7).
+-- A body PostgreSQL cannot read as a JSON object (damaged on disk) is left as it is:
+-- it reads as corrupt, as it did, and reset and delete still remove it
+-- (docs/semantics.md 7). The migration needs the TEMPORARY privilege on the database.
 CREATE FUNCTION pg_temp.record_object(body TEXT) RETURNS JSONB LANGUAGE plpgsql AS $$
 BEGIN
     IF jsonb_typeof(body::jsonb) = 'object' THEN
@@ -48,5 +49,9 @@ WHERE m.doc IS NOT NULL;
 
 UPDATE memories AS t SET body = (m.doc - 'entities')::text
 FROM moving AS m WHERE m.doc IS NOT NULL AND t.org = m.org AND t.id = m.id;
+
+-- Temporary objects last the session, and the next schema this connection migrates
+-- creates the function again.
+DROP FUNCTION pg_temp.record_object(TEXT);
 
 ALTER TABLE memories RENAME COLUMN body TO core;

@@ -21,14 +21,16 @@ CREATE UNIQUE INDEX memory_entities_in_order ON memory_entities (memory_id, posi
 
 -- Existing records: their entities move out of the body, in their order. Every
 -- record the engine wrote is far shallower than SQLite's JSON depth limit (request
--- JSON is parsed with serde_json's limit of 128). A body that is not a JSON object
--- (damaged on disk) is left as it is: it reads as corrupt, as it did, and reset and
--- delete still remove it (docs/semantics.md 7).
+-- JSON is parsed with serde_json's limit of 128). A body SQLite cannot read as a JSON
+-- object (damaged on disk) is left as it is: it reads as corrupt, as it did, and reset
+-- and delete still remove it (docs/semantics.md 7). An `entities` that is not an
+-- array (never written by the engine) moves nothing.
 INSERT INTO memory_entities (memory_id, entity_type, entity_id, position, body)
 SELECT m.id, json_extract(e.value, '$.entity_type'), json_extract(e.value, '$.entity_id'),
        e.key, e.value
 FROM memories AS m, json_each(m.body, '$.entities') AS e
-WHERE json_valid(m.body) AND json_type(m.body) = 'object';
+WHERE json_valid(m.body) AND json_type(m.body) = 'object'
+  AND json_type(m.body, '$.entities') = 'array';
 
 UPDATE memories SET body = json_remove(body, '$.entities')
 WHERE json_valid(body) AND json_type(body) = 'object';

@@ -19,6 +19,11 @@ pub(crate) enum SqliteError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("{0} does not exist")]
     Missing(String),
+    #[error(
+        "SQLite {found} is too old: this store needs 3.44 or newer (build with the \
+         `bundled` feature, the default, to get one)"
+    )]
+    TooOld { found: &'static str },
     #[error("{0} already exists; choose a new file")]
     Exists(String),
     #[error("could not switch the database to WAL mode (journal_mode is {0})")]

@@ -168,6 +168,15 @@ impl SqliteStore {
     /// As [`SqliteStore::open`], and when the file is missing and [`Options::create`]
     /// is off.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        // Memory reads order entities inside `group_concat` (`entities.rs`), which
+        // SQLite parses from 3.44; a system library older than that is refused here,
+        // not with a syntax error on the first read.
+        if rusqlite::version_number() < 3_044_000 {
+            return Err(SqliteError::TooOld {
+                found: rusqlite::version(),
+            }
+            .into());
+        }
         let path = path.as_ref();
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if options.create {
