@@ -32,30 +32,19 @@ pub(crate) fn core(record: &MemoryRecord) -> Result<String, CommitError> {
 }
 
 /// Stores the entities `writes` names as `record` now has them (a new record:
-/// `EntityWrites::All`).
+/// `EntityWrites::All`), by the rows [`EntityWrites::rows`] gives.
 pub(crate) fn write(
     t: &mut Tx<'_>,
     record: &MemoryRecord,
     writes: &EntityWrites,
 ) -> Result<(), CommitError> {
     let (org, id) = (t.org, record.id.0);
-    let keys = match writes {
-        EntityWrites::All => {
-            let stmt =
-                t.statement("DELETE FROM memory_entities WHERE org = $1 AND memory_id = $2")?;
-            t.tx.execute(&stmt, &[&org, &id]).map_err(commit_error)?;
-            None
-        }
-        EntityWrites::Only(keys) if keys.is_empty() => return Ok(()),
-        EntityWrites::Only(keys) => Some(keys),
-    };
-    let named = |t: &str, i: &str| keys.is_none_or(|k| k.iter().any(|(kt, ki)| kt == t && ki == i));
-    // In the record's order, so that an entity it gained goes last.
-    for e in record
-        .entities
-        .iter()
-        .filter(|e| named(&e.entity_type, &e.entity_id))
-    {
+    let rows = writes.rows(record);
+    if rows.clear {
+        let stmt = t.statement("DELETE FROM memory_entities WHERE org = $1 AND memory_id = $2")?;
+        t.tx.execute(&stmt, &[&org, &id]).map_err(commit_error)?;
+    }
+    for e in rows.put {
         let body = encoded(codec::encode_entity(e))?;
         let stmt = t.statement(
             "INSERT INTO memory_entities (org, memory_id, entity_type, entity_id, position, body) \
@@ -66,20 +55,13 @@ pub(crate) fn write(
         t.tx.execute(&stmt, &[&org, &id, &e.entity_type, &e.entity_id, &body])
             .map_err(commit_error)?;
     }
-    // Named but no longer in the record: removed.
-    for (ty, ei) in keys.into_iter().flatten() {
-        if !record
-            .entities
-            .iter()
-            .any(|e| &e.entity_type == ty && &e.entity_id == ei)
-        {
-            let stmt = t.statement(
-                "DELETE FROM memory_entities \
-                 WHERE org = $1 AND memory_id = $2 AND entity_type = $3 AND entity_id = $4",
-            )?;
-            t.tx.execute(&stmt, &[&org, &id, ty, ei])
-                .map_err(commit_error)?;
-        }
+    for (entity_type, entity_id) in rows.remove {
+        let stmt = t.statement(
+            "DELETE FROM memory_entities \
+             WHERE org = $1 AND memory_id = $2 AND entity_type = $3 AND entity_id = $4",
+        )?;
+        t.tx.execute(&stmt, &[&org, &id, &entity_type, &entity_id])
+            .map_err(commit_error)?;
     }
     Ok(())
 }

@@ -32,30 +32,20 @@ pub(crate) fn core(record: &MemoryRecord) -> Result<String, CommitError> {
 }
 
 /// Stores the entities `writes` names as `record` now has them (a new record:
-/// `EntityWrites::All`).
+/// `EntityWrites::All`), by the rows [`EntityWrites::rows`] gives.
 pub(crate) fn write(
     tx: &Connection,
     record: &MemoryRecord,
     writes: &EntityWrites,
 ) -> Result<(), CommitError> {
     let id = record.id.0.as_bytes();
-    let keys = match writes {
-        EntityWrites::All => {
-            tx.prepare_cached("DELETE FROM memory_entities WHERE memory_id = ?1")
-                .and_then(|mut s| s.execute(params![id]))
-                .map_err(commit_error)?;
-            None
-        }
-        EntityWrites::Only(keys) if keys.is_empty() => return Ok(()),
-        EntityWrites::Only(keys) => Some(keys),
-    };
-    let named = |t: &str, i: &str| keys.is_none_or(|k| k.iter().any(|(kt, ki)| kt == t && ki == i));
-    // In the record's order, so that an entity it gained goes last.
-    for e in record
-        .entities
-        .iter()
-        .filter(|e| named(&e.entity_type, &e.entity_id))
-    {
+    let rows = writes.rows(record);
+    if rows.clear {
+        tx.prepare_cached("DELETE FROM memory_entities WHERE memory_id = ?1")
+            .and_then(|mut s| s.execute(params![id]))
+            .map_err(commit_error)?;
+    }
+    for e in rows.put {
         let body = encoded(codec::encode_entity(e))?;
         tx.prepare_cached(
             "INSERT INTO memory_entities (memory_id, entity_type, entity_id, position, body) \
@@ -66,20 +56,13 @@ pub(crate) fn write(
         .and_then(|mut s| s.execute(params![id, e.entity_type, e.entity_id, body]))
         .map_err(commit_error)?;
     }
-    // Named but no longer in the record: removed.
-    for (t, i) in keys.into_iter().flatten() {
-        if !record
-            .entities
-            .iter()
-            .any(|e| &e.entity_type == t && &e.entity_id == i)
-        {
-            tx.prepare_cached(
-                "DELETE FROM memory_entities \
-                 WHERE memory_id = ?1 AND entity_type = ?2 AND entity_id = ?3",
-            )
-            .and_then(|mut s| s.execute(params![id, t, i]))
-            .map_err(commit_error)?;
-        }
+    for (entity_type, entity_id) in rows.remove {
+        tx.prepare_cached(
+            "DELETE FROM memory_entities \
+             WHERE memory_id = ?1 AND entity_type = ?2 AND entity_id = ?3",
+        )
+        .and_then(|mut s| s.execute(params![id, entity_type, entity_id]))
+        .map_err(commit_error)?;
     }
     Ok(())
 }

@@ -348,7 +348,52 @@ pub enum EntityWrites {
     Only(Vec<(String, String)>),
 }
 
+/// The row writes that carry an [`EntityWrites`] for a store that keeps one row per
+/// entity ([`EntityWrites::rows`]), so each such store applies the rule the same way.
+#[derive(Debug, PartialEq)]
+pub struct EntityRows<'a> {
+    /// Delete every entity row of the record first.
+    pub clear: bool,
+    /// Store these, in this order (the record's): a row that exists keeps its place,
+    /// a new one goes after every other.
+    pub put: Vec<&'a Entity>,
+    /// Delete these rows, by `(entity_type, entity_id)`.
+    pub remove: Vec<(&'a str, &'a str)>,
+}
+
 impl EntityWrites {
+    /// The row writes that bring a store's rows for `record` to `record.entities`.
+    pub fn rows<'a>(&'a self, record: &'a MemoryRecord) -> EntityRows<'a> {
+        match self {
+            EntityWrites::All => EntityRows {
+                clear: true,
+                put: record.entities.iter().collect(),
+                remove: Vec::new(),
+            },
+            EntityWrites::Only(keys) => {
+                let named = |e: &Entity| {
+                    keys.iter()
+                        .any(|(t, i)| *t == e.entity_type && *i == e.entity_id)
+                };
+                let kept = |t: &str, i: &str| {
+                    record
+                        .entities
+                        .iter()
+                        .any(|e| e.entity_type == t && e.entity_id == i)
+                };
+                EntityRows {
+                    clear: false,
+                    put: record.entities.iter().filter(|e| named(e)).collect(),
+                    remove: keys
+                        .iter()
+                        .filter(|(t, i)| !kept(t, i))
+                        .map(|(t, i)| (t.as_str(), i.as_str()))
+                        .collect(),
+                }
+            }
+        }
+    }
+
     /// What changed from `before` to `after`: [`EntityWrites::Only`] when `after` is
     /// `before` with entities changed in place, removed, or added at the end (all an
     /// upsert or a removal does), [`EntityWrites::All`] otherwise.
@@ -432,5 +477,32 @@ mod tests {
         // Removed and appended again in one step: its place moved.
         let b_last = [entity("a", "x"), entity("c", "x"), entity("b", "x")];
         assert_eq!(EntityWrites::between(&abc, &b_last), EntityWrites::All);
+    }
+
+    /// The rows a store writes: what the record still has of the named entities is
+    /// put, in its order; the rest of them is removed; `All` clears and puts all.
+    #[test]
+    fn entity_rows_follow_the_writes() {
+        let mut record: MemoryRecord = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-7000-8000-000000000001",
+            "org_id": "00000000-0000-7000-8000-000000000002",
+            "contact_id": "00000000-0000-7000-8000-000000000003",
+            "persona_id": "p", "agent_number": null, "summary": null,
+            "summary_updated_at": null, "facts": {}, "recent_messages": [],
+            "open_items": [], "entities": [], "memory_history": [],
+            "created_at": "2025-07-22T10:30:00.000Z", "updated_at": "2025-07-22T10:30:00.000Z",
+            "revision": 1
+        }))
+        .unwrap();
+        record.entities = vec![entity("a", "x"), entity("c", "y"), entity("d", "x")];
+        let rows = only(&["b", "c", "d"]);
+        let rows = rows.rows(&record);
+        assert!(!rows.clear);
+        let put: Vec<_> = rows.put.iter().map(|e| e.entity_id.as_str()).collect();
+        assert_eq!(put, ["c", "d"]);
+        assert_eq!(rows.remove, [("order", "b")]);
+        let all = EntityWrites::All;
+        let all = all.rows(&record);
+        assert!(all.clear && all.put.len() == 3 && all.remove.is_empty());
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-pub use batch::{CommitError, EntityWrites, WriteBatch, WriteOp};
+pub use batch::{CommitError, EntityRows, EntityWrites, WriteBatch, WriteOp};
 
 use crate::conversation::{ConversationKey, ConversationLog};
 use crate::error::Result;
