@@ -281,6 +281,50 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// [`resolve`](Engine::resolve), answered on the calling thread when that needs no
+    /// I/O: a request the engine refuses, or a hit that changes nothing and whose
+    /// owners the store gives from memory ([`Store::lookup_without_io`]). `None`
+    /// otherwise (a first sight, a hit that writes, a memory scope to load, a store
+    /// that must read); then call `resolve` where blocking is allowed. An async server
+    /// uses it to answer cached hits without a hop to a blocking thread. `Some` holds
+    /// exactly what `resolve` would have returned.
+    ///
+    /// ```
+    /// # use contacts_core::*;
+    /// # use contacts_inmemory::InMemoryStore;
+    /// # let engine = Engine::new(InMemoryStore::new());
+    /// # let org = OrgId(uuid::Uuid::now_v7());
+    /// let call = ResolveRequest::new().with_phone("+1 (415) 555-0192");
+    /// assert!(engine.resolve_without_io(org, &call).is_none(), "a first sight writes");
+    /// let first = engine.resolve(org, &call)?;
+    /// let again = engine.resolve_without_io(org, &call).expect("answered from memory")?;
+    /// assert_eq!((again.contact.id, again.created), (first.contact.id, false));
+    /// # Ok::<(), contacts_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `Some(Err(_))` only for [`Error::InvalidInput`], as `resolve` reports it.
+    pub fn resolve_without_io(
+        &self,
+        org: OrgId,
+        req: &ResolveRequest,
+    ) -> Option<Result<ResolveOutcome>> {
+        let input = match self.resolve_input(req) {
+            Ok(input) => input,
+            Err(e) => return Some(Err(e)),
+        };
+        // Loading a memory scope reads records; that is `resolve`'s work.
+        if input.scope.is_some() {
+            return None;
+        }
+        let owners = self.store.lookup_without_io(org, &input.prepared.keys())?;
+        match self.resolve_step(org, &input, &owners) {
+            Ok((outcome, ops)) if ops.is_empty() => Some(Ok(outcome)),
+            // A write, or an error the full path reports in its own words.
+            _ => None,
+        }
+    }
+
     /// A resolve request normalised and validated: everything resolve needs that does
     /// not depend on what the store holds.
     pub(crate) fn resolve_input<'a>(&self, req: &'a ResolveRequest) -> Result<ResolveInput<'a>> {

@@ -159,6 +159,13 @@ impl Store for MeteredStore {
         r
     }
 
+    fn lookup_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
+        let t = Instant::now();
+        let r = self.inner.lookup_without_io(org, keys);
+        self.metrics.store_call("lookup_without_io", t);
+        r
+    }
+
     fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
         let t = Instant::now();
         let r = self.inner.get(org, id);

@@ -1,8 +1,11 @@
 //! The coherent read cache: identifier to owner, valid while the database is unchanged.
 //!
-//! Every lookup first asks SQLite whether anything was committed since the entries were
-//! read (`PRAGMA data_version` on a connection of the cache's own, which never writes:
-//! its value changes when any other connection, in this process or another, commits).
+//! Every lookup first asks whether anything was committed since the entries were read.
+//! The version is `PRAGMA data_version` on a connection of the cache's own, which never
+//! writes: its value changes when any other connection, in this process or another,
+//! commits. Asking SQLite costs a read transaction, so the cache remembers the WAL-index
+//! header (`wal_index.rs`) that was current when it last asked: while the header reads
+//! the same, nothing has been committed, and the version it paired with still holds.
 //! Entries carry the version they were read at, so a change retires every entry at
 //! once, without a sweep; LRU-like eviction (quick_cache's S3-FIFO) bounds the count.
 //!
@@ -22,6 +25,7 @@ use quick_cache::Equivalent;
 use rusqlite::Connection;
 
 use crate::error::read_error;
+use crate::wal_index::{Header, WalIndex};
 
 /// An entry's key: an identifier in an org.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,9 +70,65 @@ struct Entry {
 
 #[derive(Debug)]
 struct State {
+    /// The header of `watch`'s wal-index, if SQLite has mapped one. Declared before
+    /// `watch` so it is dropped first: it points into memory the connection maps.
+    wal_index: Option<WalIndex>,
+    /// A header and the data version SQLite reported while the header read so.
+    seen: Option<(Header, i64)>,
     /// Read-only; used for the version check alone.
     watch: Connection,
     entries: quick_cache::unsync::Cache<Key, Entry>,
+    /// Version checks answered by the header alone (for the tests).
+    quick_checks: u64,
+}
+
+impl State {
+    /// The current data version.
+    ///
+    /// Every commit rewrites the WAL-index header, and a header never returns to an
+    /// earlier value (its commit counter only grows; a restarted log gets new salts):
+    /// SQLite relies on exactly this to keep its page cache. So if the header read the
+    /// same before and after SQLite reported a version, nothing was committed in
+    /// between and that version belongs to that header; while the header still reads
+    /// the same, the version still holds, and SQLite need not be asked.
+    fn version(&mut self) -> Result<i64> {
+        if let Some(version) = self.version_without_io() {
+            return Ok(version);
+        }
+        let header = |state: &Self| state.wal_index.as_ref().and_then(WalIndex::read);
+        let before = header(self);
+        let version = data_version(&self.watch)?;
+        let after = header(self);
+        self.seen = before.filter(|b| after == Some(*b)).map(|b| (b, version));
+        Ok(version)
+    }
+
+    /// The current data version if the header vouches for the one last seen.
+    fn version_without_io(&mut self) -> Option<i64> {
+        let (header, version) = self.seen?;
+        let now = self.wal_index.as_ref()?.read()?;
+        (now == header).then(|| {
+            self.quick_checks += 1;
+            version
+        })
+    }
+
+    /// The owners of `keys`, if every key is cached at `version`.
+    fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
+        keys.iter()
+            .map(|key| {
+                let probe = KeyRef {
+                    org,
+                    kind: key.kind,
+                    value: key.value,
+                };
+                match self.entries.get(&probe) {
+                    Some(e) if e.version == version => Some(Some(e.owner.clone())),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The cache. One mutex guards the watch connection and the entries; it is held for a
@@ -112,15 +172,25 @@ fn data_version(conn: &Connection) -> Result<i64> {
 
 impl ReadCache {
     /// A cache of at most about `entries` identifiers, checking through `watch`.
-    pub(crate) fn new(watch: Connection, entries: usize) -> Self {
-        ReadCache {
+    ///
+    /// # Errors
+    /// A storage error if `watch` cannot read the version.
+    pub(crate) fn new(watch: Connection, entries: usize) -> Result<Self> {
+        // A first read maps the wal-index (a file store is always in WAL mode); a
+        // VFS without shared memory leaves `wal_index` empty, and every check asks
+        // SQLite.
+        data_version(&watch)?;
+        Ok(ReadCache {
             state: Mutex::new(State {
+                wal_index: WalIndex::of(&watch),
+                seen: None,
                 watch,
                 entries: quick_cache::unsync::Cache::new(entries),
+                quick_checks: 0,
             }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-        }
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -136,25 +206,27 @@ impl ReadCache {
     /// # Errors
     /// A storage error if the version cannot be read.
     pub(crate) fn get(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Cached> {
-        let state = self.lock();
-        let version = data_version(&state.watch)?;
-        let mut out = Owners::with_capacity(keys.len());
-        for key in keys {
-            let probe = KeyRef {
-                org,
-                kind: key.kind,
-                value: key.value,
-            };
-            match state.entries.get(&probe) {
-                Some(e) if e.version == version => out.push(Some(e.owner.clone())),
-                _ => {
-                    self.misses.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Cached::Miss(version));
-                }
-            }
+        let mut state = self.lock();
+        let version = state.version()?;
+        if let Some(owners) = state.owners(org, keys, version) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Cached::Hit(owners));
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        Ok(Cached::Miss(version))
+    }
+
+    /// [`ReadCache::get`]'s hit, if it needs no I/O: every key cached at the version
+    /// the WAL-index header still vouches for. `None` when only SQLite could say (the
+    /// header moved or is mid-write), a key is not cached, or the cache is busy (its
+    /// lock can be held across a version read). Misses are not counted: the caller's
+    /// `get` that follows counts it.
+    pub(crate) fn get_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
+        let mut state = self.state.try_lock().ok()?;
+        let version = state.version_without_io()?;
+        let owners = state.owners(org, keys, version)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Ok(Cached::Hit(out))
+        Some(owners)
     }
 
     /// Stores what a read begun after [`ReadCache::get`] returned `Miss(version)`
@@ -175,7 +247,7 @@ impl ReadCache {
             return Ok(());
         }
         let mut state = self.lock();
-        if data_version(&state.watch)? != version {
+        if state.version()? != version {
             return Ok(());
         }
         for (key, owner) in keys.iter().zip(owners) {
@@ -205,5 +277,11 @@ impl ReadCache {
             misses: self.misses.load(Ordering::Relaxed),
             entries: self.lock().entries.len() as u64,
         }
+    }
+
+    /// Version checks answered from the WAL-index header without asking SQLite.
+    #[cfg(test)]
+    pub(crate) fn quick_checks(&self) -> u64 {
+        self.lock().quick_checks
     }
 }

@@ -51,8 +51,10 @@
 //!
 //! A file database answers repeated lookups from a bounded in-process cache
 //! ([`Options::cache_entries`], 10,000 identifiers by default, 0 for none) that is
-//! coherent: each lookup checks `PRAGMA data_version`, which changes when any other
-//! connection or process commits, and uses only entries read at the current version.
+//! coherent: each lookup checks the data version (`PRAGMA data_version`, which changes
+//! when any other connection or process commits; answered without a transaction from
+//! SQLite's WAL-index header while that reads unchanged) and uses only entries read at
+//! the current version.
 //! A cached answer is what an uncached read at that moment would return; any commit
 //! retires all entries. docs/semantics.md ("Read cache") states the guarantee;
 //! [`SqliteStore::cache_stats`] counts hits and misses.
@@ -75,7 +77,8 @@
 //! # Files
 //!
 //! `open.rs` (options, opening, pragmas), `reads.rs` (the read statements and row
-//! decoding), `cache.rs` (the read cache), `commit.rs` (one function per write
+//! decoding), `cache.rs` (the read cache), `wal_index.rs` (its change check, the
+//! workspace's only `unsafe`), `commit.rs` (one function per write
 //! operation), `group.rs` (group commit), `close.rs` (closing cleanly, backups), `schema.rs` (migrations), `error.rs`
 //! (mapping SQLite's errors).
 
@@ -93,6 +96,7 @@ mod reads;
 mod redirects;
 mod schema;
 mod switches;
+mod wal_index;
 
 pub use cache::CacheStats;
 pub use group::GroupStats;
@@ -191,6 +195,10 @@ impl Store for SqliteStore {
                 Ok(owners)
             }
         }
+    }
+
+    fn lookup_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
+        self.inner.cache.as_ref()?.get_without_io(org, keys)
     }
 
     fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
@@ -327,6 +335,59 @@ mod tests {
                 assert!(reader.execute_batch("CREATE TABLE x (y)").is_err());
             }
         }
+    }
+
+    /// While nothing is committed, the read cache's version check is answered from the
+    /// WAL-index header without a read transaction; a commit through another store's
+    /// connections (another process's, as far as this store can tell) is seen by the
+    /// next lookup. docs/semantics.md, "Read cache".
+    #[test]
+    fn the_cache_checks_the_wal_index_header() {
+        use contacts_core::{Engine, IdentifierKind, ResolveRequest, uuid::Uuid};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let engine = Engine::new(store.clone());
+        let other = Engine::new(SqliteStore::open(&path).unwrap());
+        let org = OrgId(Uuid::now_v7());
+        let request = ResolveRequest::new().with_phone("+14155550100");
+        let first = engine.resolve(org, &request).unwrap();
+        // The create retired the cache; this lookup reads the owner and stores it.
+        engine.resolve(org, &request).unwrap();
+        let cache = store.inner.cache.as_ref().unwrap();
+        let (hits, quick) = (cache.stats().hits, cache.quick_checks());
+        for _ in 0..10 {
+            assert_eq!(
+                engine.resolve(org, &request).unwrap().contact.id,
+                first.contact.id
+            );
+        }
+        assert_eq!(
+            cache.stats().hits - hits,
+            10,
+            "every repeat was a cache hit"
+        );
+        assert!(
+            cache.quick_checks() - quick == 10,
+            "the header answered the checks: {} of 10",
+            cache.quick_checks() - quick
+        );
+        let keys = [IdentifierKey {
+            kind: IdentifierKind::PhoneNumber,
+            value: "+14155550100",
+        }];
+        let quick = store
+            .lookup_without_io(org, &keys)
+            .expect("a cached hit needs no I/O");
+        assert_eq!(quick, store.lookup(org, &keys).unwrap());
+        other.delete(org, first.contact.id).unwrap();
+        assert_eq!(
+            store.lookup_without_io(org, &keys),
+            None,
+            "after another connection's commit only SQLite can say"
+        );
+        let after = engine.resolve(org, &request).unwrap();
+        assert!(after.created && after.contact.id != first.contact.id);
     }
 
     /// Migrating an up-to-date database changes nothing.

@@ -207,7 +207,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         let cache = match options.cache_entries {
             0 => None,
-            n => Some(ReadCache::new(reader()?, n)),
+            n => Some(ReadCache::new(reader()?, n)?),
         };
         // Only with readers: then no read uses the writer connection, whose open group
         // transaction holds batches not yet committed.

@@ -85,6 +85,7 @@ macro_rules! conformance_tests {
             store_version_preconditions,
             lookup_reports_versions_and_counts,
             removal_reads_only_versions,
+            lookups_without_io_agree_with_lookups,
             held_memory_write_commits_once,
             memory_writes_hold_after_lost_races,
             concurrent_resolves_create_each_person_once,
@@ -152,7 +153,7 @@ macro_rules! conformance_tests {
 use contacts_core::store::{CommitError, WriteBatch};
 use contacts_core::{OrgId, Store};
 
-/// Expands, inside an `impl Store for Wrapper`, into the thirteen read methods, each
+/// Expands, inside an `impl Store for Wrapper`, into the fourteen read methods, each
 /// forwarding to the wrapper's field `$field`; the wrapper writes `commit` itself.
 /// One definition for every test wrapper, so none can forget a method.
 #[macro_export]
@@ -164,6 +165,13 @@ macro_rules! forward_store_reads {
             keys: &[$crate::__core::store::IdentifierKey<'_>],
         ) -> $crate::__core::Result<$crate::__core::store::Owners> {
             self.$field.lookup(org, keys)
+        }
+        fn lookup_without_io(
+            &self,
+            org: $crate::__core::OrgId,
+            keys: &[$crate::__core::store::IdentifierKey<'_>],
+        ) -> Option<$crate::__core::store::Owners> {
+            self.$field.lookup_without_io(org, keys)
         }
         fn get(
             &self,

@@ -287,6 +287,11 @@ pub struct ListPage {
 ///     because an upsert must cost what it changes, not the whole record
 ///     (docs/semantics.md 6) (`memory_entities_upsert_and_remove`, every conformance
 ///     scenario that writes memory; for SQLite, `an_entity_write_touches_its_own_row_alone`).
+/// 19. **Reads without I/O.** [`lookup_without_io`](Store::lookup_without_io) answers
+///     `Some` only with what [`lookup`](Store::lookup) would return at that moment, and
+///     only when it can without I/O or waiting on a lock that is held across I/O,
+///     because an async caller runs it on a thread that must never block; `None` is
+///     always a correct answer (`lookups_without_io_agree_with_lookups`).
 ///
 /// Stores are synchronous: the engine's work between reads is microseconds of pure
 /// code, SQLite is synchronous, and an async server calls the engine from a blocking
@@ -299,6 +304,15 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// # Errors
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
     fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners>;
+
+    /// [`lookup`](Store::lookup), if the store can answer from memory without I/O
+    /// and without waiting (contract rule 19); `None` when it cannot, or when
+    /// answering would fail. The default answers `None`: a store that always reads
+    /// from storage.
+    fn lookup_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
+        let _ = (org, keys);
+        None
+    }
 
     /// The contact `id` of `org` with its memory records, or `None`.
     ///
@@ -454,6 +468,13 @@ macro_rules! forward_store {
                 keys: &[IdentifierKey<'_>],
             ) -> Result<Owners> {
                 (**self).lookup(org, keys)
+            }
+            fn lookup_without_io(
+                &self,
+                org: OrgId,
+                keys: &[IdentifierKey<'_>],
+            ) -> Option<Owners> {
+                (**self).lookup_without_io(org, keys)
             }
             fn get(&self, org: OrgId, id: ContactId) -> Result<Option<ContactRecord>> {
                 (**self).get(org, id)

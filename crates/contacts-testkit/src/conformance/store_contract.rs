@@ -1,10 +1,104 @@
-//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 10 and 17): one
+//! The `Store` contract (`contacts_core::store::Store`, rules 1 to 10, 17 and 19): one
 //! owner per identifier, versions, concurrent resolves, dynamic dispatch, held memory
-//! writes.
+//! writes, reads without I/O.
 
 use contacts_core::{MemoryScope, ScopeRequest, UpdateRequest};
 
 use super::*;
+
+/// Store contract 19: a lookup without I/O, whenever it answers, answers what a lookup
+/// would at that moment, never an answer a commit has made stale; and
+/// `Engine::resolve_without_io` answers a hit as `resolve` does, refuses what `resolve`
+/// refuses, and leaves every write to `resolve`.
+pub fn lookups_without_io_agree_with_lookups<S: Store>(store: S) {
+    let e = engine(store);
+    let a = e
+        .resolve(org_o(), &phone("+14155550192").with_email("a@example.com"))
+        .unwrap();
+    let keys = [
+        IdentifierKey {
+            kind: PhoneNumber,
+            value: "+14155550192",
+        },
+        IdentifierKey {
+            kind: Email,
+            value: "a@example.com",
+        },
+    ];
+    let agree = |what: &str| {
+        // A lookup first, which may fill a cache the second answers from.
+        let owners = e.store().lookup(org_o(), &keys).unwrap();
+        if let Some(quick) = e.store().lookup_without_io(org_o(), &keys) {
+            assert_eq!(quick, owners, "{what}");
+        }
+        owners
+    };
+    agree("after the create");
+    agree("again");
+    e.update(
+        org_o(),
+        a.contact.id,
+        &UpdateRequest::new().with_name("Sam"),
+    )
+    .unwrap();
+    // Straight after the commit, before any lookup: the old owner is never given.
+    if let Some(quick) = e.store().lookup_without_io(org_o(), &keys) {
+        let owner = quick[0].as_ref().expect("the phone's owner");
+        assert_eq!(
+            owner.contact.name.as_deref(),
+            Some("Sam"),
+            "stale after an update"
+        );
+    }
+    agree("after the update");
+    let nobody = [IdentifierKey {
+        kind: PhoneNumber,
+        value: "+14155550100",
+    }];
+    let owners = e.store().lookup(org_o(), &nobody).unwrap();
+    assert!(owners[0].is_none());
+    if let Some(quick) = e.store().lookup_without_io(org_o(), &nobody) {
+        assert_eq!(quick, owners, "a key nobody owns");
+    }
+    e.delete(org_o(), a.contact.id).unwrap();
+    if let Some(quick) = e.store().lookup_without_io(org_o(), &keys) {
+        assert!(quick.iter().all(Option::is_none), "stale after a delete");
+    }
+
+    let hit = phone("+14155550111");
+    assert!(
+        e.resolve_without_io(org_o(), &hit).is_none(),
+        "a first sight writes, so it is resolve's"
+    );
+    assert_eq!(
+        e.find(org_o(), &FindRequest::new().with_phone("+14155550111"))
+            .unwrap(),
+        None,
+        "and nothing was written"
+    );
+    let first = e.resolve(org_o(), &hit).unwrap();
+    agree_outcome(&e, &hit, &first);
+    // A hit that would fill the name writes: never answered without I/O.
+    assert!(
+        e.resolve_without_io(org_o(), &hit.clone().with_name("Ann"))
+            .is_none()
+    );
+    assert!(matches!(
+        e.resolve_without_io(org_o(), &ResolveRequest::new()),
+        Some(Err(Error::InvalidInput { .. }))
+    ));
+}
+
+/// `resolve_without_io`, when it answers, answers as `resolve` does.
+fn agree_outcome<S: Store>(e: &Engine<S>, req: &ResolveRequest, first: &ResolveOutcome) {
+    for _ in 0..2 {
+        let full = e.resolve(org_o(), req).unwrap();
+        assert_eq!((full.contact.id, full.created), (first.contact.id, false));
+        if let Some(quick) = e.resolve_without_io(org_o(), req) {
+            assert_eq!(quick.unwrap(), full);
+        }
+    }
+}
 
 /// docs/semantics.md 2.2 and Store contract 4: the storage itself refuses a second owner for an
 /// identifier, and a refused batch leaves nothing behind.
