@@ -2377,9 +2377,12 @@ async fn responses_carry_a_request_id(app: &TestApp) {
     assert_eq!(headers.get("x-request-id").unwrap(), "trace-me-42");
 }
 
-/// A store whose every call fails, with a detail that must never reach a client.
+/// A store whose every call fails, with a detail that must never reach a client; with
+/// `panics`, its lookups without I/O panic instead.
 #[derive(Debug)]
-struct BrokenStore;
+struct BrokenStore {
+    panics: bool,
+}
 
 fn broken<T>() -> contacts_core::Result<T> {
     Err(contacts_core::Error::storage(
@@ -2395,6 +2398,14 @@ impl Store for BrokenStore {
         _: &[contacts_core::store::IdentifierKey<'_>],
     ) -> contacts_core::Result<contacts_core::store::Owners> {
         broken()
+    }
+    fn lookup_without_io(
+        &self,
+        _: OrgId,
+        _: &[contacts_core::store::IdentifierKey<'_>],
+    ) -> Option<contacts_core::store::Owners> {
+        assert!(!self.panics, "a bug in a store's lookup without I/O");
+        None
     }
     fn get(
         &self,
@@ -2478,7 +2489,11 @@ impl Store for BrokenStore {
 
 #[tokio::test]
 async fn storage_failures_are_500_without_detail() {
-    let app = &TestApp::build(Box::new(BrokenStore), Box::new(MemoryKeys::new()), None);
+    let app = &TestApp::build(
+        Box::new(BrokenStore { panics: false }),
+        Box::new(MemoryKeys::new()),
+        None,
+    );
     let expected =
         json!({"data": null, "errors": [{"error": "INTERNAL_ERROR", "message": "Internal error"}]});
     for (method, uri, body) in [
@@ -2508,6 +2523,34 @@ async fn storage_failures_are_500_without_detail() {
     assert_eq!(got.0, StatusCode::SERVICE_UNAVAILABLE, "{}", got.1);
     assert_eq!(got.1["errors"][0]["error"], "SERVICE_UNAVAILABLE");
     drop(expected);
+}
+
+/// A panic in the resolve answered on the async worker (docs/semantics.md, "The Store
+/// seam") is a 500 in the envelope, as one on the blocking pool is, and the server goes
+/// on answering.
+#[tokio::test]
+async fn a_panic_answering_without_io_is_a_500() {
+    let app = &TestApp::build(
+        Box::new(BrokenStore { panics: true }),
+        Box::new(MemoryKeys::new()),
+        None,
+    );
+    let expected =
+        json!({"data": null, "errors": [{"error": "INTERNAL_ERROR", "message": "Internal error"}]});
+    for body in [
+        json!({"phone_number": "+14155550192"}),
+        json!({"phone_number": "+14155550193"}),
+        // Metadata goes to the pool, where the store's error is the 500.
+        json!({"phone_number": "+14155550192", "metadata": {"plan": "pro"}}),
+    ] {
+        let got = app.a("POST", "/v1/contacts/resolve", Some(body)).await;
+        assert_eq!(got, (StatusCode::INTERNAL_SERVER_ERROR, expected.clone()));
+    }
+    // Refused input is answered before any store call.
+    let got = app
+        .a("POST", "/v1/contacts/resolve", Some(json!({"email": "nope"})))
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
 }
 
 /// Drops the schema of a PostgreSQL test app.

@@ -15,8 +15,8 @@
 //! (docs/semantics.md, "Read cache").
 
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 use compact_str::CompactString;
 use contacts_core::store::{IdentifierKey, Owner, Owners};
@@ -24,8 +24,7 @@ use contacts_core::{IdentifierKind, OrgId, Result};
 use quick_cache::Equivalent;
 use rusqlite::Connection;
 
-use crate::error::read_error;
-use crate::wal_index::{Header, WalIndex};
+use crate::wal_index::{Header, Watch};
 
 /// An entry's key: an identifier in an org.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,13 +69,10 @@ struct Entry {
 
 #[derive(Debug)]
 struct State {
-    /// The header of `watch`'s wal-index, if SQLite has mapped one. Declared before
-    /// `watch` so it is dropped first: it points into memory the connection maps.
-    wal_index: Option<WalIndex>,
     /// A header and the data version SQLite reported while the header read so.
     seen: Option<(Header, i64)>,
-    /// Read-only; used for the version check alone.
-    watch: Connection,
+    /// A read-only connection, used for the version check alone.
+    watch: Watch,
     entries: quick_cache::unsync::Cache<Key, Entry>,
     /// Version checks answered by the header alone (for the tests).
     quick_checks: u64,
@@ -85,8 +81,8 @@ struct State {
 impl State {
     /// The current data version.
     ///
-    /// Every commit rewrites the WAL-index header, and a header never returns to an
-    /// earlier value (its commit counter only grows; a restarted log gets new salts):
+    /// Every commit rewrites the WAL-index header (it grows the last frame, or restarts
+    /// the log with new salts), and an equal header means the same committed state:
     /// SQLite relies on exactly this to keep its page cache. So if the header read the
     /// same before and after SQLite reported a version, nothing was committed in
     /// between and that version belongs to that header; while the header still reads
@@ -95,10 +91,9 @@ impl State {
         if let Some(version) = self.version_without_io() {
             return Ok(version);
         }
-        let header = |state: &Self| state.wal_index.as_ref().and_then(WalIndex::read);
-        let before = header(self);
-        let version = data_version(&self.watch)?;
-        let after = header(self);
+        let before = self.watch.header();
+        let version = self.watch.data_version()?;
+        let after = self.watch.header();
         self.seen = before.filter(|b| after == Some(*b)).map(|b| (b, version));
         Ok(version)
     }
@@ -106,7 +101,7 @@ impl State {
     /// The current data version if the header vouches for the one last seen.
     fn version_without_io(&mut self) -> Option<i64> {
         let (header, version) = self.seen?;
-        let now = self.wal_index.as_ref()?.read()?;
+        let now = self.watch.header()?;
         (now == header).then(|| {
             self.quick_checks += 1;
             version
@@ -145,7 +140,8 @@ pub(crate) struct ReadCache {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {
-    /// Lookups answered from the cache.
+    /// Lookups answered from the cache: `lookup`s and `lookup_without_io`s (a resolve
+    /// whose hit turns out to need a write makes one of each).
     pub hits: u64,
     /// Lookups that read the database (a key not cached, or cached at an older
     /// version).
@@ -162,29 +158,18 @@ pub(crate) enum Cached {
     Miss(i64),
 }
 
-const DATA_VERSION: &str = "PRAGMA data_version";
-
-fn data_version(conn: &Connection) -> Result<i64> {
-    conn.prepare_cached(DATA_VERSION)
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(read_error)
-}
-
 impl ReadCache {
     /// A cache of at most about `entries` identifiers, checking through `watch`.
     ///
     /// # Errors
     /// A storage error if `watch` cannot read the version.
     pub(crate) fn new(watch: Connection, entries: usize) -> Result<Self> {
-        // A first read maps the wal-index (a file store is always in WAL mode); a
-        // VFS without shared memory leaves `wal_index` empty, and every check asks
-        // SQLite.
-        data_version(&watch)?;
+        // Without a mapped header (a VFS without shared memory, a read-only `-shm`)
+        // every check asks SQLite.
         Ok(ReadCache {
             state: Mutex::new(State {
-                wal_index: WalIndex::of(&watch),
                 seen: None,
-                watch,
+                watch: Watch::new(watch)?,
                 entries: quick_cache::unsync::Cache::new(entries),
                 quick_checks: 0,
             }),
@@ -222,7 +207,12 @@ impl ReadCache {
     /// lock can be held across a version read). Misses are not counted: the caller's
     /// `get` that follows counts it.
     pub(crate) fn get_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
-        let mut state = self.state.try_lock().ok()?;
+        // Poisoned is as good as free: see `lock`.
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
         let version = state.version_without_io()?;
         let owners = state.owners(org, keys, version)?;
         self.hits.fetch_add(1, Ordering::Relaxed);

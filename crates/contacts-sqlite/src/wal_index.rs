@@ -14,9 +14,12 @@
 //! this process's POSIX locks on it, and with them the lock that stops another process
 //! from reinitialising the memory under live connections.
 //!
-//! Like SQLite's reader, [`WalIndex::read`] copies the first header, then (after a
+//! Like SQLite's reader, [`Watch::header`] copies the first header, then (after a
 //! barrier) the second, which writers update in the opposite order; a read that sees
 //! them differ is mid-write and reports nothing, so the caller asks SQLite instead.
+//!
+//! [`Watch`] owns the connection together with the pointer into its mapping, so no
+//! code outside this module can keep the pointer past the connection.
 
 // The only `unsafe` in the workspace: the SQLite C API has no safe wrapper for the
 // file control and VFS call used here, and the alternative (`PRAGMA data_version`) is
@@ -27,7 +30,10 @@ use std::ffi::{c_int, c_void};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
+use contacts_core::Result;
 use rusqlite::{Connection, ffi};
+
+use crate::error::read_error;
 
 /// Words in one copy of the header (`struct WalIndexHdr`, 48 bytes).
 const HEADER_WORDS: usize = 12;
@@ -44,26 +50,75 @@ fn is_init(header: &Header) -> bool {
     header[3].to_ne_bytes()[0] != 0
 }
 
+/// A read-only connection kept to watch the database for commits, with the header of
+/// its wal-index when SQLite has one mapped.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    // Declared first, so dropped before the connection whose mapping it points into.
+    index: Option<WalIndex>,
+    conn: Connection,
+}
+
+impl Watch {
+    /// Watches through `conn`, which must never write.
+    ///
+    /// # Errors
+    /// A storage error if the first read fails.
+    pub(crate) fn new(conn: Connection) -> Result<Self> {
+        // A read first: in WAL mode it opens and maps the wal-index, so `of` only
+        // finds that mapping and never creates one.
+        let mut watch = Watch { index: None, conn };
+        watch.data_version()?;
+        // SAFETY: `conn` has read in WAL mode, and the index lives in the same
+        // struct as the connection, which it never outlives (field order above).
+        watch.index = unsafe { WalIndex::of(&watch.conn) };
+        Ok(watch)
+    }
+
+    /// `PRAGMA data_version`: changes whenever another connection commits.
+    ///
+    /// # Errors
+    /// A storage error if the pragma fails.
+    pub(crate) fn data_version(&self) -> Result<i64> {
+        self.conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(read_error)
+    }
+
+    /// The header, if SQLite maps one, both copies agree and it is initialised;
+    /// `None` while a writer is between the two copies (or recovery has not run),
+    /// when only SQLite can say.
+    pub(crate) fn header(&self) -> Option<Header> {
+        self.index.as_ref()?.read()
+    }
+}
+
 /// The header of one connection's wal-index, mapped by SQLite.
 ///
 /// Valid while the connection it was taken from is open and in WAL mode: SQLite
-/// unmaps the region only when that connection closes its WAL (on close, or when the
-/// journal mode changes, which this crate never does). The owner keeps the two
-/// together and drops this first.
+/// unmaps the region only when that connection closes its WAL (on close, or when it
+/// changes its own journal mode, which a watch never does; another connection cannot
+/// take the database out of WAL while this one holds its shared lock on the file).
 #[derive(Debug)]
-pub(crate) struct WalIndex {
+struct WalIndex {
     /// Region 0 of the `-shm` mapping: two header copies of `HEADER_WORDS` words each.
     base: NonNull<AtomicU32>,
 }
 
-// SAFETY: the pointer is into shared memory that other processes write concurrently
-// anyway; it is only ever read with atomic loads, from whichever thread holds it.
+// SAFETY: the pointer is into memory mapped for the whole process, not for a thread;
+// it is only read, and `Watch` (not `Sync`) lives behind the cache's mutex.
 unsafe impl Send for WalIndex {}
 
 impl WalIndex {
-    /// The header of `conn`'s wal-index, or `None` if it has none mapped yet (the
-    /// connection has not read in WAL mode) or its VFS has no shared memory.
-    pub(crate) fn of(conn: &Connection) -> Option<Self> {
+    /// The header of `conn`'s wal-index, or `None` if it has none mapped or its VFS
+    /// has no shared memory.
+    ///
+    /// # Safety
+    /// `conn` must already have read the database in WAL mode (otherwise `xShmMap`
+    /// would open the shared memory itself), and the result must not be used after
+    /// `conn` is closed.
+    unsafe fn of(conn: &Connection) -> Option<Self> {
         let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
         // SAFETY: `conn.handle()` is a live connection for the duration of the call;
         // `SQLITE_FCNTL_FILE_POINTER` writes the main database's `sqlite3_file *` (owned
@@ -101,9 +156,7 @@ impl WalIndex {
         NonNull::new(region.cast::<AtomicU32>()).map(|base| WalIndex { base })
     }
 
-    /// The header, if both copies agree and it is initialised; `None` while a writer
-    /// is between the two copies (or recovery has not run), when only SQLite can say.
-    pub(crate) fn read(&self) -> Option<Header> {
+    fn read(&self) -> Option<Header> {
         let first = self.copy(0);
         fence(Ordering::SeqCst);
         let second = self.copy(1);
@@ -113,7 +166,12 @@ impl WalIndex {
     fn copy(&self, which: usize) -> Header {
         std::array::from_fn(|i| {
             // SAFETY: region 0 is 32 KiB, and both copies lie in its first 96 bytes;
-            // `base` is valid as the type's docs state, and aligned.
+            // `base` is valid as the type's docs state, and aligned. Writers in this
+            // and other processes update these words with plain stores (SQLite's
+            // `memcpy`) while we load them: formally a race, in practice the same
+            // aligned 32-bit loads SQLite's own readers make through `volatile`, and a
+            // torn or mid-write header only makes the two copies differ, which `read`
+            // treats as "ask SQLite".
             unsafe { self.base.add(which * HEADER_WORDS + i).as_ref() }.load(Ordering::Relaxed)
         })
     }

@@ -305,10 +305,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`Error::Storage`](crate::Error::Storage) when the backend fails.
     fn lookup(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Owners>;
 
-    /// [`lookup`](Store::lookup), if the store can answer from memory without I/O
-    /// and without waiting (contract rule 19); `None` when it cannot, or when
-    /// answering would fail. The default answers `None`: a store that always reads
-    /// from storage.
+    /// [`lookup`](Store::lookup), if the store can answer from memory, without I/O
+    /// and without waiting on a lock held across I/O (contract rule 19); `None` when
+    /// it cannot, or when answering would fail. The default answers `None`: a store
+    /// that always reads from storage.
     fn lookup_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
         let _ = (org, keys);
         None

@@ -26,10 +26,8 @@ pub(super) async fn resolve(
     Extension(Org(org)): Extension<Org>,
     JsonBody(req): JsonBody<ResolveRequest>,
 ) -> ApiResult {
-    // A hit the store answers from memory needs no blocking thread: the hop there and
-    // back costs more than the answer (docs/benchmarks.md, "HTTP edge").
-    let outcome = match state.engine.resolve_without_io(org, &req) {
-        Some(answered) => answered?,
+    let outcome = match state.resolve_without_io(org, &req)? {
+        Some(outcome) => outcome,
         None => state.run(move |e| e.resolve(org, &req)).await?,
     };
     state.metrics.resolved(&outcome);

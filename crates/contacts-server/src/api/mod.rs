@@ -131,6 +131,32 @@ impl AppState {
             .map_err(|_| ApiError::unavailable("The server is busy; retry shortly"))
     }
 
+    /// A resolve answered on this async worker, when the store can from memory: the
+    /// hop to a blocking thread and back costs more than such an answer
+    /// (docs/benchmarks.md, "HTTP edge"). `Ok(None)` leaves it to [`AppState::run`].
+    /// Requests with metadata go to the pool at once: validating up to 64 KiB of it
+    /// is not work for an async worker, and would be done twice on a miss. A panic
+    /// is a 500, as on the pool.
+    fn resolve_without_io(
+        &self,
+        org: OrgId,
+        req: &contacts_core::ResolveRequest,
+    ) -> Result<Option<contacts_core::ResolveOutcome>, ApiError> {
+        if req.metadata.is_some() {
+            return Ok(None);
+        }
+        let engine = &self.engine;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.resolve_without_io(org, req)
+        })) {
+            Ok(answer) => answer.transpose().map_err(ApiError::from),
+            Err(_) => {
+                tracing::error!("engine call panicked");
+                Err(ApiError::internal())
+            }
+        }
+    }
+
     /// Runs `f` on tokio's blocking pool: engine calls do file or network I/O and
     /// must not stall the async workers. The request's span goes along so that
     /// anything logged there carries the request id.
