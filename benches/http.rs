@@ -5,8 +5,11 @@
 //! flight per connection).
 //!
 //! `CONTACTS_BENCH_SIZE=100000 cargo bench -p contacts-benches --bench http` reproduces
-//! docs/benchmarks.md ("HTTP edge"); `CONTACTS_BENCH_HTTP_SECS` (default 10) and
-//! `CONTACTS_BENCH_HTTP_CONNECTIONS` (default 8) set the load. Under `cargo test
+//! docs/benchmarks.md ("HTTP edge"); `CONTACTS_BENCH_HTTP_SECS` (default 10, per
+//! server, split over `CONTACTS_BENCH_HTTP_ROUNDS` interleaved rounds, default 5) and
+//! `CONTACTS_BENCH_HTTP_CONNECTIONS` (default 8) set the load. Two more servers
+//! separate the edge's cost from the router's, and the routers are then timed alone,
+//! in-process. Under `cargo test
 //! --benches` each server gets a fraction of a second: nothing is timed in CI. The load
 //! generator shares the machine's cores with the server, as wrk would.
 
@@ -100,14 +103,33 @@ impl Client {
     }
 }
 
-/// Requests a second and latency percentiles of `connections` closed-loop clients.
+/// What closed-loop clients saw: every request's latency, and the time they ran.
+#[derive(Default)]
 struct Load {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
+    latencies: Vec<Duration>,
+    seconds: f64,
 }
 
-fn run_load(addr: SocketAddr, phones: &Arc<Vec<String>>, connections: usize, secs: f64) -> Load {
+impl Load {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+
+    fn at(&mut self, q: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let n = self.latencies.len();
+        self.latencies[((n as f64 * q) as usize).min(n - 1)]
+    }
+}
+
+/// `connections` closed-loop clients against `addr` for `secs`, added to `into`.
+fn run_load(
+    into: &mut Load,
+    addr: SocketAddr,
+    phones: &Arc<Vec<String>>,
+    connections: usize,
+    secs: f64,
+) {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let workers: Vec<_> = (0..connections)
@@ -128,18 +150,10 @@ fn run_load(addr: SocketAddr, phones: &Arc<Vec<String>>, connections: usize, sec
             })
         })
         .collect();
-    let mut all: Vec<Duration> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("load thread"))
-        .collect();
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-    Load {
-        per_second: all.len() as f64 / elapsed,
-        p50: at(0.50),
-        p99: at(0.99),
+    for w in workers {
+        into.latencies.extend(w.join().expect("load thread"));
     }
+    into.seconds += start.elapsed().as_secs_f64();
 }
 
 /// Serves `app` on a loopback port of `runtime`.
@@ -241,26 +255,101 @@ fn main() {
         })
         .collect();
     drop(client);
-    let floor = serve(&runtime, floor_app(answers));
+    // Two more, to tell the edge's cost from the router's: the floor behind the
+    // `contacts` edge, and the `contacts` router behind plain `axum::serve`.
+    let floor_edge = serve_edge(&runtime, floor_app(answers.clone()));
+    let plain = serve(&runtime, contacts_app(&path, Options::default()));
+    let floor = serve(&runtime, floor_app(answers.clone()));
 
-    println!("http: {n} contacts, {connections} connections, {secs} s each, SQLite resolve hits");
-    let floor_load = run_load(floor, &phones, connections, secs);
-    for (name, addr) in [
+    // Interleaved rounds: this VM's speed drifts by a quarter over tens of seconds, and
+    // a ratio from two runs far apart measures the drift as much as the servers.
+    let rounds = if bench {
+        env_or("CONTACTS_BENCH_HTTP_ROUNDS", 5usize).max(1)
+    } else {
+        1
+    };
+    println!(
+        "http: {n} contacts, {connections} connections, {secs} s each in {rounds} interleaved \
+         rounds, SQLite resolve hits"
+    );
+    let servers = [
         ("floor (axum + HashMap)", floor),
         ("contacts, read cache on (default)", cached),
         ("contacts, read cache off", uncached),
-    ] {
-        let l = if addr == floor {
-            &floor_load
-        } else {
-            &run_load(addr, &phones, connections, secs)
-        };
+        ("floor behind the contacts edge", floor_edge),
+        ("contacts router, cache on, axum::serve", plain),
+    ];
+    let mut loads: Vec<Load> = servers.iter().map(|_| Load::default()).collect();
+    for _ in 0..rounds {
+        for ((_, addr), load) in servers.iter().zip(&mut loads) {
+            run_load(load, *addr, &phones, connections, secs / rounds as f64);
+        }
+    }
+    let floor_rate = loads[0].per_second();
+    for ((name, _), load) in servers.iter().zip(&mut loads) {
         println!(
-            "http: {name:36} {:>9.0} req/s  {:.2}x  p50 {:>7.1} µs  p99 {:>7.1} µs",
-            l.per_second,
-            l.per_second / floor_load.per_second,
-            l.p50.as_secs_f64() * 1e6,
-            l.p99.as_secs_f64() * 1e6,
+            "http: {name:40} {:>9.0} req/s  {:.2}x  p50 {:>7.1} µs  p99 {:>7.1} µs",
+            load.per_second(),
+            load.per_second() / floor_rate,
+            load.at(0.50).as_secs_f64() * 1e6,
+            load.at(0.99).as_secs_f64() * 1e6,
         );
     }
+
+    // The routers alone, without sockets: one request at a time through `oneshot` on
+    // one thread, so the figure is each router's own CPU per request.
+    let calls = if bench { 200_000 } else { 1_000 };
+    let floor_cost = router_cost(&runtime, floor_app(answers), &phones, calls);
+    let contacts_cost = router_cost(
+        &runtime,
+        contacts_app(&path, Options::default()),
+        &phones,
+        calls,
+    );
+    for (name, cost) in [
+        ("router alone: floor", floor_cost),
+        ("router alone: contacts, read cache on", contacts_cost),
+    ] {
+        println!(
+            "http: {name:40} {:>7.2} µs a request  {:.2}x",
+            cost.as_secs_f64() * 1e6,
+            cost.as_secs_f64() / floor_cost.as_secs_f64()
+        );
+    }
+}
+
+/// The mean time `app` takes to answer one resolve hit, called in-process.
+fn router_cost(
+    runtime: &tokio::runtime::Runtime,
+    app: axum::Router,
+    phones: &[String],
+    calls: usize,
+) -> Duration {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let call = |i: usize| {
+        let body = format!(r#"{{"phone_number":"{}"}}"#, phones[i % phones.len()]);
+        let request = axum::http::Request::post("/v1/contacts/resolve")
+            .header("authorization", KEY)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.expect("infallible");
+            assert_eq!(response.status(), 200);
+            response.into_body().collect().await.expect("body");
+        }
+    };
+    runtime.block_on(async {
+        // Warm: the read cache fills, the key is verified.
+        for i in 0..phones.len() {
+            call(i).await;
+        }
+        let start = Instant::now();
+        for i in 0..calls {
+            call(i).await;
+        }
+        start.elapsed() / u32::try_from(calls).expect("calls fit u32")
+    })
 }

@@ -2548,7 +2548,11 @@ async fn a_panic_answering_without_io_is_a_500() {
     }
     // Refused input is answered before any store call.
     let got = app
-        .a("POST", "/v1/contacts/resolve", Some(json!({"email": "nope"})))
+        .a(
+            "POST",
+            "/v1/contacts/resolve",
+            Some(json!({"email": "nope"})),
+        )
         .await;
     assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
 }

@@ -7,7 +7,7 @@
 //! header (`wal_index.rs`) that was current when it last asked: while the header reads
 //! the same, nothing has been committed, and the version it paired with still holds.
 //! Entries carry the version they were read at, so a change retires every entry at
-//! once, without a sweep; LRU-like eviction (quick_cache's S3-FIFO) bounds the count.
+//! once, without a sweep; LRU-like eviction (quick_cache's sharded S3-FIFO) bounds the count.
 //!
 //! An entry is stored only when the version is the same before and after the read that
 //! produced it, so it is known to describe that version exactly; a cached answer is
@@ -16,7 +16,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, TryLockError};
+use std::sync::{PoisonError, RwLock};
 
 use compact_str::CompactString;
 use contacts_core::store::{IdentifierKey, Owner, Owners};
@@ -61,78 +61,27 @@ impl Equivalent<Key> for KeyRef<'_> {
 }
 
 /// An owner and the data version it was read at.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Entry {
     version: i64,
     owner: Owner,
 }
 
-#[derive(Debug)]
-struct State {
-    /// A header and the data version SQLite reported while the header read so.
-    seen: Option<(Header, i64)>,
-    /// A read-only connection, used for the version check alone.
-    watch: Watch,
-    entries: quick_cache::unsync::Cache<Key, Entry>,
-    /// Version checks answered by the header alone (for the tests).
-    quick_checks: u64,
-}
-
-impl State {
-    /// The current data version.
-    ///
-    /// Every commit rewrites the WAL-index header (it grows the last frame, or restarts
-    /// the log with new salts), and an equal header means the same committed state:
-    /// SQLite relies on exactly this to keep its page cache. So if the header read the
-    /// same before and after SQLite reported a version, nothing was committed in
-    /// between and that version belongs to that header; while the header still reads
-    /// the same, the version still holds, and SQLite need not be asked.
-    fn version(&mut self) -> Result<i64> {
-        if let Some(version) = self.version_without_io() {
-            return Ok(version);
-        }
-        let before = self.watch.header();
-        let version = self.watch.data_version()?;
-        let after = self.watch.header();
-        self.seen = before.filter(|b| after == Some(*b)).map(|b| (b, version));
-        Ok(version)
-    }
-
-    /// The current data version if the header vouches for the one last seen.
-    fn version_without_io(&mut self) -> Option<i64> {
-        let (header, version) = self.seen?;
-        let now = self.watch.header()?;
-        (now == header).then(|| {
-            self.quick_checks += 1;
-            version
-        })
-    }
-
-    /// The owners of `keys`, if every key is cached at `version`.
-    fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
-        keys.iter()
-            .map(|key| {
-                let probe = KeyRef {
-                    org,
-                    kind: key.kind,
-                    value: key.value,
-                };
-                match self.entries.get(&probe) {
-                    Some(e) if e.version == version => Some(Some(e.owner.clone())),
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-}
-
-/// The cache. One mutex guards the watch connection and the entries; it is held for a
-/// version check and a few hash probes, never across a SQL read of contacts.
+/// The cache. No lock in it is held across I/O except the watch connection's own, which
+/// only a version check that must ask SQLite takes: a lookup that the header answers
+/// waits on nothing but a shard of the entries and the `seen` pair, each held for a
+/// copy or a hash probe.
 #[derive(Debug)]
 pub(crate) struct ReadCache {
-    state: Mutex<State>,
+    /// A read-only connection, used for the version check alone.
+    watch: Watch,
+    /// A header and the data version SQLite reported while the header read so.
+    seen: RwLock<Option<(Header, i64)>>,
+    entries: quick_cache::sync::Cache<Key, Entry>,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Version checks answered by the header alone (for the tests).
+    quick_checks: AtomicU64,
 }
 
 /// What the read cache has done since the store was opened
@@ -167,21 +116,62 @@ impl ReadCache {
         // Without a mapped header (a VFS without shared memory, a read-only `-shm`)
         // every check asks SQLite.
         Ok(ReadCache {
-            state: Mutex::new(State {
-                seen: None,
-                watch: Watch::new(watch)?,
-                entries: quick_cache::unsync::Cache::new(entries),
-                quick_checks: 0,
-            }),
+            watch: Watch::new(watch)?,
+            seen: RwLock::new(None),
+            entries: quick_cache::sync::Cache::new(entries.max(1)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            quick_checks: AtomicU64::new(0),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is a cache: whatever a panicking holder left is still entries
-        // tagged with versions, each correct for its version.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The current data version.
+    ///
+    /// Every commit rewrites the WAL-index header (it grows the last frame, or restarts
+    /// the log with new salts), and an equal header means the same committed state:
+    /// SQLite relies on exactly this to keep its page cache. So if the header read the
+    /// same before and after SQLite reported a version, nothing was committed in
+    /// between and that version belongs to that header; while the header still reads
+    /// the same, the version still holds, and SQLite need not be asked. Threads that
+    /// ask at once each store a true pair; whichever is kept, a later check is right.
+    fn version(&self) -> Result<i64> {
+        if let Some(version) = self.version_without_io() {
+            return Ok(version);
+        }
+        let before = self.watch.header();
+        let version = self.watch.data_version()?;
+        let after = self.watch.header();
+        let pair = before.filter(|b| after == Some(*b)).map(|b| (b, version));
+        // A pair is a value, whole or not written: a panicking writer leaves a true one.
+        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = pair;
+        Ok(version)
+    }
+
+    /// The current data version if the header vouches for the one last seen.
+    fn version_without_io(&self) -> Option<i64> {
+        let (header, version) = (*self.seen.read().unwrap_or_else(PoisonError::into_inner))?;
+        let now = self.watch.header()?;
+        (now == header).then(|| {
+            self.quick_checks.fetch_add(1, Ordering::Relaxed);
+            version
+        })
+    }
+
+    /// The owners of `keys`, if every key is cached at `version`.
+    fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
+        keys.iter()
+            .map(|key| {
+                let probe = KeyRef {
+                    org,
+                    kind: key.kind,
+                    value: key.value,
+                };
+                match self.entries.get(&probe) {
+                    Some(e) if e.version == version => Some(Some(e.owner)),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// The owners of `keys` in `org` if every key with an owner is cached at the
@@ -191,9 +181,8 @@ impl ReadCache {
     /// # Errors
     /// A storage error if the version cannot be read.
     pub(crate) fn get(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Cached> {
-        let mut state = self.lock();
-        let version = state.version()?;
-        if let Some(owners) = state.owners(org, keys, version) {
+        let version = self.version()?;
+        if let Some(owners) = self.owners(org, keys, version) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Cached::Hit(owners));
         }
@@ -203,18 +192,11 @@ impl ReadCache {
 
     /// [`ReadCache::get`]'s hit, if it needs no I/O: every key cached at the version
     /// the WAL-index header still vouches for. `None` when only SQLite could say (the
-    /// header moved or is mid-write), a key is not cached, or the cache is busy (its
-    /// lock can be held across a version read). Misses are not counted: the caller's
-    /// `get` that follows counts it.
+    /// header moved or is mid-write) or a key is not cached. Misses are not counted:
+    /// the caller's `get` that follows counts it.
     pub(crate) fn get_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
-        // Poisoned is as good as free: see `lock`.
-        let mut state = match self.state.try_lock() {
-            Ok(state) => state,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        let version = state.version_without_io()?;
-        let owners = state.owners(org, keys, version)?;
+        let version = self.version_without_io()?;
+        let owners = self.owners(org, keys, version)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(owners)
     }
@@ -236,8 +218,9 @@ impl ReadCache {
         if owners.iter().all(Option::is_none) {
             return Ok(());
         }
-        let mut state = self.lock();
-        if state.version()? != version {
+        // Entries stored after a commit that follows this check carry a version that
+        // is no longer current, so they are never used.
+        if self.version()? != version {
             return Ok(());
         }
         for (key, owner) in keys.iter().zip(owners) {
@@ -247,7 +230,7 @@ impl ReadCache {
                     kind: key.kind,
                     value: CompactString::from(key.value),
                 };
-                state.entries.insert(
+                self.entries.insert(
                     key,
                     Entry {
                         version,
@@ -265,13 +248,13 @@ impl ReadCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            entries: self.lock().entries.len() as u64,
+            entries: self.entries.len() as u64,
         }
     }
 
     /// Version checks answered from the WAL-index header without asking SQLite.
     #[cfg(test)]
     pub(crate) fn quick_checks(&self) -> u64 {
-        self.lock().quick_checks
+        self.quick_checks.load(Ordering::Relaxed)
     }
 }

@@ -380,6 +380,17 @@ mod tests {
             .lookup_without_io(org, &keys)
             .expect("a cached hit needs no I/O");
         assert_eq!(quick, store.lookup(org, &keys).unwrap());
+        // Threads asking at once are all answered: nothing they share is held across
+        // I/O, so none has to give up and leave its answer to the blocking path.
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..20_000 {
+                        assert!(store.lookup_without_io(org, &keys).is_some());
+                    }
+                });
+            }
+        });
         other.delete(org, first.contact.id).unwrap();
         assert_eq!(
             store.lookup_without_io(org, &keys),

@@ -29,6 +29,7 @@
 use std::ffi::{c_int, c_void};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::{Mutex, PoisonError};
 
 use contacts_core::Result;
 use rusqlite::{Connection, ffi};
@@ -56,7 +57,8 @@ fn is_init(header: &Header) -> bool {
 pub(crate) struct Watch {
     // Declared first, so dropped before the connection whose mapping it points into.
     index: Option<WalIndex>,
-    conn: Connection,
+    /// Locked only to ask SQLite; the header is read without it.
+    conn: Mutex<Connection>,
 }
 
 impl Watch {
@@ -67,11 +69,15 @@ impl Watch {
     pub(crate) fn new(conn: Connection) -> Result<Self> {
         // A read first: in WAL mode it opens and maps the wal-index, so `of` only
         // finds that mapping and never creates one.
-        let mut watch = Watch { index: None, conn };
+        let mut watch = Watch {
+            index: None,
+            conn: Mutex::new(conn),
+        };
         watch.data_version()?;
+        let conn = watch.conn.get_mut().unwrap_or_else(PoisonError::into_inner);
         // SAFETY: `conn` has read in WAL mode, and the index lives in the same
         // struct as the connection, which it never outlives (field order above).
-        watch.index = unsafe { WalIndex::of(&watch.conn) };
+        watch.index = unsafe { WalIndex::of(conn) };
         Ok(watch)
     }
 
@@ -80,7 +86,10 @@ impl Watch {
     /// # Errors
     /// A storage error if the pragma fails.
     pub(crate) fn data_version(&self) -> Result<i64> {
+        // A connection only reads: whatever a panicking holder left, it can read on.
         self.conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(read_error)
@@ -106,9 +115,11 @@ struct WalIndex {
     base: NonNull<AtomicU32>,
 }
 
-// SAFETY: the pointer is into memory mapped for the whole process, not for a thread;
-// it is only read, and `Watch` (not `Sync`) lives behind the cache's mutex.
+// SAFETY: the pointer is into memory mapped for the whole process, not for a thread,
+// and it is only ever read, with atomic loads; any number of threads may do so at once.
 unsafe impl Send for WalIndex {}
+// SAFETY: as for `Send`: `read` takes `&self` and only loads.
+unsafe impl Sync for WalIndex {}
 
 impl WalIndex {
     /// The header of `conn`'s wal-index, or `None` if it has none mapped or its VFS

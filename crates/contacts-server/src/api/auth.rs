@@ -27,10 +27,10 @@ pub(super) async fn authenticate(
     };
     // Cached keys answer in place; reading the key store (a file or a database,
     // about once a second) happens off the async workers.
-    let verdict = match state.keys.verify_cached(&presented) {
+    let verdict = match state.0.keys.verify_cached(&presented) {
         Some(org) => Ok(Ok(org)),
         None => {
-            let keys = Arc::clone(&state.keys);
+            let keys = Arc::clone(&state.0.keys);
             tokio::task::spawn_blocking(move || keys.verify(&presented)).await
         }
     };

@@ -30,7 +30,7 @@ pub(super) async fn resolve(
         Some(outcome) => outcome,
         None => state.run(move |e| e.resolve(org, &req)).await?,
     };
-    state.metrics.resolved(&outcome);
+    state.0.metrics.resolved(&outcome);
     Ok(ok(outcome))
 }
 
@@ -74,7 +74,7 @@ pub(super) async fn resolve_batch(
         .into_iter()
         .map(|r| match r {
             Ok(outcome) => {
-                state.metrics.resolved(&outcome);
+                state.0.metrics.resolved(&outcome);
                 ItemEnvelope {
                     data: Some(outcome),
                     errors: None,
@@ -211,7 +211,7 @@ pub(super) async fn export_contacts(
     // The walk holds an engine slot for as long as it runs, like any engine call.
     let permit = state.engine_slot()?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let engine = std::sync::Arc::clone(&state.engine);
+    let engine = std::sync::Arc::clone(&state.0.engine);
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();

@@ -21,7 +21,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         check_json_headers(req.headers())?;
-        let limit = state.body_limit;
+        let limit = state.0.body_limit;
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -31,8 +31,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             return Err(ApiError::too_large(limit));
         }
         let read = axum::body::to_bytes(req.into_body(), limit);
-        let Ok(read) = tokio::time::timeout(state.body_timeout, read).await else {
-            return Err(ApiError::request_timeout(state.body_timeout));
+        let Ok(read) = tokio::time::timeout(state.0.body_timeout, read).await else {
+            return Err(ApiError::request_timeout(state.0.body_timeout));
         };
         let bytes = match read {
             Ok(bytes) => bytes,

@@ -71,7 +71,7 @@ pub(super) async fn org_share(State(state): State<AppState>, req: Request, next:
     let Some(Org(org)) = req.extensions().get::<Org>().copied() else {
         return next.run(req).await;
     };
-    let Some(slot) = state.org_slots.take(org) else {
+    let Some(slot) = state.0.org_slots.take(org) else {
         return ApiError::unavailable(
             "This org has as many requests in flight as it may; retry shortly",
         )

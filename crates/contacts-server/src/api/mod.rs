@@ -53,9 +53,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 /// The default number of engine calls running or queued at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
 
-/// What every handler shares.
+/// What every handler shares. One `Arc`: every layer and extractor clones the state
+/// for each request, and one shared count is cheaper than one per field.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`].
+#[derive(Clone, Debug)]
+struct Shared {
     engine: Arc<DynEngine>,
     keys: Arc<Keyring>,
     body_limit: usize,
@@ -70,7 +75,7 @@ pub struct AppState {
 impl AppState {
     /// State over `engine` and `keys`, with bodies capped at `body_limit` bytes.
     pub fn new(engine: Arc<DynEngine>, keys: Arc<Keyring>, body_limit: usize) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             engine,
             keys,
             body_limit,
@@ -79,7 +84,12 @@ impl AppState {
             metrics: Metrics::new(),
             access: Arc::default(),
             org_slots: Arc::new(fairness::OrgSlots::new(DEFAULT_MAX_IN_FLIGHT / 4)),
-        }
+        }))
+    }
+
+    /// The fields, to change while building (copied if the state is already shared).
+    fn fields(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// How many requests one org may have in flight (default a quarter of
@@ -87,14 +97,14 @@ impl AppState {
     /// tenant's flood does not take the others' slots.
     #[must_use]
     pub fn with_max_in_flight_per_org(mut self, max: usize) -> Self {
-        self.org_slots = Arc::new(fairness::OrgSlots::new(max));
+        self.fields().org_slots = Arc::new(fairness::OrgSlots::new(max));
         self
     }
 
     /// Which requests get an access-log line (by default every one).
     #[must_use]
     pub fn with_access_log(mut self, policy: AccessPolicy) -> Self {
-        self.access = Arc::new(policy);
+        self.fields().access = Arc::new(policy);
         self
     }
 
@@ -102,7 +112,7 @@ impl AppState {
     /// serves; give the one the store and the edge record into too.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
+        self.fields().metrics = metrics;
         self
     }
 
@@ -110,7 +120,7 @@ impl AppState {
     /// answered 408 and its connection freed.
     #[must_use]
     pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.body_timeout = timeout;
+        self.fields().body_timeout = timeout;
         self
     }
 
@@ -119,14 +129,14 @@ impl AppState {
     /// once instead of queueing without end.
     #[must_use]
     pub fn with_max_in_flight(mut self, max: usize) -> Self {
-        self.in_flight = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
+        self.fields().in_flight = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
         self
     }
 
     /// One of the engine's slots (`with_max_in_flight`), or the 503 that says there is
     /// none free.
     fn engine_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.in_flight)
+        Arc::clone(&self.0.in_flight)
             .try_acquire_owned()
             .map_err(|_| ApiError::unavailable("The server is busy; retry shortly"))
     }
@@ -145,7 +155,7 @@ impl AppState {
         if req.metadata.is_some() {
             return Ok(None);
         }
-        let engine = &self.engine;
+        let engine = &self.0.engine;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             engine.resolve_without_io(org, req)
         })) {
@@ -166,9 +176,9 @@ impl AppState {
         F: FnOnce(&DynEngine) -> contacts_core::Result<T> + Send + 'static,
     {
         let permit = self.engine_slot()?;
-        let engine = Arc::clone(&self.engine);
+        let engine = Arc::clone(&self.0.engine);
         let span = tracing::Span::current();
-        let queue = self.metrics.engine_queue.clone();
+        let queue = self.0.metrics.engine_queue.clone();
         queue.inc();
         // Counted down on the blocking thread, which runs to the end even when the
         // client hangs up and this future is dropped.
@@ -313,7 +323,7 @@ fn with_org_share(routes: OpenApiRouter<AppState>, state: &AppState) -> OpenApiR
 
 /// The service routes, the fallbacks, request ids and tracing around `v1`.
 fn finish(v1: OpenApiRouter<AppState>, state: AppState) -> Router {
-    let access = Arc::clone(&state.access);
+    let access = Arc::clone(&state.0.access);
     let (routes, _) = service_routes().merge(v1).split_for_parts();
     routes
         .route_layer(middleware::from_fn_with_state(state.clone(), record))
@@ -408,7 +418,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.0.metrics.render(),
     )
         .into_response()
 }
@@ -422,7 +432,7 @@ async fn record(State(state): State<AppState>, req: Request, next: middleware::N
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
-    state.metrics.request(
+    state.0.metrics.request(
         &route,
         method.as_str(),
         response.status().as_u16(),
