@@ -7,7 +7,7 @@
 //! header (`wal_index.rs`) that was current when it last asked: while the header reads
 //! the same, nothing has been committed, and the version it paired with still holds.
 //! Entries carry the version they were read at, so a change retires every entry at
-//! once, without a sweep; LRU-like eviction (quick_cache's sharded S3-FIFO) bounds the count.
+//! once, without a sweep; LRU-like eviction (quick_cache's S3-FIFO) bounds the count.
 //!
 //! An entry is stored only when the version is the same before and after the read that
 //! produced it, so it is known to describe that version exactly; a cached answer is
@@ -16,7 +16,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use compact_str::CompactString;
 use contacts_core::store::{IdentifierKey, Owner, Owners};
@@ -67,17 +67,41 @@ struct Entry {
     owner: Owner,
 }
 
-/// The cache. No lock in it is held across I/O except the watch connection's own, which
-/// only a version check that must ask SQLite takes: a lookup that the header answers
-/// waits on nothing but a shard of the entries and the `seen` pair, each held for a
-/// copy or a hash probe.
+/// The entries, and the `(header, version)` pair they are checked against.
+#[derive(Debug)]
+struct Entries {
+    /// A header and the data version SQLite reported while the header read so.
+    seen: Option<(Header, i64)>,
+    map: quick_cache::unsync::Cache<Key, Entry>,
+}
+
+impl Entries {
+    /// The owners of `keys`, if every key is cached at `version`.
+    fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
+        keys.iter()
+            .map(|key| {
+                let probe = KeyRef {
+                    org,
+                    kind: key.kind,
+                    value: key.value,
+                };
+                match self.map.get(&probe) {
+                    Some(e) if e.version == version => Some(Some(e.owner.clone())),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The cache. Its entries' mutex is held for a header read and a few hash probes,
+/// never across I/O, so a lookup without I/O may wait for it; only a check that must
+/// ask SQLite takes the watch connection's own mutex, and it holds no other lock then.
 #[derive(Debug)]
 pub(crate) struct ReadCache {
     /// A read-only connection, used for the version check alone.
     watch: Watch,
-    /// A header and the data version SQLite reported while the header read so.
-    seen: RwLock<Option<(Header, i64)>>,
-    entries: quick_cache::sync::Cache<Key, Entry>,
+    entries: Mutex<Entries>,
     hits: AtomicU64,
     misses: AtomicU64,
     /// Version checks answered by the header alone (for the tests).
@@ -117,39 +141,30 @@ impl ReadCache {
         // every check asks SQLite.
         Ok(ReadCache {
             watch: Watch::new(watch)?,
-            seen: RwLock::new(None),
-            entries: quick_cache::sync::Cache::new(entries.max(1)),
+            entries: Mutex::new(Entries {
+                seen: None,
+                map: quick_cache::unsync::Cache::new(entries),
+            }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             quick_checks: AtomicU64::new(0),
         })
     }
 
-    /// The current data version.
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // The entries are a cache: whatever a panicking holder left is still entries
+        // tagged with versions, each correct for its version, and a true pair.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The data version the header still vouches for, if it does: the version last
+    /// paired with a header that reads the same now.
     ///
     /// Every commit rewrites the WAL-index header (it grows the last frame, or restarts
     /// the log with new salts), and an equal header means the same committed state:
-    /// SQLite relies on exactly this to keep its page cache. So if the header read the
-    /// same before and after SQLite reported a version, nothing was committed in
-    /// between and that version belongs to that header; while the header still reads
-    /// the same, the version still holds, and SQLite need not be asked. Threads that
-    /// ask at once each store a true pair; whichever is kept, a later check is right.
-    fn version(&self) -> Result<i64> {
-        if let Some(version) = self.version_without_io() {
-            return Ok(version);
-        }
-        let before = self.watch.header();
-        let version = self.watch.data_version()?;
-        let after = self.watch.header();
-        let pair = before.filter(|b| after == Some(*b)).map(|b| (b, version));
-        // A pair is a value, whole or not written: a panicking writer leaves a true one.
-        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = pair;
-        Ok(version)
-    }
-
-    /// The current data version if the header vouches for the one last seen.
-    fn version_without_io(&self) -> Option<i64> {
-        let (header, version) = (*self.seen.read().unwrap_or_else(PoisonError::into_inner))?;
+    /// SQLite relies on exactly this to keep its page cache.
+    fn vouched(&self, entries: &Entries) -> Option<i64> {
+        let (header, version) = entries.seen?;
         let now = self.watch.header()?;
         (now == header).then(|| {
             self.quick_checks.fetch_add(1, Ordering::Relaxed);
@@ -157,21 +172,22 @@ impl ReadCache {
         })
     }
 
-    /// The owners of `keys`, if every key is cached at `version`.
-    fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
-        keys.iter()
-            .map(|key| {
-                let probe = KeyRef {
-                    org,
-                    kind: key.kind,
-                    value: key.value,
-                };
-                match self.entries.get(&probe) {
-                    Some(e) if e.version == version => Some(Some(e.owner)),
-                    _ => None,
-                }
-            })
-            .collect()
+    /// The version from SQLite. If the header read the same before and after, nothing
+    /// was committed in between and the two are paired for [`ReadCache::vouched`].
+    /// Threads that ask at once each store a true pair; whichever is kept, a later
+    /// check is right.
+    fn ask(&self) -> Result<i64> {
+        let before = self.watch.header();
+        let version = self.watch.data_version()?;
+        let after = self.watch.header();
+        self.lock().seen = before.filter(|b| after == Some(*b)).map(|b| (b, version));
+        Ok(version)
+    }
+
+    /// The current data version.
+    fn version(&self) -> Result<i64> {
+        let vouched = self.vouched(&self.lock());
+        vouched.map_or_else(|| self.ask(), Ok)
     }
 
     /// The owners of `keys` in `org` if every key with an owner is cached at the
@@ -181,8 +197,20 @@ impl ReadCache {
     /// # Errors
     /// A storage error if the version cannot be read.
     pub(crate) fn get(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Cached> {
-        let version = self.version()?;
-        if let Some(owners) = self.owners(org, keys, version) {
+        // One lock for the check and the probes when the header answers.
+        let quick = {
+            let entries = self.lock();
+            self.vouched(&entries)
+                .map(|version| (version, entries.owners(org, keys, version)))
+        };
+        let (version, owners) = match quick {
+            Some(found) => found,
+            None => {
+                let version = self.ask()?;
+                (version, self.lock().owners(org, keys, version))
+            }
+        };
+        if let Some(owners) = owners {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Cached::Hit(owners));
         }
@@ -195,8 +223,9 @@ impl ReadCache {
     /// header moved or is mid-write) or a key is not cached. Misses are not counted:
     /// the caller's `get` that follows counts it.
     pub(crate) fn get_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
-        let version = self.version_without_io()?;
-        let owners = self.owners(org, keys, version)?;
+        let entries = self.lock();
+        let version = self.vouched(&entries)?;
+        let owners = entries.owners(org, keys, version)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(owners)
     }
@@ -223,6 +252,7 @@ impl ReadCache {
         if self.version()? != version {
             return Ok(());
         }
+        let mut entries = self.lock();
         for (key, owner) in keys.iter().zip(owners) {
             if let Some(owner) = owner {
                 let key = Key {
@@ -230,7 +260,7 @@ impl ReadCache {
                     kind: key.kind,
                     value: CompactString::from(key.value),
                 };
-                self.entries.insert(
+                entries.map.insert(
                     key,
                     Entry {
                         version,
@@ -248,7 +278,7 @@ impl ReadCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            entries: self.entries.len() as u64,
+            entries: self.lock().map.len() as u64,
         }
     }
 
