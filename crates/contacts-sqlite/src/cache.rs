@@ -184,12 +184,6 @@ impl ReadCache {
         Ok(version)
     }
 
-    /// The current data version.
-    fn version(&self) -> Result<i64> {
-        let vouched = self.vouched(&self.lock());
-        vouched.map_or_else(|| self.ask(), Ok)
-    }
-
     /// The owners of `keys` in `org` if every key with an owner is cached at the
     /// current version. Keys nobody owns are never cached (a miss is what precedes a
     /// write, and any write retires the entries anyway).
@@ -247,12 +241,16 @@ impl ReadCache {
         if owners.iter().all(Option::is_none) {
             return Ok(());
         }
-        // Entries stored after a commit that follows this check carry a version that
-        // is no longer current, so they are never used.
-        if self.version()? != version {
-            return Ok(());
-        }
+        // Checked under the guard the inserts take when the header answers, so a fill
+        // that lost a race to a commit never overwrites what a newer fill stored.
         let mut entries = self.lock();
+        if self.vouched(&entries) != Some(version) {
+            drop(entries);
+            if self.ask()? != version {
+                return Ok(());
+            }
+            entries = self.lock();
+        }
         for (key, owner) in keys.iter().zip(owners) {
             if let Some(owner) = owner {
                 let key = Key {

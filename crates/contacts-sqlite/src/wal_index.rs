@@ -75,9 +75,15 @@ impl Watch {
         };
         watch.data_version()?;
         let conn = watch.conn.get_mut().unwrap_or_else(PoisonError::into_inner);
-        // SAFETY: `conn` has read in WAL mode, and the index lives in the same
-        // struct as the connection, which it never outlives (field order above).
-        watch.index = unsafe { WalIndex::of(conn) };
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(read_error)?;
+        if mode.eq_ignore_ascii_case("wal") {
+            // SAFETY: `conn` has just read in WAL mode (checked above), and the index
+            // lives in the same struct as the connection, which it never outlives
+            // (field order above).
+            watch.index = unsafe { WalIndex::of(conn) };
+        }
         Ok(watch)
     }
 
