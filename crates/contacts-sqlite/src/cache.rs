@@ -241,8 +241,10 @@ impl ReadCache {
         if owners.iter().all(Option::is_none) {
             return Ok(());
         }
-        // Checked under the guard the inserts take when the header answers, so a fill
-        // that lost a race to a commit never overwrites what a newer fill stored.
+        // When the header answers, checked under the guard the inserts take, so a
+        // fill that lost a race to a commit cannot overwrite what a newer fill stored.
+        // When SQLite must be asked, a commit between its answer and the inserts only
+        // makes them useless: they carry a version that is no longer current.
         let mut entries = self.lock();
         if self.vouched(&entries) != Some(version) {
             drop(entries);
