@@ -3,7 +3,8 @@
 //! names and store calls, never a value from a request, so no personal data can
 //! reach a scrape.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use contacts_core::store::{
@@ -13,14 +14,38 @@ use contacts_core::{
     ContactHistoryEntry, ContactId, MemoryId, MemoryRecord, MemoryScope, MemorySwitch,
     MergeSnapshot, OrgId, Result, Store, SwitchKind,
 };
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-type Labels = Vec<(&'static str, String)>;
-type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+/// Label sets of `&'static str`s and numbers: a request builds its labels without
+/// allocating, and the families hash them as they are.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabel {
+    call: &'static str,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Latency buckets from 50 µs to about 1.6 s, doubling: a cached hit to a slow
 /// PostgreSQL page.
@@ -32,10 +57,14 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
-    request_seconds: Histograms,
-    resolves: Family<Labels, Counter>,
-    store_seconds: Histograms,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Histograms<RouteLabel>,
+    resolves: Family<OutcomeLabel, Counter>,
+    store_seconds: Histograms<CallLabel>,
+    /// Route templates seen so far, each kept once for the process's life: the
+    /// router's templates are a fixed few dozen, and a label that is `&'static`
+    /// costs nothing to build per request.
+    routes: RwLock<HashSet<&'static str>>,
     /// Engine calls running or waiting for a blocking thread.
     pub engine_queue: Gauge,
     /// Connections open at the edge.
@@ -46,10 +75,10 @@ impl Metrics {
     /// A registry with every metric registered, all at zero.
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("contacts");
-        let requests = Family::<Labels, Counter>::default();
-        let request_seconds = Histograms::new_with_constructor(latency_histogram);
-        let resolves = Family::<Labels, Counter>::default();
-        let store_seconds = Histograms::new_with_constructor(latency_histogram);
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds = Histograms::new_with_constructor(latency_histogram as fn() -> _);
+        let resolves = Family::<OutcomeLabel, Counter>::default();
+        let store_seconds = Histograms::new_with_constructor(latency_histogram as fn() -> _);
         let engine_queue = Gauge::default();
         let connections = Gauge::default();
         registry.register(
@@ -89,6 +118,7 @@ impl Metrics {
             request_seconds,
             resolves,
             store_seconds,
+            routes: RwLock::default(),
             engine_queue,
             connections,
         })
@@ -102,26 +132,47 @@ impl Metrics {
         out
     }
 
-    /// Counts one answered request.
-    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+    /// Counts one answered request. `route` is a route template (or `unmatched`),
+    /// never a path with values in it: each new one is kept for the process's life.
+    pub fn request(&self, route: &str, method: &axum::http::Method, status: u16, took: Duration) {
+        let route = self.route(route);
         self.requests
-            .get_or_create(&vec![
-                ("route", route.to_owned()),
-                ("method", method.to_owned()),
-                ("status", status.to_string()),
-            ])
+            .get_or_create(&RequestLabels {
+                route,
+                method: method_label(method),
+                status,
+            })
             .inc();
         self.request_seconds
-            .get_or_create(&vec![("route", route.to_owned())])
+            .get_or_create(&RouteLabel { route })
             .observe(took.as_secs_f64());
+    }
+
+    /// `route` as the one `&'static str` kept for it.
+    fn route(&self, route: &str) -> &'static str {
+        if let Some(kept) = self
+            .routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(route)
+        {
+            return kept;
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(kept) = routes.get(route) {
+            return kept;
+        }
+        let kept: &'static str = Box::leak(route.into());
+        routes.insert(kept);
+        kept
     }
 
     /// Counts a resolve's outcome.
     pub fn resolved(&self, out: &contacts_core::ResolveOutcome) {
-        let count = |outcome: &str, n: usize| {
+        let count = |outcome: &'static str, n: usize| {
             if n > 0 {
                 self.resolves
-                    .get_or_create(&vec![("outcome", outcome.to_owned())])
+                    .get_or_create(&OutcomeLabel { outcome })
                     .inc_by(n as u64);
             }
         };
@@ -132,8 +183,26 @@ impl Metrics {
 
     fn store_call(&self, call: &'static str, started: Instant) {
         self.store_seconds
-            .get_or_create(&vec![("call", call.to_owned())])
+            .get_or_create(&CallLabel { call })
             .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The method's name; methods outside the standard set share one label, so a client
+/// cannot add label values by inventing methods.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
     }
 }
 

@@ -21,16 +21,16 @@ pub(super) async fn authenticate(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v: &HeaderValue| v.to_str().ok())
-        .map(str::to_owned)
     else {
         return ApiError::unauthorized().into_response();
     };
     // Cached keys answer in place; reading the key store (a file or a database,
     // about once a second) happens off the async workers.
-    let verdict = match state.0.keys.verify_cached(&presented) {
+    let verdict = match state.0.keys.verify_cached(presented) {
         Some(org) => Ok(Ok(org)),
         None => {
             let keys = Arc::clone(&state.0.keys);
+            let presented = presented.to_owned();
             tokio::task::spawn_blocking(move || keys.verify(&presented)).await
         }
     };

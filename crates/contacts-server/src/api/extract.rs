@@ -217,12 +217,11 @@ fn allowed_query(route: &str) -> &'static [&'static str] {
 /// `expected_revision` where it belongs in the body), and one given twice, naming
 /// it: a misspelled or misplaced parameter is never silently ignored.
 pub(super) async fn strict_query(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
     if let Some(query) = req.uri().query().filter(|q| !q.is_empty()) {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("", |m| m.as_str());
         let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
             Ok(pairs) => pairs,
             Err(e) => {
@@ -230,7 +229,7 @@ pub(super) async fn strict_query(req: Request, next: Next) -> Response {
                     .into_response();
             }
         };
-        let allowed = allowed_query(&route);
+        let allowed = allowed_query(route);
         for (i, (k, _)) in pairs.iter().enumerate() {
             let reason = if !allowed.contains(&k.as_str()) {
                 if allowed.is_empty() {

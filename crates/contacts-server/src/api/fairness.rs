@@ -10,24 +10,24 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use contacts_core::OrgId;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{AppState, Org};
 use crate::error::ApiError;
 
-/// Each org's share of the requests in flight. Orgs with nothing in flight hold no
-/// entry, so the map is as large as the number of busy orgs.
+/// Each org's share of the requests in flight: a count per busy org, under one mutex
+/// held for a map probe. Orgs with nothing in flight hold no entry, so the map is as
+/// large as the number of busy orgs (and keeps its capacity, so a busy server does
+/// not allocate per request).
 #[derive(Debug)]
 pub(super) struct OrgSlots {
     share: usize,
-    busy: Mutex<HashMap<OrgId, Arc<Semaphore>>>,
+    busy: Mutex<HashMap<OrgId, usize>>,
 }
 
 /// One request's slot in its org's share; returned on drop.
 struct Slot {
     slots: Arc<OrgSlots>,
     org: OrgId,
-    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl OrgSlots {
@@ -40,14 +40,14 @@ impl OrgSlots {
 
     fn take(self: &Arc<Self>, org: OrgId) -> Option<Slot> {
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        let semaphore = busy
-            .entry(org)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.share)));
-        let permit = Arc::clone(semaphore).try_acquire_owned().ok()?;
+        let held = busy.entry(org).or_insert(0);
+        if *held >= self.share {
+            return None;
+        }
+        *held += 1;
         Some(Slot {
             slots: Arc::clone(self),
             org,
-            permit: Some(permit),
         })
     }
 }
@@ -55,13 +55,12 @@ impl OrgSlots {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut busy = self.slots.busy.lock().unwrap_or_else(|p| p.into_inner());
-        drop(self.permit.take());
-        // The last request of an idle org takes its entry with it.
-        let idle = busy.get(&self.org).is_some_and(|s| {
-            s.available_permits() == self.slots.share && Arc::strong_count(s) == 1
-        });
-        if idle {
-            busy.remove(&self.org);
+        // The last request of an org takes its entry with it.
+        if let Some(held) = busy.get_mut(&self.org) {
+            *held -= 1;
+            if *held == 0 {
+                busy.remove(&self.org);
+            }
         }
     }
 }

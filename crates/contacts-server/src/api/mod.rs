@@ -6,7 +6,8 @@
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
 //! - `contacts.rs`, `history.rs`, `unmerge.rs`, `events.rs`, `memory.rs` and
 //!   `memory_enable.rs`: the handlers, one per endpoint;
-//! - `openapi.rs`: the OpenAPI document the handlers' annotations make.
+//! - `openapi.rs`: the OpenAPI document the handlers' annotations make;
+//! - `request_id.rs`: ids for requests that come without one.
 
 mod auth;
 mod contacts;
@@ -17,6 +18,7 @@ mod history;
 mod memory;
 mod memory_enable;
 mod openapi;
+mod request_id;
 mod unmerge;
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use contacts_core::{Engine, OrgId, Store};
 use serde::Serialize;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -352,7 +354,7 @@ fn finish(v1: OpenApiRouter<AppState>, state: AppState) -> Router {
                     },
                 ),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(request_id::ProcessIds))
 }
 
 fn request_span(req: &Request) -> tracing::Span {
@@ -425,16 +427,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Counts and times every request by its route template (never its values).
 async fn record(State(state): State<AppState>, req: Request, next: middleware::Next) -> Response {
+    // The template is shared (an `Arc`), so keeping it across the call costs a count.
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        .cloned();
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     state.0.metrics.request(
-        &route,
-        method.as_str(),
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
+        &method,
         response.status().as_u16(),
         started.elapsed(),
     );
