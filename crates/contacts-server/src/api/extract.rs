@@ -5,8 +5,6 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, MatchedPath, Query, Request};
 use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -52,18 +50,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 fn check_json_headers(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     let declared = headers
         .get(axum::http::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("").to_owned());
-    let json = declared.as_deref().is_some_and(|v| {
-        let mime = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        .map(|v| v.to_str().unwrap_or(""));
+    let json = declared.is_some_and(|v| {
+        let mime = v.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case("application/json")
+            || mime.split_once('/').is_some_and(|(kind, sub)| {
+                kind.eq_ignore_ascii_case("application")
+                    && sub.len() >= 5
+                    && sub.is_char_boundary(sub.len() - 5)
+                    && sub[sub.len() - 5..].eq_ignore_ascii_case("+json")
+            })
     });
     if !json {
-        let got = match declared.as_deref() {
+        let got = match declared {
             None => "no Content-Type".to_owned(),
             Some(v) => format!("Content-Type {v:?}"),
         };
@@ -216,36 +215,32 @@ fn allowed_query(route: &str) -> &'static [&'static str] {
 /// Refuses a query parameter the matched route does not take (`limt=5`, or
 /// `expected_revision` where it belongs in the body), and one given twice, naming
 /// it: a misspelled or misplaced parameter is never silently ignored.
-pub(super) async fn strict_query(req: Request, next: Next) -> Response {
-    if let Some(query) = req.uri().query().filter(|q| !q.is_empty()) {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("", |m| m.as_str());
-        let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
-            Ok(pairs) => pairs,
-            Err(e) => {
-                return ApiError::bad_request(format!("Malformed query string: {e}"))
-                    .into_response();
-            }
-        };
-        let allowed = allowed_query(route);
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            let reason = if !allowed.contains(&k.as_str()) {
-                if allowed.is_empty() {
-                    "unknown query parameter: this endpoint takes none".to_owned()
-                } else {
-                    format!("unknown query parameter: expected {}", allowed.join(", "))
-                }
-            } else if pairs[..i].iter().any(|(earlier, _)| earlier == k) {
-                "is given twice".to_owned()
+pub(super) fn strict_query(req: &Request) -> Result<(), ApiError> {
+    let Some(query) = req.uri().query().filter(|q| !q.is_empty()) else {
+        return Ok(());
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", |m| m.as_str());
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
+    let allowed = allowed_query(route);
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        let reason = if !allowed.contains(&k.as_str()) {
+            if allowed.is_empty() {
+                "unknown query parameter: this endpoint takes none".to_owned()
             } else {
-                continue;
-            };
-            return ApiError::bad_field(k.clone(), reason).into_response();
-        }
+                format!("unknown query parameter: expected {}", allowed.join(", "))
+            }
+        } else if pairs[..i].iter().any(|(earlier, _)| earlier == k) {
+            "is given twice".to_owned()
+        } else {
+            continue;
+        };
+        return Err(ApiError::bad_field(k.clone(), reason));
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// The last value of query parameter `name` (a later value overrides an earlier one).

@@ -6,12 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use contacts_core::OrgId;
 
-use super::{AppState, Org};
 use crate::error::ApiError;
 
 /// Each org's share of the requests in flight: a count per busy org, under one mutex
@@ -25,7 +22,7 @@ pub(super) struct OrgSlots {
 }
 
 /// One request's slot in its org's share; returned on drop.
-struct Slot {
+pub(super) struct Slot {
     slots: Arc<OrgSlots>,
     org: OrgId,
 }
@@ -65,21 +62,17 @@ impl Drop for Slot {
     }
 }
 
-/// The middleware: runs the request inside a slot of its org's share, or answers 503.
-pub(super) async fn org_share(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(Org(org)) = req.extensions().get::<Org>().copied() else {
-        return next.run(req).await;
-    };
-    let Some(slot) = state.0.org_slots.take(org) else {
-        return ApiError::unavailable(
-            "This org has as many requests in flight as it may; retry shortly",
-        )
-        .into_response();
-    };
-    let response = next.run(req).await;
-    // A body already whole (every answer but an export) frees the slot now and keeps
-    // its length; a streamed one holds its org's share until the last byte is sent
-    // (or the client goes away).
+/// A slot of `org`'s share for one request, or the 503 that says its org has none free.
+pub(super) fn admit(slots: &Arc<OrgSlots>, org: OrgId) -> Result<Slot, ApiError> {
+    slots.take(org).ok_or_else(|| {
+        ApiError::unavailable("This org has as many requests in flight as it may; retry shortly")
+    })
+}
+
+/// Frees `slot` once `response` is sent. A body already whole (every answer but an
+/// export) frees it now and keeps its length; a streamed one holds its org's share
+/// until the last byte is sent (or the client goes away).
+pub(super) fn release_after(slot: Slot, response: Response) -> Response {
     if axum::body::HttpBody::size_hint(response.body())
         .exact()
         .is_some()

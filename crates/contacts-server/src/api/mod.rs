@@ -2,7 +2,10 @@
 //! memory-writing endpoints the public API leaves to its own pipeline.
 //!
 //! - this file: the shared state, the envelope and the router;
-//! - `auth.rs`: API keys on every matched route;
+//! - `gate.rs`: what every matched route passes (metrics; on `/v1` the key, the
+//!   org's share and the query check), as one layer;
+//! - `auth.rs`: API keys;
+//! - `fairness.rs`: each org's share of the requests in flight;
 //! - `extract.rs`: bodies, path ids and query parameters, with field-naming errors;
 //! - `contacts.rs`, `history.rs`, `unmerge.rs`, `events.rs`, `memory.rs` and
 //!   `memory_enable.rs`: the handlers, one per endpoint;
@@ -14,6 +17,7 @@ mod contacts;
 mod events;
 mod extract;
 mod fairness;
+mod gate;
 mod history;
 mod memory;
 mod memory_enable;
@@ -24,7 +28,6 @@ mod unmerge;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use contacts_core::{Engine, OrgId, Store};
@@ -38,9 +41,9 @@ use crate::error::ApiError;
 use crate::keys::Keyring;
 use crate::logging::AccessPolicy;
 use crate::metrics::Metrics;
-use auth::authenticate;
 use contacts::*;
 use events::*;
+use gate::{Access, Gate};
 use history::*;
 use memory::*;
 use memory_enable::*;
@@ -254,8 +257,7 @@ type ApiResult = Result<Response, ApiError>;
 /// ```
 pub fn router(state: AppState) -> Router {
     // Only matched routes authenticate: an unknown path is a 404 for everyone.
-    let v1 = with_org_share(routes(), &state)
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let v1 = routes().route_layer(Gate::new(state.clone(), Access::Keys));
     finish(v1, state)
 }
 
@@ -269,7 +271,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// commands through the very handlers the server runs, so it prints exactly the
 /// server's JSON (docs/architecture.md, "CLI").
 pub fn local_router(state: AppState, org: OrgId) -> Router {
-    let v1 = with_org_share(routes(), &state).route_layer(axum::Extension(Org(org)));
+    let v1 = routes().route_layer(Gate::new(state.clone(), Access::Fixed(org)));
     finish(v1, state)
 }
 
@@ -302,7 +304,6 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(memory_changes))
         .routes(routes!(memory_reset))
         .routes(routes!(memory_enable))
-        .route_layer(middleware::from_fn(extract::strict_query))
 }
 
 /// The routes outside `/v1`: probes, metrics and the document itself (no key).
@@ -314,21 +315,12 @@ fn service_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
-/// `routes()` with each org held to its share of the requests in flight; inside the
-/// layer that sets the org (the key check, or the CLI's fixed org).
-fn with_org_share(routes: OpenApiRouter<AppState>, state: &AppState) -> OpenApiRouter<AppState> {
-    routes.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        fairness::org_share,
-    ))
-}
-
 /// The service routes, the fallbacks, request ids and tracing around `v1`.
 fn finish(v1: OpenApiRouter<AppState>, state: AppState) -> Router {
     let access = Arc::clone(&state.0.access);
-    let (routes, _) = service_routes().merge(v1).split_for_parts();
+    let open = service_routes().route_layer(Gate::new(state.clone(), Access::Open));
+    let (routes, _) = open.merge(v1).split_for_parts();
     routes
-        .route_layer(middleware::from_fn_with_state(state.clone(), record))
         .fallback(|| async { ApiError::not_found("Route not found") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
@@ -423,25 +415,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.0.metrics.render(),
     )
         .into_response()
-}
-
-/// Counts and times every request by its route template (never its values).
-async fn record(State(state): State<AppState>, req: Request, next: middleware::Next) -> Response {
-    // The template is shared (an `Arc`), so keeping it across the call costs a count.
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let method = req.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(req).await;
-    state.0.metrics.request(
-        route.as_ref().map_or("unmatched", |m| m.as_str()),
-        &method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// Readiness: a real read through the store (opened, so migrated), so a server whose
