@@ -6,7 +6,7 @@ use postgres::GenericClient;
 use crate::error::PgError;
 
 /// The schema version this build writes (the newest migration).
-pub const SCHEMA_VERSION: i32 = 11;
+pub const SCHEMA_VERSION: i32 = 12;
 
 /// `(version, name, sql)`, oldest first. Never edit one that has shipped: add another.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         11,
         "memory_entities",
         include_str!("../migrations/0011_memory_entities.sql"),
+    ),
+    (
+        12,
+        "identifier_counts",
+        include_str!("../migrations/0012_identifier_counts.sql"),
     ),
 ];
 

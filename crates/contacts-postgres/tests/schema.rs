@@ -3,6 +3,7 @@
 
 mod common;
 
+use contacts_core::uuid::Uuid;
 use contacts_core::{Engine, ListRequest, OrgId};
 use contacts_postgres::{PostgresStore, SCHEMA_VERSION};
 
@@ -363,10 +364,11 @@ fn records_with_inline_entities_upgrade_unchanged() {
     // Back to version 10's form: the whole record in the body, no entity rows.
     let whole = contacts_core::store::codec::encode_memory(&before).unwrap();
     let mut c = common::client(&schema);
-    c.batch_execute(
-        "DROP TABLE memory_entities; ALTER TABLE memories RENAME COLUMN core TO body; \
-         DELETE FROM schema_migrations WHERE version = 11",
-    )
+    // Version 12 (identifier counts) goes too, so that 11 runs again.
+    c.batch_execute(&format!(
+        "{UNDO_12} DROP TABLE memory_entities; ALTER TABLE memories RENAME COLUMN core TO body; \
+         DELETE FROM schema_migrations WHERE version >= 11"
+    ))
     .unwrap();
     c.execute(
         "UPDATE memories SET body = $1 WHERE id = $2",
@@ -391,4 +393,143 @@ fn records_with_inline_entities_upgrade_unchanged() {
             .memory_reset(org, contact, &ScopeRequest::persona("q"))
             .unwrap()
     );
+}
+
+/// What migration 0012 adds, taken away again.
+const UNDO_12: &str = "DROP TRIGGER identifiers_count_insert ON identifiers; \
+    DROP TRIGGER identifiers_count_delete ON identifiers; \
+    DROP TRIGGER identifiers_count_update ON identifiers; \
+    DROP FUNCTION identifier_counts_insert(); DROP FUNCTION identifier_counts_delete(); \
+    DROP FUNCTION identifier_counts_update(); \
+    ALTER TABLE contacts DROP COLUMN phone_numbers, DROP COLUMN emails, \
+    DROP COLUMN external_ids;";
+
+/// Contacts whose stored counts differ from their identifiers, as
+/// `(id, stored, counted)`.
+fn wrong_counts(c: &mut postgres::Client) -> Vec<(Uuid, Vec<i64>, Vec<i64>)> {
+    c.query(
+        "SELECT c.id, ARRAY[c.phone_numbers, c.emails, c.external_ids]::bigint[], \
+           ARRAY[count(i.seq) FILTER (WHERE i.kind = 'phone_number'), \
+                 count(i.seq) FILTER (WHERE i.kind = 'email'), \
+                 count(i.seq) FILTER (WHERE i.kind = 'external_id')] \
+         FROM contacts AS c LEFT JOIN identifiers AS i ON i.org = c.org AND i.contact_id = c.id \
+         GROUP BY c.org, c.id \
+         HAVING ARRAY[c.phone_numbers, c.emails, c.external_ids]::bigint[] <> \
+           ARRAY[count(i.seq) FILTER (WHERE i.kind = 'phone_number'), \
+                 count(i.seq) FILTER (WHERE i.kind = 'email'), \
+                 count(i.seq) FILTER (WHERE i.kind = 'external_id')]",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+/// The counts on the contact row (migration 0012) follow every statement that changes
+/// identifiers, the store's and hand-run ones alike (an older process, an operator):
+/// inserts of one and of many, a move to another contact, a change of kind, an update
+/// of `is_primary` alone (which writes no contact), deletes, and a contact's delete
+/// cascading to its identifiers. A schema at version 11 with data gets its counts
+/// filled on upgrade.
+#[test]
+fn identifier_counts_follow_every_statement() {
+    use contacts_core::Store;
+    let Some(url) = common::url() else {
+        common::skip("identifier_counts_follow_every_statement");
+        return;
+    };
+    let options = common::test_options();
+    let schema = options.schema.clone();
+    let _guard = common::DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let org: OrgId = "11111111-2222-3333-4444-555555555555".parse().unwrap();
+    let engine = Engine::new(PostgresStore::connect_with(&url, options.clone()).unwrap());
+    let resolve = |phone: &str, email: &str| {
+        let req = contacts_core::ResolveRequest::new()
+            .with_phone(phone)
+            .with_email(email);
+        engine.resolve(org, &req).unwrap().contact.id.0
+    };
+    let (a, b) = (
+        resolve("+14155550101", "a@example.com"),
+        resolve("+14155550102", "b@example.com"),
+    );
+    let mut c = common::client(&schema);
+    assert_eq!(wrong_counts(&mut c), vec![], "after the store's own writes");
+    let counts = |c: &mut postgres::Client, id: Uuid| -> (i32, i32, i32) {
+        let r = c
+            .query_one(
+                "SELECT phone_numbers, emails, external_ids FROM contacts WHERE id = $1",
+                &[&id],
+            )
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert_eq!(counts(&mut c, a), (1, 1, 0));
+    let steps = [
+        "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+         SELECT gen_random_uuid(), c.id, c.org, 'external_id', 'x-' || c.id, false FROM contacts AS c",
+        "UPDATE identifiers SET contact_id = '{b}' WHERE contact_id = '{a}' AND kind = 'email'",
+        "UPDATE identifiers SET kind = 'external_id', value = 'was-a-phone' \
+         WHERE contact_id = '{a}' AND kind = 'phone_number'",
+        "UPDATE identifiers SET is_primary = NOT is_primary",
+        "DELETE FROM identifiers WHERE contact_id = '{b}' AND kind = 'phone_number'",
+    ];
+    for step in steps {
+        let sql = step
+            .replace("{a}", &a.to_string())
+            .replace("{b}", &b.to_string());
+        c.batch_execute(&sql).unwrap();
+        assert_eq!(wrong_counts(&mut c), vec![], "after {sql}");
+    }
+    assert_eq!(counts(&mut c, a), (0, 0, 2));
+    assert_eq!(counts(&mut c, b), (0, 2, 1));
+    // An update of `is_primary` alone writes no contact row.
+    let xmin = |c: &mut postgres::Client| -> String {
+        c.query_one("SELECT xmin::text FROM contacts WHERE id = $1", &[&a])
+            .unwrap()
+            .get(0)
+    };
+    let before = xmin(&mut c);
+    c.batch_execute("UPDATE identifiers SET is_primary = NOT is_primary")
+        .unwrap();
+    assert_eq!(
+        xmin(&mut c),
+        before,
+        "counts that do not move are not written"
+    );
+    // What the engine reads agrees, and decides from it: `b` now holds two emails.
+    let owners = engine
+        .store()
+        .lookup(
+            org,
+            &[contacts_core::store::IdentifierKey {
+                kind: contacts_core::IdentifierKind::Email,
+                value: "b@example.com",
+            }],
+        )
+        .unwrap();
+    let owner = owners[0].as_ref().expect("b owns its email");
+    assert_eq!(owner.contact.id.0, b);
+    assert_eq!(
+        owner.counts,
+        contacts_core::store::KindCounts::from_counts(0, 2, 1)
+    );
+    c.execute("DELETE FROM contacts WHERE id = $1", &[&b])
+        .unwrap();
+    assert_eq!(wrong_counts(&mut c), vec![], "after a cascading delete");
+
+    // Back to version 11 with the counts gone: the upgrade counts every contact again.
+    drop(engine);
+    c.batch_execute(&format!(
+        "{UNDO_12} DELETE FROM schema_migrations WHERE version = 12"
+    ))
+    .unwrap();
+    let store = PostgresStore::connect_with(&url, options).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(wrong_counts(&mut c), vec![], "after the upgrade");
+    assert_eq!(counts(&mut c, a), (0, 0, 2));
 }
