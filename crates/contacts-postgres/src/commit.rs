@@ -17,7 +17,7 @@ use postgres::types::ToSql;
 
 use crate::error::{BACKEND, commit_error};
 use crate::open::{Conn, prepared};
-use crate::{conversations, entities, events, history, redirects, switches};
+use crate::{conversations, create, entities, events, history, redirects, switches};
 
 type Outcome = Result<(), CommitError>;
 
@@ -28,7 +28,7 @@ type Outcome = Result<(), CommitError>;
 /// `Transaction` does, so no connection goes back to the pool inside a transaction.
 pub(crate) struct Tx<'a> {
     pub(crate) tx: &'a mut postgres::Client,
-    statements: &'a mut HashMap<&'static str, Statement>,
+    pub(crate) statements: &'a mut HashMap<&'static str, Statement>,
     pub(crate) org: Uuid,
     open: bool,
 }
@@ -96,6 +96,10 @@ impl<'a> Tx<'a> {
 }
 
 pub(crate) fn commit(conn: &mut Conn, org: OrgId, batch: &WriteBatch) -> Outcome {
+    // The batch a resolve of someone new makes: one statement, one round trip.
+    if let Some(person) = create::NewPerson::of(org, batch) {
+        return create::commit(conn, org, &person);
+    }
     let mut t = Tx::begin(conn, org)?;
     apply(&mut t, batch)?;
     t.commit()

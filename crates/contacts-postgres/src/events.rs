@@ -2,12 +2,18 @@
 //! retention. The append moves the org's head row last in the transaction, so
 //! concurrent writers of one org take their numbers in the order they commit.
 
+use std::collections::HashMap;
+
 use contacts_core::store::{CommitError, WriteOp, codec};
-use contacts_core::{EventLog, OrgId, Result};
+use contacts_core::uuid::Uuid;
+use contacts_core::{EventLog, OrgId, Result, Timestamp};
+use postgres::Statement;
+use postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::commit::Tx;
 use crate::error::{BACKEND, commit_error, corrupt, read_error};
+use crate::open::prepared;
 
 /// Past `i64::MAX` a sequence number cannot be stored; clamping keeps ranges total.
 fn seq(v: u64) -> i64 {
@@ -40,7 +46,7 @@ pub(crate) fn read(store: &PostgresStore, org: OrgId, after: u64, limit: u64) ->
 }
 
 /// Applies the batch's `AppendEvents`, if it has one: moves the head, stores the
-/// events in one statement, then drops what retention drops.
+/// events in one statement, then drops what retention drops ([`prune`]).
 pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError> {
     for op in ops {
         let WriteOp::AppendEvents {
@@ -76,36 +82,114 @@ pub(crate) fn append(t: &mut Tx<'_>, ops: &[WriteOp]) -> Result<(), CommitError>
         )?;
         t.tx.execute(&stmt, &[&t.org, &seqs, &ats, &bodies])
             .map_err(commit_error)?;
-        // Both prunes delete a range that starts at the oldest kept number, held in
-        // the head row: an index scan from the table's start would walk every entry
-        // deleted since the last vacuum (migration 0010).
-        let bound = 2 * n + 8;
-        let kept_from = (last - seq(*keep) + 1).clamp(oldest, oldest + bound);
-        if kept_from > oldest {
-            // The oldest beyond `keep`, but no more than 2n+8 of them: after `keep` is
-            // lowered the excess goes over the next commits, each at a bounded cost
-            // while the head row is locked.
-            let stmt = t.statement(
-                "WITH gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 AND seq < $3) \
-                 UPDATE event_heads SET first = $3 WHERE org = $1",
-            )?;
-            t.tx.execute(&stmt, &[&t.org, &oldest, &kept_from])
-                .map_err(commit_error)?;
-        }
-        if let Some(before) = expire_before {
-            // Only a prefix goes, so what is kept stays one run ending at the head;
-            // looking at twice as many as were appended (and a few more) keeps up.
-            let stmt = t.statement(
-                "WITH cut AS (SELECT max(o.seq) AS m FROM (SELECT seq, at FROM events \
-                  WHERE org = $1 AND seq >= $2 ORDER BY seq LIMIT $4) AS o WHERE o.at < $3), \
-                 gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 \
-                  AND seq <= (SELECT m FROM cut)) \
-                 UPDATE event_heads SET first = (SELECT m FROM cut) + 1 \
-                 WHERE org = $1 AND (SELECT m FROM cut) IS NOT NULL",
-            )?;
-            t.tx.execute(&stmt, &[&t.org, &kept_from, &before.as_millis(), &bound])
-                .map_err(commit_error)?;
-        }
+        let head = Head {
+            appended: n,
+            last,
+            oldest,
+        };
+        prune(t.tx, t.statements, t.org, head, *keep, *expire_before)?;
     }
     Ok(())
+}
+
+/// The org's head row after an append: how many were appended, the newest number
+/// and the oldest kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    pub(crate) appended: i64,
+    pub(crate) last: i64,
+    pub(crate) oldest: i64,
+}
+
+/// What retention drops after an append that left the head at `head`, as statements
+/// with their numbers (`$1` is always the org). Both delete a range that starts at
+/// the oldest kept number, held in the head row: an index scan from the table's start
+/// would walk every entry deleted since the last vacuum (migration 0010). The head's
+/// `first` only ever moves forward, so a prune run after its append's commit
+/// (`create.rs`) cannot undo a later one.
+fn prunes(
+    head: Head,
+    keep: u64,
+    expire_before: Option<Timestamp>,
+) -> Vec<(&'static str, Vec<i64>)> {
+    let Head {
+        appended: n,
+        last,
+        oldest,
+    } = head;
+    let bound = 2 * n + 8;
+    let kept_from = (last - seq(keep) + 1).clamp(oldest, oldest + bound);
+    let mut out = Vec::new();
+    if kept_from > oldest {
+        // The oldest beyond `keep`, but no more than 2n+8 of them: after `keep` is
+        // lowered the excess goes over the next commits, each at a bounded cost
+        // while the head row is locked.
+        out.push((
+            "WITH gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 AND seq < $3) \
+             UPDATE event_heads SET first = greatest(first, $3) WHERE org = $1",
+            vec![oldest, kept_from],
+        ));
+    }
+    if let Some(before) = expire_before {
+        // Only a prefix goes, so what is kept stays one run ending at the head;
+        // looking at twice as many as were appended (and a few more) keeps up.
+        out.push((
+            "WITH cut AS (SELECT max(o.seq) AS m FROM (SELECT seq, at FROM events \
+              WHERE org = $1 AND seq >= $2 ORDER BY seq LIMIT $4) AS o WHERE o.at < $3), \
+             gone AS (DELETE FROM events WHERE org = $1 AND seq >= $2 \
+              AND seq <= (SELECT m FROM cut)) \
+             UPDATE event_heads SET first = greatest(first, (SELECT m FROM cut) + 1) \
+             WHERE org = $1 AND (SELECT m FROM cut) IS NOT NULL",
+            vec![kept_from, before.as_millis(), bound],
+        ));
+    }
+    out
+}
+
+/// Applies retention inside the append's transaction (see [`prunes`]).
+fn prune(
+    client: &mut postgres::Client,
+    statements: &mut HashMap<&'static str, Statement>,
+    org: Uuid,
+    head: Head,
+    keep: u64,
+    expire_before: Option<Timestamp>,
+) -> Result<(), CommitError> {
+    for (sql, numbers) in prunes(head, keep, expire_before) {
+        let stmt = prepared(client, statements, sql).map_err(commit_error)?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org];
+        params.extend(numbers.iter().map(|n| n as &(dyn ToSql + Sync)));
+        client.execute(&stmt, &params).map_err(commit_error)?;
+    }
+    Ok(())
+}
+
+/// Applies retention after the append has committed, in a transaction of its own
+/// sent as one message (one round trip), which locks the head row before it deletes,
+/// as every append does, so two prunes cannot deadlock. The numbers are the store's
+/// own, written as literals because a message of several statements takes no
+/// parameters.
+pub(crate) fn prune_after_commit(
+    client: &mut postgres::Client,
+    org: Uuid,
+    head: Head,
+    keep: u64,
+    expire_before: Option<Timestamp>,
+) -> Result<(), CommitError> {
+    let org = format!("'{org}'::uuid");
+    let mut message = format!("SELECT 1 FROM event_heads WHERE org = {org} FOR NO KEY UPDATE;\n");
+    let prunes = prunes(head, keep, expire_before);
+    if prunes.is_empty() {
+        return Ok(());
+    }
+    for (sql, numbers) in prunes {
+        // `$4` before `$2`: no placeholder is a prefix of a later one's replacement.
+        let mut text = sql.to_owned();
+        for (i, n) in numbers.iter().enumerate().rev() {
+            text = text.replace(&format!("${}", i + 2), &n.to_string());
+        }
+        message.push_str(&text.replace("$1", &org));
+        message.push_str(";\n");
+    }
+    client.batch_execute(&message).map_err(commit_error)
 }

@@ -55,6 +55,7 @@
 
 mod commit;
 mod conversations;
+mod create;
 mod entities;
 mod error;
 mod events;

@@ -117,6 +117,8 @@ fn every_statement_filters_by_org() {
     let sources = [
         ("reads.rs", include_str!("../src/reads.rs")),
         ("commit.rs", include_str!("../src/commit.rs")),
+        ("create.rs", include_str!("../src/create.rs")),
+        ("events.rs", include_str!("../src/events.rs")),
         ("switches.rs", include_str!("../src/switches.rs")),
         ("redirects.rs", include_str!("../src/redirects.rs")),
         ("history.rs", include_str!("../src/history.rs")),

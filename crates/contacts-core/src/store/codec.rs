@@ -171,6 +171,22 @@ pub fn encode_event(event: &crate::Event, sequence: u64) -> Result<String, Strin
     serde_json::to_string(&numbered).map_err(|e| format!("cannot serialise an event: {e}"))
 }
 
+/// An event's stored form split around its sequence number, for a store that numbers
+/// events in the statement that stores them: `before + n + after` is exactly
+/// [`encode_event`]`(event, n)`.
+///
+/// # Errors
+/// A description, if the event cannot be serialised (it always can), or if its number
+/// is not the document's first field (the split relies on it).
+pub fn encode_event_around_sequence(event: &crate::Event) -> Result<(String, String), String> {
+    const FIRST: &str = "{\"sequence\":";
+    let text = encode_event(event, 0)?;
+    match text.strip_prefix(FIRST).and_then(|t| t.strip_prefix('0')) {
+        Some(after) => Ok((FIRST.to_owned(), after.to_owned())),
+        None => Err("an event's number is not its first field".to_owned()),
+    }
+}
+
 /// An event from its stored form.
 ///
 /// # Errors
@@ -203,6 +219,41 @@ pub fn decode_conversation(body: &str) -> Result<crate::ConversationLog, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both halves around the number make exactly the numbered document, for numbers
+    /// of every width and events with and without their optional fields.
+    #[test]
+    fn events_split_around_their_number() {
+        let bare = crate::Event {
+            sequence: 7,
+            timestamp: crate::Timestamp::from_millis(1_753_261_800_000),
+            kind: crate::EventKind::ContactCreated,
+            contact_id: None,
+            version: None,
+            merged_into: None,
+            memory_id: None,
+            revision: None,
+            persona_id: None,
+            pathway_id: None,
+            enabled: None,
+        };
+        let full = crate::Event {
+            contact_id: Some(crate::ContactId(uuid::Uuid::nil())),
+            version: Some(10),
+            persona_id: Some("p0".into()),
+            enabled: Some(true),
+            ..bare.clone()
+        };
+        for event in [bare, full] {
+            let (before, after) = encode_event_around_sequence(&event).unwrap();
+            for n in [0, 1, 42, 1_000_000, u64::MAX] {
+                assert_eq!(
+                    format!("{before}{n}{after}"),
+                    encode_event(&event, n).unwrap()
+                );
+            }
+        }
+    }
 
     /// A record deeper than serde_json's default limit (as a build without the facts
     /// bound could write) decodes, and a much deeper one does not overflow the stack.
