@@ -394,7 +394,7 @@ impl<S: Store> Engine<S> {
         };
         match existing {
             Some(m) => {
-                d.outcome.memory = Some((*m).clone());
+                d.outcome.memory = Some(m);
                 d.outcome.memory_created = Some(false);
             }
             None => {
@@ -420,7 +420,7 @@ impl<S: Store> Engine<S> {
                     });
                 }
                 d.writes.push(WriteOp::InsertMemory(record.clone()));
-                d.outcome.memory = Some(record);
+                d.outcome.memory = Some(Arc::new(record));
                 d.outcome.memory_created = Some(true);
             }
         }

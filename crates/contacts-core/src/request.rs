@@ -1,6 +1,8 @@
 //! Request and response shapes of the engine's operations, serde-compatible with the
 //! public API's JSON.
 
+use std::sync::Arc;
+
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
@@ -319,7 +321,10 @@ pub struct ResolveOutcome {
     pub ignored: Vec<IgnoredValue>,
     /// The memory record for the request's scope (`null` without a scope, or when
     /// its persona's memory is switched off).
-    pub memory: Option<MemoryRecord>,
+    // Shared with the store where it can be: loading what an agent remembers copies
+    // nothing.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<MemoryRecord>))]
+    pub memory: Option<Arc<MemoryRecord>>,
     /// Whether this call created that memory record (`null` when `memory` is).
     pub memory_created: Option<bool>,
 }
