@@ -4,11 +4,15 @@
 -- (docs/benchmarks.md, "PostgreSQL hit with counts on the row"). As in SQLite's
 -- migration 0003, triggers keep the counts inside every statement that changes an
 -- identifier, so no writer (this crate, an older one, or a hand-run statement) can
--- leave them wrong. They fire once per statement, over its transition tables, so a
+-- leave them wrong; `TRUNCATE identifiers` alone fires no `DELETE` trigger. They fire once per statement, over its transition tables, so a
 -- statement that inserts a thousand identifiers updates each contact once.
 --
 -- A process of schema version 11 can run beside this one: it neither reads nor writes
 -- the counts, and the triggers keep them for its writes too.
+
+-- No identifier changes between the count below and the triggers that take over
+-- from it: writers wait for this migration's transaction.
+LOCK TABLE identifiers IN SHARE ROW EXCLUSIVE MODE;
 
 ALTER TABLE contacts ADD COLUMN phone_numbers INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE contacts ADD COLUMN emails INTEGER NOT NULL DEFAULT 0;

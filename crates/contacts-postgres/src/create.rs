@@ -27,9 +27,14 @@ use crate::error::{BACKEND, commit_error};
 use crate::events::{self, Head};
 use crate::open::{Conn, prepared};
 
-/// The statement. Each part reads the one before it (`written` counts the rows, and
-/// the count slot, the head and the events follow from it), which is what orders
-/// parts that PostgreSQL otherwise runs in no set order. `$1` org; `$2..$6` the
+/// The statement. Each part reads the one before it, which is what orders parts that
+/// PostgreSQL otherwise runs in no set order (and a data-modifying part nobody reads
+/// runs last): `written` is materialized and counts every row written, `counted` (the
+/// org's count slot) uses all of its counts and `head` uses `counted`'s, so the rows'
+/// unique-index entries come first, then the slot, then the head, as in `commit.rs`
+/// (`EXPLAIN VERBOSE` shows each part's scans of the parts before it). Without that a
+/// new person could hold the head while waiting on another writer's uncommitted
+/// identifier, and that writer wait on the head: a deadlock. `$1` org; `$2..$6` the
 /// contact; `$7..$10` its identifiers in attach order; `$11..$13` its history entries
 /// (none or one); `$14..$16` its events, each as the text before and after its number,
 /// and its time (none when the feed is off); `$17` how many events the org keeps,
@@ -53,12 +58,13 @@ const NEW_PERSON: &str = "WITH contact AS (\
        SELECT $1, $2, u.version, u.entry, u.redacted \
        FROM unnest($11::bigint[], $12::text[], $13::text[]) AS u(version, entry, redacted) \
        RETURNING 1), \
-     written AS (\
-       SELECT (SELECT count(*) FROM contact) AS contacts, (SELECT count(*) FROM idents), \
-       (SELECT count(*) FROM history)), \
+     written AS MATERIALIZED (\
+       SELECT (SELECT count(*) FROM contact) AS contacts, (SELECT count(*) FROM idents) AS idents, \
+       (SELECT count(*) FROM history) AS entries), \
      counted AS (\
        INSERT INTO org_counts (org, slot, contacts) \
        SELECT $1, pg_backend_pid() % 16, w.contacts FROM written AS w \
+       WHERE w.idents + w.entries >= 0 \
        ON CONFLICT (org, slot) DO UPDATE SET contacts = org_counts.contacts + EXCLUDED.contacts \
        RETURNING 1), \
      seen AS (SELECT s.last, s.first FROM event_heads AS s WHERE s.org = $1), \
@@ -72,8 +78,8 @@ const NEW_PERSON: &str = "WITH contact AS (\
          AS kept_from) AS k), \
      head AS (\
        INSERT INTO event_heads (org, last, first) \
-       SELECT $1, cardinality($14::text[]), 1 FROM (SELECT count(*) FROM counted) AS c \
-       WHERE cardinality($14::text[]) > 0 \
+       SELECT $1, cardinality($14::text[]), 1 FROM (SELECT count(*) AS n FROM counted) AS c \
+       WHERE cardinality($14::text[]) > 0 AND c.n >= 0 \
        ON CONFLICT (org) DO UPDATE SET last = event_heads.last + EXCLUDED.last, \
        first = CASE WHEN event_heads.last = (SELECT p.last FROM plan AS p) \
          AND event_heads.first = (SELECT p.old_first FROM plan AS p) \

@@ -603,3 +603,61 @@ fn concurrent_creates_keep_the_feed_bounded() {
     let numbers: Vec<u64> = log.events.iter().map(|e| e.sequence).collect();
     assert_eq!(numbers, vec![158, 159, 160]);
 }
+
+/// A new person's one statement (`create.rs`) takes its identifiers' index entries
+/// before the feed's head, as a transaction of `commit.rs` does. Here a transaction
+/// holds an uncommitted identifier and then moves the head, while a create of a new
+/// person with that identifier waits on it: the create must not be holding the head
+/// by then (that would be a deadlock, broken only by PostgreSQL's one-second
+/// detector). Once the transaction commits, the create loses the race and resolves
+/// to the contact that took the identifier.
+#[test]
+fn a_waiting_create_does_not_hold_the_feed_head() {
+    let Some(store) = pg_store_or_skip("a_waiting_create_does_not_hold_the_feed_head") else {
+        return;
+    };
+    let schema = store.store.schema().to_owned();
+    let engine = Arc::new(Engine::new(store));
+    let first = engine
+        .resolve(org(), &ResolveRequest::new().with_phone("+14155550101"))
+        .unwrap()
+        .contact
+        .id;
+    let mut a = common::client(&schema);
+    a.batch_execute("BEGIN").unwrap();
+    a.execute(
+        "INSERT INTO identifiers (id, contact_id, org, kind, value, is_primary) \
+         VALUES (gen_random_uuid(), $1, $2, 'email', 'taken@example.com', false)",
+        &[&first.0, &org().0],
+    )
+    .unwrap();
+    let create = {
+        let engine = Arc::clone(&engine);
+        std::thread::spawn(move || {
+            let req = ResolveRequest::new()
+                .with_phone("+14155550102")
+                .with_email("taken@example.com");
+            engine.resolve(org(), &req)
+        })
+    };
+    // Long enough for the create to reach the identifier it waits on.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    a.execute(
+        "UPDATE event_heads SET last = last WHERE org = $1",
+        &[&org().0],
+    )
+    .unwrap();
+    let waited = started.elapsed();
+    a.batch_execute("COMMIT").unwrap();
+    assert!(
+        waited < Duration::from_millis(500),
+        "the head was held by the waiting create for {waited:?}"
+    );
+    let out = create.join().unwrap().unwrap();
+    assert_eq!(
+        out.contact.id, first,
+        "the identifier's owner is the one resolved"
+    );
+    assert!(!out.created);
+}
