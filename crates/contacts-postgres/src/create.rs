@@ -1,8 +1,8 @@
 //! A new person in one statement: the batch a resolve of someone new commits (the
 //! contact, its identifiers, its first history entry and its change-feed events) sent
 //! as one statement outside an explicit transaction, so it commits in one round trip
-//! where `BEGIN`, a statement per row and `COMMIT` took eight (docs/benchmarks.md,
-//! "PostgreSQL create in one statement").
+//! where `BEGIN`, a statement per row and `COMMIT` took about nine (docs/benchmarks.md,
+//! "PostgreSQL hit with counts on the row, and a create in one statement").
 //!
 //! One statement is one transaction, so the batch is as atomic as in `commit.rs`, and
 //! its preconditions fail the same way: a taken contact id or identifier value violates
