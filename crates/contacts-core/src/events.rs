@@ -91,7 +91,7 @@ pub struct Event {
 impl Event {
     /// An event of `kind` at `timestamp`, with every optional field absent; the store
     /// numbers it when it commits.
-    fn new(kind: EventKind, timestamp: Timestamp) -> Self {
+    pub(crate) fn new(kind: EventKind, timestamp: Timestamp) -> Self {
         Event {
             sequence: 0,
             timestamp,

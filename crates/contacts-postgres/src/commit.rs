@@ -340,7 +340,7 @@ fn count_contacts(t: &mut Tx<'_>, batch: &WriteBatch) -> Outcome {
 
 /// A stored version or revision: past `i64::MAX` it cannot be stored, so it can never
 /// match.
-fn version(v: u64) -> i64 {
+pub(crate) fn version(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(-1)
 }
 

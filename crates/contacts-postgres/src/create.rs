@@ -23,6 +23,7 @@
 use contacts_core::store::{CommitError, WriteBatch, WriteOp, codec};
 use contacts_core::{Contact, ContactHistoryEntry, Event, Identifier, OrgId, Timestamp};
 
+use crate::commit;
 use crate::error::{BACKEND, commit_error};
 use crate::events::{self, Head};
 use crate::open::{Conn, prepared};
@@ -190,7 +191,7 @@ pub(crate) fn commit(
     if let Some(entry) = person.history {
         let (full, short) =
             codec::encode_history(entry).map_err(|e| CommitError::backend(BACKEND, e))?;
-        versions.push(i64::try_from(entry.version).unwrap_or(-1));
+        versions.push(commit::version(entry.version));
         entries.push(full);
         redacted.push(short);
     }
@@ -206,7 +207,7 @@ pub(crate) fn commit(
         ats.push(e.timestamp.as_millis());
     }
     let appended = events.len() as i64;
-    let keep_n = i64::try_from(keep).unwrap_or(i64::MAX);
+    let keep_n = events::seq(keep);
     let expired = expire_before.map(Timestamp::as_millis);
     let bound = 2 * appended + 8;
     let Conn { client, statements } = conn;

@@ -16,7 +16,7 @@ use crate::error::{BACKEND, commit_error, corrupt, read_error};
 use crate::open::prepared;
 
 /// Past `i64::MAX` a sequence number cannot be stored; clamping keeps ranges total.
-fn seq(v: u64) -> i64 {
+pub(crate) fn seq(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -176,12 +176,12 @@ pub(crate) fn prune_after_commit(
     keep: u64,
     expire_before: Option<Timestamp>,
 ) -> Result<(), CommitError> {
-    let org = format!("'{org}'::uuid");
-    let mut message = format!("SELECT 1 FROM event_heads WHERE org = {org} FOR NO KEY UPDATE;\n");
     let prunes = prunes(head, keep, expire_before);
     if prunes.is_empty() {
         return Ok(());
     }
+    let org = format!("'{org}'::uuid");
+    let mut message = format!("SELECT 1 FROM event_heads WHERE org = {org} FOR NO KEY UPDATE;\n");
     for (sql, numbers) in prunes {
         // `$4` before `$2`: no placeholder is a prefix of a later one's replacement.
         let mut text = sql.to_owned();

@@ -226,16 +226,10 @@ mod tests {
     fn events_split_around_their_number() {
         let bare = crate::Event {
             sequence: 7,
-            timestamp: crate::Timestamp::from_millis(1_753_261_800_000),
-            kind: crate::EventKind::ContactCreated,
-            contact_id: None,
-            version: None,
-            merged_into: None,
-            memory_id: None,
-            revision: None,
-            persona_id: None,
-            pathway_id: None,
-            enabled: None,
+            ..crate::Event::new(
+                crate::EventKind::ContactCreated,
+                crate::Timestamp::from_millis(1_753_261_800_000),
+            )
         };
         let full = crate::Event {
             contact_id: Some(crate::ContactId(uuid::Uuid::nil())),
