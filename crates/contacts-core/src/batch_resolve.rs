@@ -176,7 +176,7 @@ impl<S: Store> Engine<S> {
                         ahead = None;
                         owners = self.store.lookup(org, &keys)?;
                     }
-                    self.resolve_step(org, &input, &owners)
+                    self.resolve_step(org, &input, owners)
                 };
                 match step() {
                     Err(e) => results[i] = Some(Err(e)),

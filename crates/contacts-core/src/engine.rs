@@ -20,8 +20,8 @@ use crate::request::{
 use crate::retry::Step;
 use crate::shared::SharedContact;
 use crate::store::{
-    ContactRecord, IdentifierKey, ListPage, ListPosition, Owner, PageStart, Store, WriteBatch,
-    WriteOp,
+    ContactRecord, IdentifierKey, ListPage, ListPosition, Owner, Owners, PageStart, Store,
+    WriteBatch, WriteOp,
 };
 use crate::types::{
     Contact, ContactId, Identifier, IdentifierId, IdentifierKind, JsonObject, Metadata, OrgId,
@@ -100,10 +100,13 @@ pub(crate) struct Prepared<'a> {
 
 impl Prepared<'_> {
     pub(crate) fn keys(&self) -> SmallVec<[IdentifierKey<'_>; 3]> {
-        self.values
-            .iter()
-            .map(|(kind, value)| IdentifierKey { kind: *kind, value })
-            .collect()
+        // Pushed one by one: `collect` into a `SmallVec` goes through its general
+        // `extend`, which costs more than the three pushes it needs here.
+        let mut keys = SmallVec::new();
+        for (kind, value) in &self.values {
+            keys.push(IdentifierKey { kind: *kind, value });
+        }
+        keys
     }
 }
 
@@ -273,7 +276,7 @@ impl<S: Store> Engine<S> {
         // (`retry.rs`).
         self.run(org, "resolve", || {
             let owners = self.store.lookup(org, &keys)?;
-            let (outcome, ops) = self.resolve_step(org, &input, &owners)?;
+            let (outcome, ops) = self.resolve_step(org, &input, owners)?;
             if ops.is_empty() {
                 return Ok(Step::Done(outcome));
             }
@@ -318,7 +321,7 @@ impl<S: Store> Engine<S> {
             return None;
         }
         let owners = self.store.lookup_without_io(org, &input.prepared.keys())?;
-        match self.resolve_step(org, &input, &owners) {
+        match self.resolve_step(org, &input, owners) {
             Ok((outcome, ops)) if ops.is_empty() => Some(Ok(outcome)),
             // A write, or an error the full path reports in its own words.
             _ => None,
@@ -338,16 +341,19 @@ impl<S: Store> Engine<S> {
 
     /// One resolve decided from the owners of `input`'s keys: the outcome, and the
     /// batch that makes it true (preconditions first; empty for a pure read).
+    ///
+    /// Takes the owners: a winner left unchanged moves into the outcome, so a hit
+    /// shares the store's contact without touching its reference count twice.
     pub(crate) fn resolve_step(
         &self,
         org: OrgId,
         input: &ResolveInput<'_>,
-        owners: &[Option<Owner>],
+        mut owners: Owners,
     ) -> Result<(ResolveOutcome, Vec<WriteOp>)> {
         let mut decision = self.decide(
             org,
             &input.prepared,
-            owners,
+            &mut owners,
             input.name.as_deref(),
             input.metadata,
         )?;
@@ -482,7 +488,10 @@ impl<S: Store> Engine<S> {
         let keys = prepared.keys();
         self.run(org, "find", || {
             let owners = self.store.lookup(org, &keys)?;
-            let Some(winner) = self.winner(&prepared, &owners) else {
+            let Some(winner) = self
+                .winner(&prepared, &owners)
+                .and_then(|at| owners[at].as_ref())
+            else {
                 return Ok(Step::Done(None));
             };
             // Read the winner again with its memories, as one snapshot. If it vanished
@@ -681,23 +690,21 @@ impl<S: Store> Engine<S> {
             })
     }
 
-    /// Steps 2-3: the owner of the highest-precedence identifier that is compatible.
-    fn winner<'o>(
-        &self,
-        prepared: &Prepared<'_>,
-        owners: &'o [Option<Owner>],
-    ) -> Option<&'o Owner> {
-        (0..owners.len())
-            .find(|&at| self.compatible(prepared, owners, at))
-            .and_then(|at| owners[at].as_ref())
+    /// Steps 2-3: where in `owners` the owner of the highest-precedence identifier that
+    /// is compatible is.
+    fn winner(&self, prepared: &Prepared<'_>, owners: &[Option<Owner>]) -> Option<usize> {
+        (0..owners.len()).find(|&at| self.compatible(prepared, owners, at))
     }
 
     /// Decides what a resolve returns and what it must write, from one read.
+    ///
+    /// A winner that stays as it is is taken out of `owners` into the outcome; nothing
+    /// after the decision reads it (history asks only about contacts a batch changes).
     fn decide(
         &self,
         org: OrgId,
         prepared: &Prepared<'_>,
-        owners: &[Option<Owner>],
+        owners: &mut [Option<Owner>],
         name: Option<&str>,
         metadata: Option<&JsonObject>,
     ) -> Result<Decision> {
@@ -711,8 +718,10 @@ impl<S: Store> Engine<S> {
                 ),
             ));
         }
-        let winner = self.winner(prepared, owners).cloned();
-        let winner_id = winner.as_ref().map(|w| w.contact.id);
+        let win = self.winner(prepared, owners);
+        let winner = win.and_then(|at| owners[at].as_ref());
+        let winner_id = winner.map(|w| w.contact.id);
+        let winner_version = winner.map(|w| w.version);
         let mut expects = Vec::new();
         let mut writes = Vec::new();
         // Every other contact the decision looked at must still be as read (it stayed
@@ -733,12 +742,12 @@ impl<S: Store> Engine<S> {
         let mut conflicts = Vec::new();
         let mut to_attach: Vec<(IdentifierKind, &str, bool)> = Vec::new();
         let mut counts = [0u32; 3];
-        if let Some(w) = &winner {
+        if let Some(w) = winner {
             for kind in IdentifierKind::ALL {
                 counts[kind.index()] = w.counts.get(kind);
             }
         }
-        for ((kind, value), owner) in prepared.values.iter().zip(owners) {
+        for ((kind, value), owner) in prepared.values.iter().zip(owners.iter()) {
             match owner {
                 Some(o) if Some(o.contact.id) == winner_id => {
                     if matched_by.is_none() {
@@ -771,7 +780,7 @@ impl<S: Store> Engine<S> {
             }
         }
 
-        let (contact, created) = match &winner {
+        let (contact, created) = match winner {
             None if to_attach.is_empty() => {
                 // Only possible with more than one kind capped at 1: every identifier
                 // is owned by a contact that conflicts with another of them. A contact
@@ -795,8 +804,14 @@ impl<S: Store> Engine<S> {
                 (SharedContact::new(contact), true)
             }
             Some(w) => match self.filled(&w.contact, name, metadata, !to_attach.is_empty()) {
-                // Unchanged: the store's own copy, shared.
-                None => (w.contact.clone(), false),
+                // Unchanged: the store's own copy, moved out of what was read.
+                None => {
+                    // `win` indexes the winner just read, so the take finds it.
+                    let Some(taken) = win.and_then(|at| owners[at].take()) else {
+                        return Err(Error::storage("engine", "the winner left its read"));
+                    };
+                    (taken.contact, false)
+                }
                 Some(contact) => {
                     writes.push(WriteOp::UpdateContact {
                         contact: contact.clone(),
@@ -835,7 +850,7 @@ impl<S: Store> Engine<S> {
             },
             expects,
             writes,
-            winner_version: winner.as_ref().map(|w| w.version),
+            winner_version,
         })
     }
 

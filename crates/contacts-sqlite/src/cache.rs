@@ -15,7 +15,6 @@
 //! (docs/semantics.md, "Read cache").
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use compact_str::CompactString;
@@ -24,7 +23,7 @@ use contacts_core::{IdentifierKind, OrgId, Result};
 use quick_cache::Equivalent;
 use rusqlite::Connection;
 
-use crate::wal_index::{Header, Watch};
+use crate::wal_index::{Header, Watch, same};
 
 /// An entry's key: an identifier in an org.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,30 +66,50 @@ struct Entry {
     owner: Owner,
 }
 
-/// The entries, and the `(header, version)` pair they are checked against.
+/// The entries, the `(header, version)` pair they are checked against, and the
+/// counts of what the cache did (kept under the same lock, so a hit pays no atomic
+/// operation for them).
 #[derive(Debug)]
 struct Entries {
     /// A header and the data version SQLite reported while the header read so.
     seen: Option<(Header, i64)>,
     map: quick_cache::unsync::Cache<Key, Entry>,
+    hits: u64,
+    misses: u64,
+    /// Version checks answered by the header alone (for the tests).
+    quick_checks: u64,
 }
 
 impl Entries {
+    /// [`ReadCache::get`]'s answer at `version`, counted.
+    fn answer(&mut self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Cached {
+        match self.owners(org, keys, version) {
+            Some(owners) => {
+                self.hits += 1;
+                Cached::Hit(owners)
+            }
+            None => {
+                self.misses += 1;
+                Cached::Miss(version)
+            }
+        }
+    }
+
     /// The owners of `keys`, if every key is cached at `version`.
     fn owners(&self, org: OrgId, keys: &[IdentifierKey<'_>], version: i64) -> Option<Owners> {
-        keys.iter()
-            .map(|key| {
-                let probe = KeyRef {
-                    org,
-                    kind: key.kind,
-                    value: key.value,
-                };
-                match self.map.get(&probe) {
-                    Some(e) if e.version == version => Some(Some(e.owner.clone())),
-                    _ => None,
-                }
-            })
-            .collect()
+        let mut owners = Owners::new();
+        for key in keys {
+            let probe = KeyRef {
+                org,
+                kind: key.kind,
+                value: key.value,
+            };
+            match self.map.get(&probe) {
+                Some(e) if e.version == version => owners.push(Some(e.owner.clone())),
+                _ => return None,
+            }
+        }
+        Some(owners)
     }
 }
 
@@ -102,10 +121,6 @@ pub(crate) struct ReadCache {
     /// A read-only connection, used for the version check alone.
     watch: Watch,
     entries: Mutex<Entries>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    /// Version checks answered by the header alone (for the tests).
-    quick_checks: AtomicU64,
 }
 
 /// What the read cache has done since the store was opened
@@ -144,10 +159,10 @@ impl ReadCache {
             entries: Mutex::new(Entries {
                 seen: None,
                 map: quick_cache::unsync::Cache::new(entries),
+                hits: 0,
+                misses: 0,
+                quick_checks: 0,
             }),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            quick_checks: AtomicU64::new(0),
         })
     }
 
@@ -163,11 +178,11 @@ impl ReadCache {
     /// Every commit rewrites the WAL-index header (it grows the last frame, or restarts
     /// the log with new salts), and an equal header means the same committed state:
     /// SQLite relies on exactly this to keep its page cache.
-    fn vouched(&self, entries: &Entries) -> Option<i64> {
+    fn vouched(&self, entries: &mut Entries) -> Option<i64> {
         let (header, version) = entries.seen?;
         let now = self.watch.header()?;
-        (now == header).then(|| {
-            self.quick_checks.fetch_add(1, Ordering::Relaxed);
+        same(&now, &header).then(|| {
+            entries.quick_checks += 1;
             version
         })
     }
@@ -192,24 +207,14 @@ impl ReadCache {
     /// A storage error if the version cannot be read.
     pub(crate) fn get(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Result<Cached> {
         // One lock for the check and the probes when the header answers.
-        let quick = {
-            let entries = self.lock();
-            self.vouched(&entries)
-                .map(|version| (version, entries.owners(org, keys, version)))
-        };
-        let (version, owners) = match quick {
-            Some(found) => found,
-            None => {
-                let version = self.ask()?;
-                (version, self.lock().owners(org, keys, version))
+        {
+            let mut entries = self.lock();
+            if let Some(version) = self.vouched(&mut entries) {
+                return Ok(entries.answer(org, keys, version));
             }
-        };
-        if let Some(owners) = owners {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Cached::Hit(owners));
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        Ok(Cached::Miss(version))
+        let version = self.ask()?;
+        Ok(self.lock().answer(org, keys, version))
     }
 
     /// [`ReadCache::get`]'s hit, if it needs no I/O: every key cached at the version
@@ -217,10 +222,10 @@ impl ReadCache {
     /// header moved or is mid-write) or a key is not cached. Misses are not counted:
     /// the caller's `get` that follows counts it.
     pub(crate) fn get_without_io(&self, org: OrgId, keys: &[IdentifierKey<'_>]) -> Option<Owners> {
-        let entries = self.lock();
-        let version = self.vouched(&entries)?;
+        let mut entries = self.lock();
+        let version = self.vouched(&mut entries)?;
         let owners = entries.owners(org, keys, version)?;
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        entries.hits += 1;
         Some(owners)
     }
 
@@ -246,7 +251,7 @@ impl ReadCache {
         // When SQLite must be asked, a commit between its answer and the inserts only
         // makes them useless: they carry a version that is no longer current.
         let mut entries = self.lock();
-        if self.vouched(&entries) != Some(version) {
+        if self.vouched(&mut entries) != Some(version) {
             drop(entries);
             if self.ask()? != version {
                 return Ok(());
@@ -275,16 +280,17 @@ impl ReadCache {
 
 impl ReadCache {
     pub(crate) fn stats(&self) -> CacheStats {
+        let entries = self.lock();
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            entries: self.lock().map.len() as u64,
+            hits: entries.hits,
+            misses: entries.misses,
+            entries: entries.map.len() as u64,
         }
     }
 
     /// Version checks answered from the WAL-index header without asking SQLite.
     #[cfg(test)]
     pub(crate) fn quick_checks(&self) -> u64 {
-        self.quick_checks.load(Ordering::Relaxed)
+        self.lock().quick_checks
     }
 }
