@@ -159,10 +159,14 @@ impl PlanTable {
     /// one- to three-digit prefixes that is assigned is the code, as libphonenumber
     /// reads it.
     pub(crate) fn split<'a>(&self, digits: &'a str) -> Option<(u16, &'a str, &CodePlan)> {
-        for len in 1..=3.min(digits.len()) {
-            let code: u16 = digits[..len].parse().ok()?;
+        let mut code = 0u16;
+        for (len, &d) in digits.as_bytes().iter().enumerate().take(3) {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            code = code * 10 + u16::from(d - b'0');
             if let Some(plan) = &self.by_code[usize::from(code)] {
-                return Some((code, &digits[len..], plan));
+                return Some((code, &digits[len + 1..], plan));
             }
         }
         None
