@@ -100,7 +100,7 @@ mod wal_index;
 
 pub use cache::CacheStats;
 pub use group::GroupStats;
-pub use open::{DEFAULT_CACHE_ENTRIES, Durability, Options};
+pub use open::{DEFAULT_CACHE_ENTRIES, DEFAULT_CHECKPOINT_PAGES, Durability, Options};
 pub use schema::SCHEMA_VERSION;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_events.sql"),
     include_str!("../migrations/0010_conversations.sql"),
     include_str!("../migrations/0011_memory_entities.sql"),
+    include_str!("../migrations/0012_history_rowid.sql"),
 ];
 
 /// The schema version this code writes (and the newest it opens).

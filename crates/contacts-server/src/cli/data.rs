@@ -7,7 +7,7 @@ use clap::Args;
 use contacts_core::{Engine, OrgId};
 
 use super::outputs::Protected;
-use super::storage::{Backend, StorageArgs};
+use super::storage::{Backend, Purpose, StorageArgs};
 use super::{CliError, UsageError, local, parse};
 use crate::import::{self, Delimiter, Mapping};
 use crate::settings::EngineArgs;
@@ -80,7 +80,7 @@ pub(super) fn import(args: &ImportArgs) -> Result<ExitCode, CliError> {
         ))
         .into());
     }
-    let opened = args.storage.open()?;
+    let opened = args.storage.open_for(Purpose::Import)?;
     if let Some(message) = opened.unknown_org(args.org, args.storage.create)? {
         return Err(message.into());
     }

@@ -105,12 +105,22 @@ impl std::fmt::Debug for Opened {
 }
 
 /// Who opens: `serve` may create the database and may keep it in memory; a one-shot
-/// command needs an existing database unless given `--create`.
+/// command needs an existing database unless given `--create`; `import` is a one-shot
+/// command that writes in bulk, so its SQLite log checkpoints less often
+/// ([`IMPORT_CHECKPOINT_PAGES`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Purpose {
     Serve,
     Command,
+    Import,
 }
+
+/// `import`'s `contacts_sqlite::Options::checkpoint_pages`: about 32 MB of log between
+/// checkpoints, where 4 MB (SQLite's default) spent a quarter of an import's time
+/// writing back and syncing the same index pages (docs/benchmarks.md, "History in a
+/// rowid table"). A server's commits keep the default, so none of them pays for a
+/// long checkpoint.
+const IMPORT_CHECKPOINT_PAGES: u32 = 8_000;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -227,9 +237,14 @@ impl StorageArgs {
                     )
                     .into());
                 }
+                let checkpoint_pages = match purpose {
+                    Purpose::Import => IMPORT_CHECKPOINT_PAGES,
+                    Purpose::Serve | Purpose::Command => contacts_sqlite::DEFAULT_CHECKPOINT_PAGES,
+                };
                 let options = contacts_sqlite::Options::default()
                     .with_cache_entries(self.sqlite_cache_entries)
-                    .with_create(create);
+                    .with_create(create)
+                    .with_checkpoint_pages(checkpoint_pages);
                 let store = contacts_sqlite::SqliteStore::open_with(&path, options)
                     .map_err(|e| format!("opening {}: {}", path.display(), ErrorChain(&e)))?;
                 let keys = SqliteKeys::open(&path)

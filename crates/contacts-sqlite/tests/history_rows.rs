@@ -1,0 +1,116 @@
+//! How the SQLite store keeps history entries (migration 0012): in a rowid table, so an
+//! entry stays on its b-tree page instead of taking an overflow page of its own, and a
+//! file of an earlier version upgrades with every entry as it was.
+
+use contacts_core::uuid::Uuid;
+use contacts_core::{ContactId, Engine, OrgId, ResolveRequest, UpdateRequest};
+use contacts_sqlite::SqliteStore;
+use rusqlite::Connection;
+use serde_json::json;
+
+fn org() -> OrgId {
+    OrgId(Uuid::from_u128(0x0199_0000_0000_7000_8000_0000_0000_0012))
+}
+
+fn person(i: u64) -> ResolveRequest {
+    ResolveRequest::new()
+        .with_phone(format!("+1212{i:07}"))
+        .with_email(format!("person{i}@example.com"))
+        .with_external_id(format!("crm-{i}"))
+        .with_name(format!("Person {i}"))
+        .with_metadata(json!({"source": "import"}))
+}
+
+/// Every entry of `ids`, in order, as the engine reads them.
+fn histories(engine: &Engine<SqliteStore>, ids: &[ContactId]) -> Vec<String> {
+    ids.iter()
+        .flat_map(|id| engine.history(org(), *id, 0, 200).unwrap().entries)
+        .map(|e| serde_json::to_string(&e).unwrap())
+        .collect()
+}
+
+/// An imported person (three identifiers, a name, a metadata key) costs the file less
+/// than one page: with the entries in a WITHOUT ROWID table each entry alone took an
+/// overflow page, and 100,000 such people made a 566 MB file, 5.7 KB a person
+/// (docs/benchmarks.md, "History in a rowid table"). About 3.1 KB now.
+#[test]
+fn a_created_contact_takes_no_page_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let n = 2_000;
+    let requests: Vec<ResolveRequest> = (0..n).map(person).collect();
+    for chunk in requests.chunks(500) {
+        for outcome in engine.resolve_many(org(), chunk).unwrap() {
+            assert!(outcome.unwrap().created);
+        }
+    }
+    drop(engine);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    let per_contact = pages * page_size / n as i64;
+    assert!(
+        per_contact < page_size,
+        "{per_contact} bytes per contact ({pages} pages of {page_size} bytes)"
+    );
+}
+
+/// Migration 0012: a version-11 file, its entries in the WITHOUT ROWID table, opens
+/// with every entry (an erased contact's redacted ones included) exactly as it was, and
+/// new entries follow them.
+#[test]
+fn history_upgrades_from_version_11_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let ids: Vec<ContactId> = (0..3)
+        .map(|i| engine.resolve(org(), &person(i)).unwrap().contact.id)
+        .collect();
+    engine
+        .update(org(), ids[0], &UpdateRequest::new().with_name("Ana"))
+        .unwrap();
+    engine.delete(org(), ids[2]).unwrap();
+    let before = histories(&engine, &ids);
+    assert!(before.len() >= 4, "{before:?}");
+    drop(engine);
+    // Back to version 11's table.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE old_history (
+             org BLOB NOT NULL, contact_id BLOB NOT NULL, version INTEGER NOT NULL,
+             entry TEXT, redacted TEXT NOT NULL,
+             PRIMARY KEY (org, contact_id, version)
+         ) WITHOUT ROWID;
+         INSERT INTO old_history SELECT org, contact_id, version, entry, redacted
+             FROM contact_history;
+         DROP TABLE contact_history;
+         ALTER TABLE old_history RENAME TO contact_history;
+         PRAGMA user_version = 11;",
+    )
+    .unwrap();
+    drop(conn);
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    assert_eq!(histories(&engine, &ids), before);
+    // The next entry of a contact follows its upgraded ones.
+    let entries = |id| engine.history(org(), id, 0, 200).unwrap().entries;
+    let was = entries(ids[1]);
+    engine
+        .update(org(), ids[1], &UpdateRequest::new().with_name("Bo"))
+        .unwrap();
+    let now = entries(ids[1]);
+    assert_eq!(now[..was.len()], was[..]);
+    assert_eq!(now.len(), was.len() + 1);
+    assert_eq!(now[was.len()].version, was[was.len() - 1].version + 1);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, contacts_sqlite::SCHEMA_VERSION);
+}
