@@ -52,9 +52,10 @@ pub struct Options {
     /// database (`PRAGMA wal_autocheckpoint`); default 1,000 (about 4 MB), SQLite's
     /// own. A bulk load runs faster with more: each checkpoint writes back the same
     /// index pages and syncs the file, so fewer of them write less (an import of
-    /// 100,000 people took 5.6 s with 8,000 against 7.4 s with 1,000;
+    /// 100,000 people took 5.7–6.1 s with 8,000 against 7.1–7.7 s with 1,000;
     /// docs/benchmarks.md, "History in a rowid table"). The price is a larger log file
-    /// and a longer pause for the commit that runs the checkpoint.
+    /// and a longer pause for the commit that runs the checkpoint, which is any
+    /// connection's first commit after the log passes its own threshold.
     pub checkpoint_pages: u32,
 }
 

@@ -113,4 +113,13 @@ fn history_upgrades_from_version_11_unchanged() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, contacts_sqlite::SCHEMA_VERSION);
+    // Rebuilt, not left as it was: the entries are in a rowid table now.
+    let table: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'contact_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!table.contains("WITHOUT ROWID"), "{table}");
 }
