@@ -1,25 +1,34 @@
--- Schema version 12: history entries in an ordinary (rowid) table, found through a
--- unique index on (org, contact_id, version).
+-- Schema version 12: history entries stored once, in an ordinary (rowid) table found
+-- through a unique index on (org, contact_id, version).
 --
--- In a WITHOUT ROWID table a row keeps at most about 1,000 bytes on its b-tree page
--- (a quarter of a 4 KiB page) and spills the rest to an overflow page of its own. A
--- created contact's entry, with its redacted form beside it, is about 1,400 bytes, so
--- every entry took a whole overflow page: 100,000 imported contacts made a 566 MB file,
--- 468 MB of it history (docs/benchmarks.md, "History in a rowid table"). A rowid table
--- keeps rows of up to about 4,000 bytes on the page. The columns and what they mean
--- are those of version 7.
+-- In version 7's WITHOUT ROWID table a row kept at most about 1,000 bytes on its
+-- b-tree page (a quarter of a 4 KiB page) and spilled the rest to an overflow page of
+-- its own, and each row held the entry twice: whole, and redacted in advance. A
+-- created contact's row was about 1,400 bytes, so every entry took a whole overflow
+-- page: 100,000 imported contacts made a 566 MB file, 468 MB of it history
+-- (docs/benchmarks.md, "History in a rowid table"). Now a row holds the whole entry
+-- alone, about 700 bytes, on the page of a rowid table (which keeps rows of up to
+-- about 4,000 bytes there).
+--
+-- `entry` is the whole entry until the contact is erased; the erasure then writes the
+-- redacted form, which the core's codec makes from it (`codec::redact_history`), into
+-- `erased` and clears `entry`. Exactly one of the two is set. The column of the
+-- redacted form is renamed (`redacted` to `erased`) so that a process of an earlier
+-- version, which would write and erase in the old way, fails instead.
 
 CREATE TABLE contact_history_rows (
     org         BLOB    NOT NULL,
     contact_id  BLOB    NOT NULL,
     version     INTEGER NOT NULL,
     entry       TEXT,
-    redacted    TEXT    NOT NULL,
+    erased      TEXT,
+    CHECK ((entry IS NULL) <> (erased IS NULL)),
     UNIQUE (org, contact_id, version)
 );
 
-INSERT INTO contact_history_rows (org, contact_id, version, entry, redacted)
-    SELECT org, contact_id, version, entry, redacted FROM contact_history
+INSERT INTO contact_history_rows (org, contact_id, version, entry, erased)
+    SELECT org, contact_id, version, entry, CASE WHEN entry IS NULL THEN redacted END
+    FROM contact_history
     ORDER BY org, contact_id, version;
 
 DROP TABLE contact_history;

@@ -23,7 +23,7 @@ pub(crate) fn read(
 ) -> Result<Vec<ContactHistoryEntry>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT coalesce(entry, redacted) FROM contact_history \
+            "SELECT coalesce(entry, erased) FROM contact_history \
              WHERE org = ?1 AND contact_id = ?2 AND version > ?3 ORDER BY version LIMIT ?4",
         )
         .map_err(read_error)?;
@@ -52,22 +52,13 @@ pub(crate) fn append(
     entry: &ContactHistoryEntry,
     drop_through: Option<u64>,
 ) -> Result<(), CommitError> {
-    let (full, redacted) =
-        codec::encode_history(entry).map_err(|e| CommitError::backend(BACKEND, e))?;
+    // The whole entry alone: its redacted form is made if the contact is erased.
+    let whole = codec::encode_history_entry(entry).map_err(|e| CommitError::backend(BACKEND, e))?;
     let contact = entry.contact_id.0.as_bytes();
     tx.prepare_cached(
-        "INSERT INTO contact_history (org, contact_id, version, entry, redacted) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO contact_history (org, contact_id, version, entry) VALUES (?1, ?2, ?3, ?4)",
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            org,
-            contact,
-            version(entry.version),
-            full,
-            redacted
-        ])
-    })
+    .and_then(|mut s| s.execute(params![org, contact, version(entry.version), whole]))
     .map_err(commit_error)?;
     if let Some(through) = drop_through {
         tx.prepare_cached(
@@ -80,18 +71,35 @@ pub(crate) fn append(
 }
 
 /// Keeps only the redacted form of the entries of `contact` and of the contacts whose
-/// redirects lead to it.
+/// redirects lead to it: each whole entry is replaced by what the codec makes of it
+/// (`codec::redact_history`; the backend does not decide what is personal).
 pub(crate) fn redact(
     tx: &Connection,
     org: &[u8; 16],
     contact: ContactId,
 ) -> Result<(), CommitError> {
-    tx.prepare_cached(
-        "UPDATE contact_history SET entry = NULL WHERE org = ?1 AND entry IS NOT NULL \
-         AND (contact_id = ?2 OR contact_id IN \
-              (SELECT from_id FROM redirects WHERE org = ?1 AND to_id = ?2))",
-    )
-    .and_then(|mut s| s.execute(params![org, contact.0.as_bytes()]))
-    .map_err(commit_error)?;
+    let whole: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT rowid, entry FROM contact_history WHERE org = ?1 AND entry IS NOT NULL \
+             AND (contact_id = ?2 OR contact_id IN \
+                  (SELECT from_id FROM redirects WHERE org = ?1 AND to_id = ?2))",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![org, contact.0.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect()
+        })
+        .map_err(commit_error)?;
+    let mut erase = tx
+        .prepare_cached("UPDATE contact_history SET entry = NULL, erased = ?2 WHERE rowid = ?1")
+        .map_err(commit_error)?;
+    for (row, text) in whole {
+        let redacted =
+            codec::redact_history(&text).map_err(|e| CommitError::backend(BACKEND, e))?;
+        erase
+            .execute(params![row, redacted])
+            .map_err(commit_error)?;
+    }
     Ok(())
 }

@@ -149,11 +149,16 @@ fn records_with_inline_entities_upgrade_unchanged() {
         .unwrap();
     let before = engine.store().memory_by_id(org(), m).unwrap().unwrap();
     drop(engine);
-    // Back to version 10's form: the whole record in the body, no entity rows.
+    // Back to version 10's form: the whole record in the body, no entity rows; and the
+    // history table as it was before version 12 (empty: this test is about records).
     let conn = Connection::open(&path).unwrap();
     let whole = contacts_core::store::codec::encode_memory(&before).unwrap();
     conn.execute_batch(
         "DROP TABLE memory_entities; ALTER TABLE memories RENAME COLUMN core TO body; \
+         DROP TABLE contact_history; \
+         CREATE TABLE contact_history (org BLOB NOT NULL, contact_id BLOB NOT NULL, \
+             version INTEGER NOT NULL, entry TEXT, redacted TEXT NOT NULL, \
+             PRIMARY KEY (org, contact_id, version)) WITHOUT ROWID; \
          PRAGMA user_version = 10",
     )
     .unwrap();

@@ -1,7 +1,9 @@
-//! How the SQLite store keeps history entries (migration 0012): in a rowid table, so an
-//! entry stays on its b-tree page instead of taking an overflow page of its own, and a
-//! file of an earlier version upgrades with every entry as it was.
+//! How the SQLite store keeps history entries (migration 0012): once, in a rowid table,
+//! so an entry stays on its b-tree page instead of taking an overflow page of its own;
+//! an erasure replaces each whole entry by its redacted form; and a file of an earlier
+//! version upgrades with every entry as it was.
 
+use contacts_core::store::codec;
 use contacts_core::uuid::Uuid;
 use contacts_core::{ContactId, Engine, OrgId, ResolveRequest, UpdateRequest};
 use contacts_sqlite::SqliteStore;
@@ -21,6 +23,9 @@ fn person(i: u64) -> ResolveRequest {
         .with_metadata(json!({"source": "import"}))
 }
 
+/// A row of the history table: org, contact, version, whole entry, redacted form.
+type StoredEntry = (Vec<u8>, Vec<u8>, i64, Option<String>, Option<String>);
+
 /// Every entry of `ids`, in order, as the engine reads them.
 fn histories(engine: &Engine<SqliteStore>, ids: &[ContactId]) -> Vec<String> {
     ids.iter()
@@ -30,9 +35,9 @@ fn histories(engine: &Engine<SqliteStore>, ids: &[ContactId]) -> Vec<String> {
 }
 
 /// An imported person (three identifiers, a name, a metadata key) costs the file less
-/// than one page: with the entries in a WITHOUT ROWID table each entry alone took an
-/// overflow page, and 100,000 such people made a 566 MB file, 5.7 KB a person
-/// (docs/benchmarks.md, "History in a rowid table"). About 3.1 KB now.
+/// than half a page (1.9 KB): with the entries in a WITHOUT ROWID table each entry took
+/// an overflow page, 5.7 KB a person, and with the redacted form stored beside each
+/// entry, in a rowid table, 3.1 KB (docs/benchmarks.md, "History in a rowid table").
 #[test]
 fn a_created_contact_takes_no_page_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +62,7 @@ fn a_created_contact_takes_no_page_of_its_own() {
         .unwrap();
     let per_contact = pages * page_size / n as i64;
     assert!(
-        per_contact < page_size,
+        per_contact < page_size / 2,
         "{per_contact} bytes per contact ({pages} pages of {page_size} bytes)"
     );
 }
@@ -80,21 +85,44 @@ fn history_upgrades_from_version_11_unchanged() {
     let before = histories(&engine, &ids);
     assert!(before.len() >= 4, "{before:?}");
     drop(engine);
-    // Back to version 11's table.
+    // Back to version 11's table: every entry whole and redacted, or (erased) redacted
+    // alone.
     let conn = Connection::open(&path).unwrap();
+    let rows: Vec<StoredEntry> = conn
+        .prepare("SELECT org, contact_id, version, entry, erased FROM contact_history")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        rows.iter().any(|r| r.4.is_some()),
+        "the erased contact's rows"
+    );
     conn.execute_batch(
-        "CREATE TABLE old_history (
+        "DROP TABLE contact_history;
+         CREATE TABLE contact_history (
              org BLOB NOT NULL, contact_id BLOB NOT NULL, version INTEGER NOT NULL,
              entry TEXT, redacted TEXT NOT NULL,
              PRIMARY KEY (org, contact_id, version)
          ) WITHOUT ROWID;
-         INSERT INTO old_history SELECT org, contact_id, version, entry, redacted
-             FROM contact_history;
-         DROP TABLE contact_history;
-         ALTER TABLE old_history RENAME TO contact_history;
          PRAGMA user_version = 11;",
     )
     .unwrap();
+    for (org, contact, version, entry, erased) in rows {
+        let redacted = match (&entry, erased) {
+            (Some(whole), None) => codec::redact_history(whole).unwrap(),
+            (None, Some(redacted)) => redacted,
+            other => panic!("exactly one form is stored: {other:?}"),
+        };
+        conn.execute(
+            "INSERT INTO contact_history VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![org, contact, version, entry, redacted],
+        )
+        .unwrap();
+    }
     drop(conn);
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
     assert_eq!(histories(&engine, &ids), before);
@@ -122,4 +150,39 @@ fn history_upgrades_from_version_11_unchanged() {
         )
         .unwrap();
     assert!(!table.contains("WITHOUT ROWID"), "{table}");
+    drop(conn);
+
+    // An upgraded entry is erased like a new one.
+    engine.delete(org(), ids[1]).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT group_concat(coalesce(entry, '') || coalesce(erased, ''), ' ') \
+             FROM contact_history WHERE contact_id = ?1",
+            [ids[1].0.as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for personal in [
+        "Person 1",
+        "Bo",
+        "person1@example.com",
+        "+12120000001",
+        "crm-1",
+    ] {
+        assert!(!stored.contains(personal), "{personal} survived: {stored}");
+    }
+    // Every row of the erased contact holds a redacted entry (the delete's own entry,
+    // written after the erasure, is redacted as it is made).
+    let entries: Vec<String> = conn
+        .prepare("SELECT coalesce(entry, erased) FROM contact_history WHERE contact_id = ?1")
+        .unwrap()
+        .query_map([ids[1].0.as_bytes()], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(entries.len() >= 3, "{entries:?}");
+    for text in entries {
+        assert!(codec::decode_history(&text).unwrap().redacted, "{text}");
+    }
 }

@@ -140,15 +140,36 @@ pub fn decode_metadata(text: &str) -> Result<Metadata, String> {
 
 /// A history entry as two JSON documents: the entry, and its redacted form, which is
 /// what a [`WriteOp::RedactHistory`](super::WriteOp::RedactHistory) leaves (a backend
-/// drops the first and keeps the second, and never decides what is personal).
+/// that stores both drops the first and keeps the second; one that stores the entry
+/// alone makes the second with [`redact_history`]; neither decides what is personal).
 ///
 /// # Errors
 /// A description, if the entry cannot be serialised (it always can).
 pub fn encode_history(entry: &ContactHistoryEntry) -> Result<(String, String), String> {
-    let text = |e: &ContactHistoryEntry| {
-        serde_json::to_string(e).map_err(|e| format!("cannot serialise a history entry: {e}"))
-    };
-    Ok((text(entry)?, text(&entry.redacted())?))
+    Ok((
+        encode_history_entry(entry)?,
+        encode_history_entry(&entry.redacted())?,
+    ))
+}
+
+/// A history entry as one JSON document, for a backend that makes the redacted form
+/// only when the contact is erased ([`redact_history`]).
+///
+/// # Errors
+/// A description, if the entry cannot be serialised (it always can).
+pub fn encode_history_entry(entry: &ContactHistoryEntry) -> Result<String, String> {
+    serde_json::to_string(entry).map_err(|e| format!("cannot serialise a history entry: {e}"))
+}
+
+/// The redacted form of a stored entry ([`encode_history_entry`]'s document): exactly
+/// the second document [`encode_history`] gives for the same entry, so a backend that
+/// stores one form and one that stores both erase alike, and neither decides what is
+/// personal.
+///
+/// # Errors
+/// A description, if the document is not a history entry.
+pub fn redact_history(text: &str) -> Result<String, String> {
+    encode_history_entry(&decode_history(text)?.redacted())
 }
 
 /// A history entry from one of its stored documents.
@@ -247,6 +268,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Redacting a stored entry gives exactly the redacted document stored beside it,
+    /// for an entry with every kind of change, so a backend that keeps one form erases
+    /// as one that keeps both.
+    #[test]
+    fn a_stored_entry_redacts_to_its_redacted_form() {
+        use crate::history::{Change, HistoryKind};
+        use crate::{ContactId, IdentifierId, IdentifierKind, Timestamp};
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let entry = ContactHistoryEntry {
+            contact_id: ContactId(id(1)),
+            version: 3,
+            timestamp: Timestamp::from_millis(1_753_261_800_123),
+            kind: HistoryKind::MergedFrom,
+            changes: vec![
+                Change::Name {
+                    before: Some("Ana".into()),
+                    after: Some("Ana Lima".into()),
+                },
+                Change::Metadata {
+                    key: "plan".into(),
+                    before: None,
+                    after: Some(serde_json::json!({"tier": 2.5, "tags": ["a", null]})),
+                },
+                Change::IdentifierAttached {
+                    identifier_id: IdentifierId(id(2)),
+                    identifier_type: IdentifierKind::Email,
+                    value: Some("ana@example.com".into()),
+                },
+                Change::IdentifierDetached {
+                    identifier_id: IdentifierId(id(3)),
+                    identifier_type: IdentifierKind::PhoneNumber,
+                    value: Some("+14155550192".into()),
+                },
+                Change::IdentifierMoved {
+                    identifier_id: IdentifierId(id(4)),
+                    identifier_type: IdentifierKind::ExternalId,
+                    value: Some("crm-1".into()),
+                    from: ContactId(id(5)),
+                    to: ContactId(id(1)),
+                },
+            ],
+            redacted: false,
+        };
+        let (whole, redacted) = encode_history(&entry).unwrap();
+        assert_eq!(whole, encode_history_entry(&entry).unwrap());
+        assert_eq!(redact_history(&whole).unwrap(), redacted);
+        assert!(!redacted.contains("ana@example.com"), "{redacted}");
+        assert!(redact_history("{\"not\": \"an entry\"}").is_err());
     }
 
     /// A record deeper than serde_json's default limit (as a build without the facts
