@@ -12,9 +12,10 @@
 --
 -- `entry` is the whole entry until the contact is erased; the erasure then writes the
 -- redacted form, which the core's codec makes from it (`codec::redact_history`), into
--- `erased` and clears `entry`. Exactly one of the two is set. The column of the
--- redacted form is renamed (`redacted` to `erased`) so that a process of an earlier
--- version, which would write and erase in the old way, fails instead.
+-- `erased` and clears `entry`. Exactly one of the two is set. A process of an earlier
+-- version fails instead of writing or erasing the old way: its writes and reads name
+-- `redacted`, which is renamed (`erased`), and its erasure, which only cleared
+-- `entry`, breaks the CHECK (tests/history_rows.rs).
 
 CREATE TABLE contact_history_rows (
     org         BLOB    NOT NULL,

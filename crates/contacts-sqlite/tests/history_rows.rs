@@ -186,3 +186,43 @@ fn history_upgrades_from_version_11_unchanged() {
         assert!(codec::decode_history(&text).unwrap().redacted, "{text}");
     }
 }
+
+/// A process of version 11 beside a version-12 file fails, rather than write an entry
+/// in two forms, read a column that is gone, or erase by clearing the whole entry and
+/// leave nothing readable (migration 0012).
+#[test]
+fn an_earlier_process_fails_rather_than_use_the_old_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contacts.db");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let id = engine.resolve(org(), &person(7)).unwrap().contact.id;
+    let before = histories(&engine, &[id]);
+    drop(engine);
+    let conn = Connection::open(&path).unwrap();
+    let (org_bytes, contact) = (org().0.as_bytes().to_vec(), id.0.as_bytes().to_vec());
+    // Version 11's append, read and erasure, word for word.
+    assert!(
+        conn.execute(
+            "INSERT INTO contact_history (org, contact_id, version, entry, redacted) \
+             VALUES (?1, ?2, 9, '{}', '{}')",
+            rusqlite::params![org_bytes, contact],
+        )
+        .is_err()
+    );
+    assert!(
+        conn.prepare("SELECT coalesce(entry, redacted) FROM contact_history")
+            .is_err()
+    );
+    assert!(
+        conn.execute(
+            "UPDATE contact_history SET entry = NULL WHERE org = ?1 AND entry IS NOT NULL \
+             AND (contact_id = ?2 OR contact_id IN \
+                  (SELECT from_id FROM redirects WHERE org = ?1 AND to_id = ?2))",
+            rusqlite::params![org_bytes, contact],
+        )
+        .is_err()
+    );
+    drop(conn);
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    assert_eq!(histories(&engine, &[id]), before, "nothing was changed");
+}

@@ -177,7 +177,13 @@ pub fn redact_history(text: &str) -> Result<String, String> {
 /// # Errors
 /// A description, if the document is not a history entry.
 pub fn decode_history(text: &str) -> Result<ContactHistoryEntry, String> {
-    serde_json::from_str(text).map_err(|e| format!("a history entry is unreadable: {e}"))
+    // At any depth: an entry carries metadata values, which a config may let nest
+    // deeper than serde_json's default limit, and an erasure must read every entry.
+    let mut json = serde_json::Deserializer::from_str(text);
+    json.disable_recursion_limit();
+    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
+        .and_then(|r| json.end().map(|()| r))
+        .map_err(|e| format!("a history entry is unreadable: {e}"))
 }
 
 /// The stored form of `event`, numbered `sequence` (contract rule 15).
@@ -272,7 +278,7 @@ mod tests {
 
     /// Redacting a stored entry gives exactly the redacted document stored beside it,
     /// for an entry with every kind of change, so a backend that keeps one form erases
-    /// as one that keeps both.
+    /// as one that keeps both; and no personal value is left in it.
     #[test]
     fn a_stored_entry_redacts_to_its_redacted_form() {
         use crate::history::{Change, HistoryKind};
@@ -310,14 +316,66 @@ mod tests {
                     from: ContactId(id(5)),
                     to: ContactId(id(1)),
                 },
+                Change::Merge {
+                    primary: ContactId(id(1)),
+                    duplicate: ContactId(id(5)),
+                },
+                Change::Unmerge {
+                    primary: ContactId(id(1)),
+                    duplicate: ContactId(id(6)),
+                },
             ],
             redacted: false,
         };
         let (whole, redacted) = encode_history(&entry).unwrap();
         assert_eq!(whole, encode_history_entry(&entry).unwrap());
         assert_eq!(redact_history(&whole).unwrap(), redacted);
-        assert!(!redacted.contains("ana@example.com"), "{redacted}");
+        let personal = [
+            "Ana",
+            "tier",
+            "2.5",
+            "ana@example.com",
+            "+14155550192",
+            "crm-1",
+        ];
+        for value in personal {
+            assert!(whole.contains(value), "{value} is in the whole entry");
+            assert!(!redacted.contains(value), "{value} survived: {redacted}");
+        }
+        let kept = decode_history(&redacted).unwrap();
+        assert!(kept.redacted);
+        assert_eq!(
+            kept.changes.len(),
+            entry.changes.len(),
+            "every change stays"
+        );
+        assert_eq!(kept.changes[5], entry.changes[5], "a merge is not personal");
         assert!(redact_history("{\"not\": \"an entry\"}").is_err());
+    }
+
+    /// An entry whose metadata value nests deeper than serde_json's default limit (a
+    /// config may allow it) reads back and redacts.
+    #[test]
+    fn history_entries_decode_at_any_depth() {
+        use crate::history::{Change, HistoryKind};
+        let entry = ContactHistoryEntry {
+            contact_id: crate::ContactId(uuid::Uuid::nil()),
+            version: 2,
+            timestamp: crate::Timestamp::from_millis(1_753_261_800_000),
+            kind: HistoryKind::Updated,
+            changes: vec![Change::Metadata {
+                key: "deep".into(),
+                before: None,
+                after: Some(serde_json::json!(1)),
+            }],
+            redacted: false,
+        };
+        let shallow = encode_history_entry(&entry).unwrap();
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let text = shallow.replace("\"after\":1", &format!("\"after\":{deep}"));
+        assert_ne!(text, shallow);
+        assert_eq!(decode_history(&text).unwrap().version, 2);
+        assert!(!redact_history(&text).unwrap().contains("[[["));
     }
 
     /// A record deeper than serde_json's default limit (as a build without the facts
