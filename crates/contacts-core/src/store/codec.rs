@@ -85,6 +85,16 @@ pub fn encode_entity(entity: &Entity) -> Result<String, String> {
     serde_json::to_string(entity).map_err(|e| format!("cannot serialise an entity: {e}"))
 }
 
+/// A stored JSON document decoded at any nesting depth, on a growing stack: what a
+/// store wrote (a memory's facts, a metadata value) may nest deeper than serde_json's
+/// default limit of 128, and must still read back.
+fn at_any_depth<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    json.disable_recursion_limit();
+    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
+        .and_then(|r| json.end().map(|()| r))
+}
+
 /// A memory record from its stored document, at any nesting depth.
 ///
 /// Writes bound the depth of every JSON value well below serde_json's default limit of
@@ -95,12 +105,7 @@ pub fn encode_entity(entity: &Entity) -> Result<String, String> {
 /// # Errors
 /// A description, if the document is not a memory record.
 pub fn decode_memory(body: &str) -> Result<MemoryRecord, String> {
-    let mut json = serde_json::Deserializer::from_str(body);
-    json.disable_recursion_limit();
-    let record = serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
-        .and_then(|r| json.end().map(|()| r))
-        .map_err(|e| format!("a memory record is unreadable: {e}"))?;
-    Ok(record)
+    at_any_depth(body).map_err(|e| format!("a memory record is unreadable: {e}"))
 }
 
 /// A merge's snapshot as one JSON document.
@@ -117,11 +122,7 @@ pub fn encode_snapshot(snapshot: &MergeSnapshot) -> Result<String, String> {
 /// # Errors
 /// A description, if the document is not a snapshot.
 pub fn decode_snapshot(body: &str) -> Result<MergeSnapshot, String> {
-    let mut json = serde_json::Deserializer::from_str(body);
-    json.disable_recursion_limit();
-    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
-        .and_then(|r| json.end().map(|()| r))
-        .map_err(|e| format!("a merge snapshot is unreadable: {e}"))
+    at_any_depth(body).map_err(|e| format!("a merge snapshot is unreadable: {e}"))
 }
 
 /// Metadata as the text of a JSON object: its canonical text, as it is.
@@ -179,11 +180,7 @@ pub fn redact_history(text: &str) -> Result<String, String> {
 pub fn decode_history(text: &str) -> Result<ContactHistoryEntry, String> {
     // At any depth: an entry carries metadata values, which a config may let nest
     // deeper than serde_json's default limit, and an erasure must read every entry.
-    let mut json = serde_json::Deserializer::from_str(text);
-    json.disable_recursion_limit();
-    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
-        .and_then(|r| json.end().map(|()| r))
-        .map_err(|e| format!("a history entry is unreadable: {e}"))
+    at_any_depth(text).map_err(|e| format!("a history entry is unreadable: {e}"))
 }
 
 /// The stored form of `event`, numbered `sequence` (contract rule 15).
@@ -236,11 +233,7 @@ pub fn encode_conversation(log: &crate::ConversationLog) -> Result<String, Strin
 /// # Errors
 /// A description, if the document is not a conversation's memory changes.
 pub fn decode_conversation(body: &str) -> Result<crate::ConversationLog, String> {
-    let mut json = serde_json::Deserializer::from_str(body);
-    json.disable_recursion_limit();
-    serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut json))
-        .and_then(|r| json.end().map(|()| r))
-        .map_err(|e| format!("memory changes are unreadable: {e}"))
+    at_any_depth(body).map_err(|e| format!("memory changes are unreadable: {e}"))
 }
 
 #[cfg(test)]
